@@ -1,0 +1,91 @@
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# xoff: BPF objects, their skeletons, the loader library, tests and benchmark.
+
+OUT	?= build
+CLANG	?= clang
+BPFTOOL	?= bpftool
+CC	?= gcc
+ARCH	:= $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+
+# Packages a bare Debian 12 needs to build, test and benchmark xoff.
+DEB_PKGS := make gcc clang llvm pkg-config libbpf-dev libxdp-dev bpftool libelf-dev \
+	    zlib1g-dev libmnl-dev libcriterion-dev linux-libc-dev iproute2
+
+# Clang's own system include dirs, searched after ours so <asm/types.h> resolves
+# for -target bpf (the libbpf-bootstrap way).
+CLANG_BPF_SYS_INCLUDES ?= $(shell $(CLANG) -v -E - </dev/null 2>&1 \
+	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
+
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	      -Iinclude $(CLANG_BPF_SYS_INCLUDES)
+CFLAGS	?= -O2 -g
+CFLAGS	+= -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iuser -I$(OUT)
+LDLIBS	:= -lbpf -lelf -lz
+
+BPF_OBJS := $(OUT)/xoff.bpf.o $(OUT)/bench.bpf.o
+SKELS	 := $(BPF_OBJS:.bpf.o=.skel.h)
+LIB	 := $(OUT)/libxoff.a
+TESTS	 := $(OUT)/xoff-tests
+BENCH	 := $(OUT)/xoff-bench
+TEST_SRCS := $(wildcard tests/test_*.c)
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.PHONY: all deps test bench clean
+.DELETE_ON_ERROR:
+.SECONDARY:
+
+all: $(LIB) $(TESTS) $(BENCH)
+
+deps:
+	@if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (apt-get)" >&2; exit 1; fi
+	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+		| grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "deps: all installed"; fi
+
+$(OUT):
+	$(Q)mkdir -p $@
+
+$(OUT)/%.bpf.o: bpf/%.bpf.c bpf/parse.h include/xoff/abi.h | $(OUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUT)/%.skel.h: $(OUT)/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(notdir $(*))_bpf > $@ 2> $@.err \
+		|| { cat $@.err >&2; rm -f $@.err; exit 1; }; rm -f $@.err
+
+$(OUT)/libxoff.o: user/libxoff.c user/libxoff.h include/xoff/abi.h $(OUT)/xoff.skel.h
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(OUT)/libxoff.o
+	$(call msg,AR,$@)
+	$(Q)$(AR) rcs $@ $^
+
+$(TESTS): $(TEST_SRCS) tests/pkt.h $(LIB) $(SKELS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Wno-override-init -Itests $(TEST_SRCS) $(LIB) -o $@ $(LDLIBS) -lcriterion
+
+$(BENCH): tests/bench.c tests/pkt.h $(LIB) $(SKELS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB) -o $@ $(LDLIBS) -lm
+
+test: $(TESTS)
+	$(TESTS) --jobs 1
+
+bench: $(BENCH)
+	$(BENCH)
+
+clean:
+	rm -rf $(OUT)

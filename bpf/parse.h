@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Packet parsing shared by the XDP and TC programs: Ethernet to the ESP SPI. */
+#ifndef XOFF_PARSE_H
+#define XOFF_PARSE_H
+
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/udp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "xoff/abi.h"
+
+#ifndef AF_INET
+#define AF_INET		2
+#define AF_INET6	10
+#endif
+
+#define XOFF_IP_MF		0x2000
+#define XOFF_IP_OFFSET		0x1fff
+
+/* Not a reason: the packet is ESP and p->key is ready for the SA lookup. */
+#define XOFF_PARSE_ESP		(-1)
+
+struct xoff_pkt {
+	struct xoff_sa_key key;	/* family and daddr are set for every IP packet */
+	__u32	esp_len;	/* ESP header to end of IP payload */
+	__u32	ip_len;		/* IP header(s) + payload: what tunnel mode counts */
+	__u32	l4_len;		/* payload after the IP headers: what transport mode counts */
+};
+
+struct vlan_hdr {
+	__be16	tci;
+	__be16	proto;
+};
+
+/* Bounds check of one header; a macro so the verifier sees the comparison on the
+ * packet pointer itself. */
+#define XOFF_PULL(ptr, pos, end)					\
+	({								\
+		(ptr) = (void *)(pos);					\
+		(void *)((ptr) + 1) <= (end);				\
+	})
+
+/*
+ * The UDP payload decides between ESP, IKE and keepalive exactly as the kernel's
+ * udp encap receive does (net/ipv4/xfrm4_input.c): one 0xff byte is a keepalive,
+ * more than an ESP header with a non-zero first word is ESP, anything else is IKE.
+ */
+static __always_inline int xoff_parse_natt(void *pos, void *end, __u32 udp_len,
+					   struct xoff_pkt *p)
+{
+	__u8 *b = pos;
+	__be32 *w = pos;
+
+	if (udp_len < sizeof(struct udphdr))
+		return XOFF_R_MALFORMED;
+	udp_len -= sizeof(struct udphdr);
+	if (udp_len == 1) {
+		if ((void *)(b + 1) > end)
+			return XOFF_R_MALFORMED;
+		return *b == 0xff ? XOFF_R_NATT_KEEPALIVE : XOFF_R_IKE;
+	}
+	if (udp_len <= XOFF_ESP_HDR_LEN)
+		return XOFF_R_IKE;
+	if ((void *)(w + 2) > end)
+		return XOFF_R_MALFORMED;
+	if (*w == 0)
+		return XOFF_R_IKE;
+	p->key.spi = *w;
+	p->key.encap = XOFF_ENCAP_ESPINUDP;
+	p->esp_len = udp_len;
+	return XOFF_PARSE_ESP;
+}
+
+/* L4 dispatch once the IP headers are behind us. @l4_len comes from the IP header. */
+static __always_inline int xoff_parse_l4(void *pos, void *end, __u8 proto, __u32 l4_len,
+					 __be16 natt_port, int egress, struct xoff_pkt *p)
+{
+	struct udphdr *udp;
+	__be32 *esp;
+	__be16 port;
+
+	p->l4_len = l4_len;
+	if (proto == IPPROTO_ESP) {
+		if (!XOFF_PULL(esp, pos, end) || (void *)(esp + 2) > end)
+			return XOFF_R_MALFORMED;
+		if (l4_len < XOFF_ESP_HDR_LEN)
+			return XOFF_R_MALFORMED;
+		p->key.spi = *esp;
+		p->key.encap = XOFF_ENCAP_ESP;
+		p->esp_len = l4_len;
+		return XOFF_PARSE_ESP;
+	}
+	if (proto != IPPROTO_UDP)
+		return XOFF_R_OTHER;
+	if (!XOFF_PULL(udp, pos, end))
+		return XOFF_R_MALFORMED;
+	/* Ingress: our port is the destination; egress: the source. */
+	port = egress ? udp->source : udp->dest;
+	if (port == bpf_htons(XOFF_IKE_PORT))
+		return XOFF_R_IKE;
+	if (port != natt_port)
+		return XOFF_R_OTHER;
+	return xoff_parse_natt(udp + 1, end, l4_len, p);
+}
+
+static __always_inline int xoff_parse_ip4(void *pos, void *end, __be16 natt_port,
+					  int egress, struct xoff_pkt *p)
+{
+	struct iphdr *ip;
+	__u32 hlen, tot;
+
+	if (!XOFF_PULL(ip, pos, end))
+		return XOFF_R_MALFORMED;
+	hlen = ip->ihl * 4;
+	tot = bpf_ntohs(ip->tot_len);
+	if (ip->version != 4 || hlen < sizeof(*ip) || tot < hlen ||
+	    (void *)ip + tot > end)
+		return XOFF_R_MALFORMED;
+	p->key.family = AF_INET;
+	p->key.daddr4 = ip->daddr;
+	p->ip_len = tot;
+	if (ip->frag_off & bpf_htons(XOFF_IP_MF | XOFF_IP_OFFSET))
+		return XOFF_R_FRAGMENT;
+	return xoff_parse_l4(pos + hlen, end, ip->protocol, tot - hlen, natt_port, egress, p);
+}
+
+static __always_inline int xoff_parse_ip6(void *pos, void *end, __be16 natt_port,
+					  int egress, struct xoff_pkt *p)
+{
+	struct ipv6_opt_hdr *opt;
+	struct ipv6hdr *ip6;
+	__u32 len, hlen;
+	__u8 nexthdr;
+	int i;
+
+	if (!XOFF_PULL(ip6, pos, end))
+		return XOFF_R_MALFORMED;
+	len = bpf_ntohs(ip6->payload_len);
+	if (ip6->version != 6 || pos + sizeof(*ip6) + len > end)
+		return XOFF_R_MALFORMED;
+	p->key.family = AF_INET6;
+	__builtin_memcpy(p->key.daddr, &ip6->daddr, sizeof(p->key.daddr));
+	p->ip_len = sizeof(*ip6) + len;
+	nexthdr = ip6->nexthdr;
+	pos += sizeof(*ip6);
+
+	/* One round per extension header and a last one for the upper layer. */
+#pragma unroll
+	for (i = 0; i < XOFF_MAX_IP6_EXTHDRS + 1; i++) {
+		switch (nexthdr) {
+		case IPPROTO_HOPOPTS:
+		case IPPROTO_ROUTING:
+		case IPPROTO_DSTOPTS:
+			break;
+		case IPPROTO_FRAGMENT:
+			return XOFF_R_FRAGMENT;
+		default:
+			return xoff_parse_l4(pos, end, nexthdr, len, natt_port, egress, p);
+		}
+		if (!XOFF_PULL(opt, pos, end))
+			return XOFF_R_MALFORMED;
+		hlen = (opt->hdrlen + 1) * 8;
+		if (hlen > len)
+			return XOFF_R_MALFORMED;
+		len -= hlen;
+		nexthdr = opt->nexthdr;
+		pos += hlen;
+	}
+	/* More extension headers than we walk: let the kernel have it. */
+	return nexthdr == IPPROTO_FRAGMENT ? XOFF_R_FRAGMENT : XOFF_R_OTHER;
+}
+
+/*
+ * Classify one frame. Returns XOFF_PARSE_ESP with p->key filled, or the reason the
+ * packet is not ours. @natt_port is in network order.
+ */
+static __always_inline int xoff_parse(void *data, void *end, __be16 natt_port, int egress,
+				      struct xoff_pkt *p)
+{
+	struct vlan_hdr *vlan;
+	struct ethhdr *eth;
+	void *pos = data;
+	__be16 proto;
+	int i;
+
+	if (!XOFF_PULL(eth, pos, end))
+		return XOFF_R_MALFORMED;
+	proto = eth->h_proto;
+	pos += sizeof(*eth);
+
+#pragma unroll
+	for (i = 0; i < 2; i++) {
+		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
+			break;
+		if (!XOFF_PULL(vlan, pos, end))
+			return XOFF_R_MALFORMED;
+		proto = vlan->proto;
+		pos += sizeof(*vlan);
+	}
+
+	if (proto == bpf_htons(ETH_P_IP))
+		return xoff_parse_ip4(pos, end, natt_port, egress, p);
+	if (proto == bpf_htons(ETH_P_IPV6))
+		return xoff_parse_ip6(pos, end, natt_port, egress, p);
+	return XOFF_R_NOT_IP;
+}
+
+#endif /* XOFF_PARSE_H */

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* xoff's fast path: classify ESP by SPI, steer each SA, count per SA and per reason. */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+#include <xdp/xdp_helpers.h>
+#include "parse.h"
+
+/* Shared by every attached interface (the loader pins and reuses them). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XOFF_MAX_SAS);
+	__type(key, struct xoff_sa_key);
+	__type(value, struct xoff_sa);
+} xoff_sas SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XOFF_MAX_SAS);
+	__type(key, __u32);
+	__type(value, struct xoff_counters);
+} xoff_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, XOFF_MAX_POLICIES);
+	__type(key, struct xoff_policy_key);
+	__type(value, struct xoff_policy);
+} xoff_policies SEC(".maps");
+
+/* Sized to the possible CPUs by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_CPUMAP);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bpf_cpumap_val);
+} xoff_cpus SEC(".maps");
+
+/* Private to one interface's program instance. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XOFF_R_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} xoff_xdp_reasons SEC(".maps"), xoff_tc_reasons SEC(".maps");
+
+/* This instance's interface; user space writes it through the mmapped .data. */
+struct xoff_ifconfig xoff_cfg = {
+	.natt_port = bpf_htons(XOFF_NATT_PORT),
+};
+
+/* Firewalls (xdp-filter runs at 10) go first; chain on PASS so programs after
+ * xoff still see everything xoff does not steer or drop. */
+struct {
+	__uint(priority, 20);
+	__uint(XDP_PASS, 1);
+} XDP_RUN_CONFIG(xoff_xdp);
+
+static __always_inline void xoff_reason(void *map, __u32 reason)
+{
+	__u64 *n = bpf_map_lookup_elem(map, &reason);
+
+	if (n)
+		(*n)++;
+}
+
+/* Count one packet of @esp_len bytes of ESP for @sa; false if too short to be ESP of
+ * this SA (the kernel would drop it uncounted). */
+static __always_inline int xoff_count_esp(const struct xoff_sa *sa, __u32 esp_len)
+{
+	__u32 overhead = XOFF_ESP_HDR_LEN + sa->iv_len + sa->icv_len + XOFF_ESP_TRAILER_LEN;
+	struct xoff_counters *c;
+
+	if (esp_len < overhead)
+		return 0;
+	c = bpf_map_lookup_elem(&xoff_counters, &sa->slot);
+	if (c) {
+		c->packets++;
+		c->bytes += esp_len - overhead;
+		c->last_seen_ns = bpf_ktime_get_coarse_ns();
+	}
+	return 1;
+}
+
+SEC("xdp")
+int xoff_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct xoff_pkt p = {};
+	struct xoff_sa *sa;
+	int verdict = XDP_PASS;
+	int r;
+
+	r = xoff_parse(data, end, xoff_cfg.natt_port, 0, &p);
+	if (r != XOFF_PARSE_ESP)
+		goto out;
+
+	sa = bpf_map_lookup_elem(&xoff_sas, &p.key);
+	if (!sa) {
+		if (xoff_cfg.unknown_spi == XOFF_UNKNOWN_DROP) {
+			verdict = XDP_DROP;
+			r = XOFF_R_UNKNOWN_DROP;
+		} else {
+			r = XOFF_R_UNKNOWN_PASS;
+		}
+		goto out;
+	}
+	if (sa->dir != XOFF_DIR_IN) {
+		r = XOFF_R_WRONG_DIR;
+		goto out;
+	}
+	if (!xoff_count_esp(sa, p.esp_len)) {
+		r = XOFF_R_MALFORMED;
+		goto out;
+	}
+	/* Never move a packet away from the device that holds its offload. */
+	if (sa->path == XOFF_PATH_HW && sa->offload_ifindex == ctx->ingress_ifindex) {
+		r = XOFF_R_SA_HW;
+		goto out;
+	}
+	if (xoff_cfg.steer && sa->action == XOFF_ACT_CPU) {
+		/* One SA, one CPU: its sequence numbers stay in order. */
+		verdict = bpf_redirect_map(&xoff_cpus, sa->cpu, XDP_PASS);
+		r = verdict == XDP_REDIRECT ? XOFF_R_SA_STEERED : XOFF_R_STEER_FAILED;
+		goto out;
+	}
+	r = XOFF_R_SA_SW;
+out:
+	xoff_reason(&xoff_xdp_reasons, r);
+	return verdict;
+}
+
+/* Egress plaintext that a packet-offload SA will carry: the kernel's XFRM sees it,
+ * but the NIC does the ESP, so count it here by the SA's selector. */
+static __always_inline int xoff_count_policy(struct __sk_buff *skb, const struct xoff_pkt *p)
+{
+	struct xoff_policy_key k = {
+		.prefixlen = XOFF_POLICY_PREFIX(p->key.family == AF_INET ? 32 : 128),
+		.family = p->key.family,
+	};
+	struct xoff_counters *c;
+	struct xoff_policy *pol;
+
+	__builtin_memcpy(k.daddr, p->key.daddr, sizeof(k.daddr));
+	pol = bpf_map_lookup_elem(&xoff_policies, &k);
+	if (!pol || pol->ifindex != skb->ifindex)
+		return 0;
+	c = bpf_map_lookup_elem(&xoff_counters, &pol->slot);
+	if (c) {
+		c->packets++;
+		c->bytes += pol->mode == XOFF_MODE_TUNNEL ? p->ip_len : p->l4_len;
+		c->last_seen_ns = bpf_ktime_get_coarse_ns();
+	}
+	return 1;
+}
+
+SEC("tc")
+int xoff_tc(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	struct xoff_pkt p = {};
+	struct xoff_sa *sa;
+	int r;
+
+	r = xoff_parse(data, end, xoff_cfg.natt_port, 1, &p);
+	if (r == XOFF_R_OTHER && xoff_cfg.policies) {
+		if (xoff_count_policy(skb, &p))
+			r = XOFF_R_POLICY_HW;
+		goto out;
+	}
+	if (r != XOFF_PARSE_ESP)
+		goto out;
+
+	sa = bpf_map_lookup_elem(&xoff_sas, &p.key);
+	if (!sa) {
+		r = XOFF_R_UNKNOWN_PASS;	/* egress is never dropped */
+		goto out;
+	}
+	if (sa->dir != XOFF_DIR_OUT) {
+		r = XOFF_R_WRONG_DIR;
+		goto out;
+	}
+	if (!xoff_count_esp(sa, p.esp_len)) {
+		r = XOFF_R_MALFORMED;
+		goto out;
+	}
+	if (sa->queue != XOFF_QUEUE_NONE) {
+		skb->queue_mapping = sa->queue;
+		r = XOFF_R_SA_QUEUED;
+	} else if (sa->path == XOFF_PATH_HW && sa->offload_ifindex == skb->ifindex) {
+		r = XOFF_R_SA_HW;
+	} else {
+		r = XOFF_R_SA_SW;
+	}
+out:
+	xoff_reason(&xoff_tc_reasons, r);
+	return TC_ACT_OK;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* The ABI between xoff's BPF programs and user space: map keys, values and constants only. */
+#ifndef XOFF_ABI_H
+#define XOFF_ABI_H
+
+#include <linux/types.h>
+
+/*
+ * Byte accounting, the one definition used everywhere in xoff.
+ *
+ * The kernel adds skb->len to an SA's curlft.bytes after ESP decryption on input
+ * (net/xfrm/xfrm_input.c) and after the mode's header work, before encryption, on
+ * output (net/xfrm/xfrm_output.c). In both directions that length is the plaintext
+ * the SA carries: the inner IP packet in tunnel mode (five 84-byte pings give 420),
+ * the transport payload in transport mode. ESP-in-UDP adds nothing (the UDP header
+ * is gone by then).
+ *
+ * The fast path sees the ESP packet, whose padding length is encrypted, so it counts
+ *
+ *   bytes = esp_len - XOFF_ESP_HDR_LEN - iv_len - icv_len - XOFF_ESP_TRAILER_LEN
+ *
+ * where esp_len runs from the ESP header to the end of the IP payload (taken from the
+ * IP length fields, never from the frame length, so Ethernet padding is not counted),
+ * and iv_len and icv_len are the SA's sizes, which the control plane derives from the
+ * algorithm's name and ICV length (never from keys). The result exceeds the kernel's
+ * count by the packet's padding: 0 to 3 bytes for AEAD (4-byte alignment), 0 to
+ * block-1 bytes for CBC ciphers, plus any TFC padding. An overcount can only bring a
+ * byte-limit rekey forward, never delay it. Packets are counted exactly.
+ *
+ * Plaintext that leaves through a packet-offload SA (matched by selector on egress) is
+ * counted as the kernel would count it: the IP packet in tunnel mode, the IP payload
+ * in transport mode.
+ */
+#define XOFF_ESP_HDR_LEN	8	/* SPI + sequence number */
+#define XOFF_ESP_TRAILER_LEN	2	/* pad length + next header */
+
+/* Overridable sizes: defaults fit a large gateway; the loader can resize at open. */
+#ifndef XOFF_MAX_SAS
+#define XOFF_MAX_SAS		65536	/* SA map and counter slots */
+#endif
+#ifndef XOFF_MAX_POLICIES
+#define XOFF_MAX_POLICIES	16384	/* packet-offload selectors on egress */
+#endif
+#ifndef XOFF_MAX_IP6_EXTHDRS
+#define XOFF_MAX_IP6_EXTHDRS	4	/* bound of the IPv6 extension header walk */
+#endif
+
+#define XOFF_IKE_PORT		500	/* IKE; always passed */
+#define XOFF_NATT_PORT		4500	/* default ESP-in-UDP port (RFC 3948) */
+#define XOFF_QUEUE_NONE		0xffff	/* xoff_sa.queue: leave the TX queue to the stack */
+
+enum xoff_encap {
+	XOFF_ENCAP_ESP		= 0,	/* IP protocol 50 */
+	XOFF_ENCAP_ESPINUDP	= 1,	/* RFC 3948, UDP_ENCAP_ESPINUDP */
+};
+
+enum xoff_path {
+	XOFF_PATH_SW		= 0,	/* the kernel's software crypto */
+	XOFF_PATH_HW		= 1,	/* XFRM device offload (offload_ifindex) */
+};
+
+enum xoff_offload_mode {
+	XOFF_OFFLOAD_NONE	= 0,
+	XOFF_OFFLOAD_CRYPTO	= 1,	/* NIC does the crypto, the kernel the rest */
+	XOFF_OFFLOAD_PACKET	= 2,	/* NIC does all of ESP; plaintext on the wire to it */
+};
+
+enum xoff_dir {
+	XOFF_DIR_IN		= 0,
+	XOFF_DIR_OUT		= 1,
+};
+
+enum xoff_action {
+	XOFF_ACT_PASS		= 0,	/* leave the packet where it is */
+	XOFF_ACT_CPU		= 1,	/* steer to xoff_sa.cpu when the interface steers */
+};
+
+enum xoff_mode {
+	XOFF_MODE_TRANSPORT	= 0,
+	XOFF_MODE_TUNNEL	= 1,	/* also BEET: the kernel counts the inner packet */
+};
+
+/* Hash key of an SA: the kernel's (daddr, SPI, proto) identity plus the encapsulation,
+ * because the kernel drops ESP-in-UDP for a non-encap SA and the reverse. */
+struct xoff_sa_key {
+	__u8	family;		/* AF_INET or AF_INET6 */
+	__u8	encap;		/* enum xoff_encap */
+	__u8	pad[2];		/* zero */
+	__be32	spi;
+	union {
+		__be32	daddr4;	/* IPv4: first word, the other 12 bytes zero */
+		__u8	daddr[16];
+	};
+};
+
+/* What the control plane decided for an SA. */
+struct xoff_sa {
+	__u32	slot;		/* index into xoff_counters */
+	__u32	offload_ifindex; /* device holding the offload, 0 if none */
+	__u16	cpu;		/* steering target for XOFF_ACT_CPU */
+	__u16	queue;		/* TX queue on egress, XOFF_QUEUE_NONE if unassigned */
+	__u8	path;		/* enum xoff_path */
+	__u8	offload_mode;	/* enum xoff_offload_mode */
+	__u8	dir;		/* enum xoff_dir */
+	__u8	action;		/* enum xoff_action */
+	__u8	mode;		/* enum xoff_mode */
+	__u8	iv_len;		/* bytes of IV after the ESP header */
+	__u8	icv_len;	/* bytes of ICV at the end */
+	__u8	flags;		/* reserved, zero */
+};
+
+/* One slot of the per-CPU counter array; user space sums the CPUs. */
+struct xoff_counters {
+	__u64	packets;
+	__u64	bytes;		/* by the definition above */
+	__u64	last_seen_ns;	/* CLOCK_MONOTONIC_COARSE of the last packet, 0 never */
+};
+
+/* Egress selector of a packet-offload SA: an LPM trie key whose data is the family
+ * word followed by the destination, so one trie holds IPv4 and IPv6. */
+struct xoff_policy_key {
+	__u32	prefixlen;	/* XOFF_POLICY_PREFIX(addr prefix length) */
+	__u8	family;
+	__u8	pad[3];		/* zero; matched as part of the prefix */
+	union {
+		__be32	daddr4;
+		__u8	daddr[16];
+	};
+};
+#define XOFF_POLICY_PREFIX(len)	(32 + (len))	/* family word always matches exactly */
+
+struct xoff_policy {
+	__u32	slot;		/* counter slot of the SA the selector leads to */
+	__u32	ifindex;	/* device the SA is packet-offloaded to */
+	__u8	mode;		/* enum xoff_mode: what the kernel counts */
+	__u8	pad[3];
+};
+
+enum xoff_unknown_spi {
+	XOFF_UNKNOWN_PASS	= 0,	/* default: the kernel decides (and counts) */
+	XOFF_UNKNOWN_DROP	= 1,	/* drop ESP that no SA of ours expects */
+};
+
+/* Per-interface configuration, one per attached program instance (its .data). */
+struct xoff_ifconfig {
+	__u32	ifindex;	/* the interface this instance serves */
+	__be16	natt_port;	/* ESP-in-UDP port, network order; 0 means XOFF_NATT_PORT */
+	__u8	unknown_spi;	/* enum xoff_unknown_spi */
+	__u8	steer;		/* 1: redirect software SAs to their CPU */
+	__u8	policies;	/* 1: match egress plaintext against packet-offload selectors */
+	__u8	pad[3];
+};
+
+/*
+ * Why a packet took its path. Every packet seen is counted under exactly one reason,
+ * per program (XDP ingress, TC egress) and per CPU.
+ */
+enum xoff_reason {
+	XOFF_R_NOT_IP = 0,	/* ARP, LLDP, anything not IPv4/IPv6: passed */
+	XOFF_R_MALFORMED,	/* truncated or inconsistent headers: passed untouched */
+	XOFF_R_FRAGMENT,	/* IP fragment: reassembly is the kernel's, passed */
+	XOFF_R_OTHER,		/* IP that is not ESP, IKE or NAT-T (AH, TCP, ...): passed */
+	XOFF_R_IKE,		/* UDP 500, or the NAT-T port with the non-ESP marker: passed */
+	XOFF_R_NATT_KEEPALIVE,	/* RFC 3948 keepalive (one 0xff byte): passed */
+	XOFF_R_UNKNOWN_PASS,	/* ESP without an SA in the map: passed by policy */
+	XOFF_R_UNKNOWN_DROP,	/* ESP without an SA in the map: dropped by policy */
+	XOFF_R_WRONG_DIR,	/* SA of the other direction (transit ESP): passed */
+	XOFF_R_SA_HW,		/* SA offloaded to this device: left on its path */
+	XOFF_R_SA_SW,		/* software SA left on the receiving CPU / default queue */
+	XOFF_R_SA_STEERED,	/* software SA redirected to its CPU */
+	XOFF_R_STEER_FAILED,	/* the SA's CPU is not in the cpumap: passed */
+	XOFF_R_SA_QUEUED,	/* egress SA put on its assigned TX queue */
+	XOFF_R_POLICY_HW,	/* egress plaintext counted against a packet-offload SA */
+	XOFF_R_MAX
+};
+
+/* Map names, as pinned and as bpftool shows them. */
+#define XOFF_MAP_SAS		"xoff_sas"
+#define XOFF_MAP_COUNTERS	"xoff_counters"
+#define XOFF_MAP_POLICIES	"xoff_policies"
+#define XOFF_MAP_CPUS		"xoff_cpus"
+#define XOFF_MAP_XDP_REASONS	"xoff_xdp_reasons"
+#define XOFF_MAP_TC_REASONS	"xoff_tc_reasons"
+
+_Static_assert(sizeof(struct xoff_sa_key) == 24, "SA key: 24 bytes, a multiple of 4");
+_Static_assert(sizeof(struct xoff_sa) == 20, "SA value layout");
+_Static_assert(sizeof(struct xoff_counters) == 24, "counter slot layout");
+_Static_assert(sizeof(struct xoff_policy_key) == 24, "LPM key layout");
+_Static_assert(sizeof(struct xoff_policy) == 12, "policy value layout");
+_Static_assert(sizeof(struct xoff_ifconfig) == 12, "interface config layout");
+
+#endif /* XOFF_ABI_H */

@@ -1,0 +1,412 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* The loader library: xoff's skeleton, its maps and counters, behind a small API. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "libxoff.h"
+#include "xoff.skel.h"
+
+struct xoff {
+	struct xoff_bpf *skel;
+	int nr_cpus;
+	struct xoff_counters *pcpu;	/* scratch for one per-CPU value */
+};
+
+/* Maps shared by all interfaces; the reason maps and .data stay per instance. */
+static const char *const shared_maps[] = {
+	XOFF_MAP_SAS, XOFF_MAP_COUNTERS, XOFF_MAP_POLICIES, XOFF_MAP_CPUS,
+};
+
+int xoff_nr_cpus(void)
+{
+	return libbpf_num_possible_cpus();
+}
+
+static int set_pin_paths(struct xoff *x, const char *dir)
+{
+	char path[256];
+	size_t i;
+	int err;
+
+	for (i = 0; i < sizeof(shared_maps) / sizeof(shared_maps[0]); i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(x->skel->obj, shared_maps[i]);
+
+		if (!m)
+			return -ENOENT;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, shared_maps[i]) >= (int)sizeof(path))
+			return -ENAMETOOLONG;
+		err = bpf_map__set_pin_path(m, path);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int xoff_open(struct xoff **out, const struct xoff_opts *opts)
+{
+	__u32 max_sas = opts && opts->max_sas ? opts->max_sas : XOFF_MAX_SAS;
+	__u32 max_pol = opts && opts->max_policies ? opts->max_policies : XOFF_MAX_POLICIES;
+	struct xoff *x;
+	int err;
+
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	x->nr_cpus = libbpf_num_possible_cpus();
+	if (x->nr_cpus <= 0) {
+		err = x->nr_cpus ? x->nr_cpus : -EINVAL;
+		goto fail;
+	}
+	x->pcpu = calloc(x->nr_cpus, sizeof(*x->pcpu));
+	if (!x->pcpu) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	x->skel = xoff_bpf__open();
+	if (!x->skel) {
+		err = -errno;
+		goto fail;
+	}
+	err = bpf_map__set_max_entries(x->skel->maps.xoff_sas, max_sas);
+	err = err ?: bpf_map__set_max_entries(x->skel->maps.xoff_counters, max_sas);
+	err = err ?: bpf_map__set_max_entries(x->skel->maps.xoff_policies, max_pol);
+	err = err ?: bpf_map__set_max_entries(x->skel->maps.xoff_cpus, x->nr_cpus);
+	if (!err && opts && opts->pin_dir)
+		err = set_pin_paths(x, opts->pin_dir);
+	if (err)
+		goto fail;
+	*out = x;
+	return 0;
+fail:
+	xoff_close(x);
+	return err;
+}
+
+int xoff_load(struct xoff *x)
+{
+	return xoff_bpf__load(x->skel);
+}
+
+void xoff_close(struct xoff *x)
+{
+	if (!x)
+		return;
+	xoff_bpf__destroy(x->skel);
+	free(x->pcpu);
+	free(x);
+}
+
+struct bpf_object *xoff_object(struct xoff *x)
+{
+	return x->skel->obj;
+}
+
+struct bpf_program *xoff_xdp_prog(struct xoff *x)
+{
+	return x->skel->progs.xoff_xdp;
+}
+
+struct bpf_program *xoff_tc_prog(struct xoff *x)
+{
+	return x->skel->progs.xoff_tc;
+}
+
+int xoff_map_fd(struct xoff *x, const char *name)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(x->skel->obj, name);
+	int fd;
+
+	if (!m)
+		return -ENOENT;
+	fd = bpf_map__fd(m);
+	return fd < 0 ? -EBADF : fd;
+}
+
+/* .data is mmapped after load, so plain stores reach the running programs; the
+ * fields are written one at a time and each is a single aligned store. */
+int xoff_config_set(struct xoff *x, const struct xoff_ifconfig *cfg)
+{
+	struct xoff_ifconfig *c = &x->skel->data->xoff_cfg;
+
+	if (cfg->unknown_spi > XOFF_UNKNOWN_DROP || cfg->steer > 1 || cfg->policies > 1)
+		return -EINVAL;
+	c->ifindex = cfg->ifindex;
+	c->natt_port = cfg->natt_port ? cfg->natt_port : htons(XOFF_NATT_PORT);
+	c->unknown_spi = cfg->unknown_spi;
+	c->steer = cfg->steer;
+	c->policies = cfg->policies;
+	return 0;
+}
+
+int xoff_config_get(struct xoff *x, struct xoff_ifconfig *cfg)
+{
+	*cfg = x->skel->data->xoff_cfg;
+	return 0;
+}
+
+static int addr_len(int family)
+{
+	return family == AF_INET ? 4 : family == AF_INET6 ? 16 : -EAFNOSUPPORT;
+}
+
+int xoff_sa_key_make(struct xoff_sa_key *k, int family, const void *addr, __be32 spi,
+		     enum xoff_encap encap)
+{
+	int len = addr_len(family);
+
+	if (len < 0)
+		return len;
+	if (encap != XOFF_ENCAP_ESP && encap != XOFF_ENCAP_ESPINUDP)
+		return -EINVAL;
+	memset(k, 0, sizeof(*k));
+	k->family = family;
+	k->encap = encap;
+	k->spi = spi;
+	memcpy(k->daddr, addr, len);
+	return 0;
+}
+
+static int sa_valid(struct xoff *x, const struct xoff_sa *v)
+{
+	if (v->slot >= bpf_map__max_entries(x->skel->maps.xoff_counters))
+		return 0;
+	if (v->path > XOFF_PATH_HW || v->offload_mode > XOFF_OFFLOAD_PACKET ||
+	    v->dir > XOFF_DIR_OUT || v->action > XOFF_ACT_CPU || v->mode > XOFF_MODE_TUNNEL)
+		return 0;
+	if (v->action == XOFF_ACT_CPU && v->cpu >= x->nr_cpus)
+		return 0;
+	return v->flags == 0;
+}
+
+static int key_valid(const struct xoff_sa_key *k)
+{
+	return addr_len(k->family) > 0 && k->encap <= XOFF_ENCAP_ESPINUDP && !k->pad[0] &&
+	       !k->pad[1];
+}
+
+static int err_of(int ret)
+{
+	return ret < 0 ? (errno ? -errno : ret) : 0;
+}
+
+int xoff_sa_update(struct xoff *x, const struct xoff_sa_key *k, const struct xoff_sa *v)
+{
+	if (!key_valid(k) || !sa_valid(x, v))
+		return -EINVAL;
+	return err_of(bpf_map__update_elem(x->skel->maps.xoff_sas, k, sizeof(*k), v,
+					   sizeof(*v), BPF_ANY));
+}
+
+int xoff_sa_lookup(struct xoff *x, const struct xoff_sa_key *k, struct xoff_sa *v)
+{
+	return err_of(bpf_map__lookup_elem(x->skel->maps.xoff_sas, k, sizeof(*k), v,
+					   sizeof(*v), 0));
+}
+
+int xoff_sa_delete(struct xoff *x, const struct xoff_sa_key *k)
+{
+	return err_of(bpf_map__delete_elem(x->skel->maps.xoff_sas, k, sizeof(*k), 0));
+}
+
+int xoff_sa_update_batch(struct xoff *x, const struct xoff_sa_key *keys,
+			 const struct xoff_sa *vals, __u32 n, __u32 *done)
+{
+	int fd = bpf_map__fd(x->skel->maps.xoff_sas);
+	__u32 i, at = 0;
+	int err = 0;
+
+	*done = 0;
+	for (i = 0; i < n; i++)
+		if (!key_valid(&keys[i]) || !sa_valid(x, &vals[i]))
+			return -EINVAL;
+	while (at < n) {
+		LIBBPF_OPTS(bpf_map_batch_opts, o, .elem_flags = BPF_ANY);
+		__u32 count = n - at;
+
+		err = err_of(bpf_map_update_batch(fd, &keys[at], &vals[at], &count, &o));
+		at += count;
+		if (err == -EINVAL && !count) {
+			/* No batch ops (or a kernel that refuses this map): one by one. */
+			for (; at < n && !err; at++)
+				err = xoff_sa_update(x, &keys[at], &vals[at]);
+			if (err)
+				at--;
+		}
+		if (err)
+			break;
+	}
+	*done = at;
+	return err;
+}
+
+int xoff_policy_key_make(struct xoff_policy_key *k, int family, const void *addr,
+			 unsigned int prefixlen)
+{
+	int len = addr_len(family);
+
+	if (len < 0)
+		return len;
+	if (prefixlen > (unsigned int)len * 8)
+		return -EINVAL;
+	memset(k, 0, sizeof(*k));
+	k->prefixlen = XOFF_POLICY_PREFIX(prefixlen);
+	k->family = family;
+	memcpy(k->daddr, addr, len);
+	return 0;
+}
+
+int xoff_policy_update(struct xoff *x, const struct xoff_policy_key *k,
+		       const struct xoff_policy *v)
+{
+	if (addr_len(k->family) < 0 || v->mode > XOFF_MODE_TUNNEL ||
+	    v->slot >= bpf_map__max_entries(x->skel->maps.xoff_counters))
+		return -EINVAL;
+	return err_of(bpf_map__update_elem(x->skel->maps.xoff_policies, k, sizeof(*k), v,
+					   sizeof(*v), BPF_ANY));
+}
+
+int xoff_policy_delete(struct xoff *x, const struct xoff_policy_key *k)
+{
+	return err_of(bpf_map__delete_elem(x->skel->maps.xoff_policies, k, sizeof(*k), 0));
+}
+
+#define XOFF_CPU_QSIZE	2048	/* frames queued per CPU: ~1 ms at 2 Mpps */
+
+int xoff_cpu_enable(struct xoff *x, __u32 cpu, __u32 qsize)
+{
+	struct bpf_cpumap_val v = { .qsize = qsize ? qsize : XOFF_CPU_QSIZE };
+
+	if (cpu >= (__u32)x->nr_cpus)
+		return -EINVAL;
+	return err_of(bpf_map__update_elem(x->skel->maps.xoff_cpus, &cpu, sizeof(cpu), &v,
+					   sizeof(v), BPF_ANY));
+}
+
+int xoff_cpu_disable(struct xoff *x, __u32 cpu)
+{
+	int err = err_of(bpf_map__delete_elem(x->skel->maps.xoff_cpus, &cpu, sizeof(cpu), 0));
+
+	return err == -ENOENT ? 0 : err;
+}
+
+static void sum_into(struct xoff_counters *sum, const struct xoff_counters *c)
+{
+	sum->packets += c->packets;
+	sum->bytes += c->bytes;
+	if (c->last_seen_ns > sum->last_seen_ns)
+		sum->last_seen_ns = c->last_seen_ns;
+}
+
+int xoff_counters_read(struct xoff *x, __u32 slot, struct xoff_counters *sum,
+		       struct xoff_counters *percpu)
+{
+	struct xoff_counters *v = percpu ? percpu : x->pcpu;
+	int i, err;
+
+	err = err_of(bpf_map__lookup_elem(x->skel->maps.xoff_counters, &slot, sizeof(slot), v,
+					  sizeof(*v) * x->nr_cpus, 0));
+	if (err)
+		return err;
+	memset(sum, 0, sizeof(*sum));
+	for (i = 0; i < x->nr_cpus; i++)
+		sum_into(sum, &v[i]);
+	return 0;
+}
+
+#define XOFF_BATCH	256	/* slots per batch syscall */
+
+int xoff_counters_read_range(struct xoff *x, __u32 first, __u32 n, struct xoff_counters *sums)
+{
+	int fd = bpf_map__fd(x->skel->maps.xoff_counters);
+	__u32 max = bpf_map__max_entries(x->skel->maps.xoff_counters);
+	__u32 keys[XOFF_BATCH], prev = first - 1, next, count, i, k;
+	struct xoff_counters *vals;
+	int c, err = 0;
+
+	if (first >= max || n > max - first)
+		return -EINVAL;
+	memset(sums, 0, sizeof(*sums) * n);
+	vals = calloc((size_t)XOFF_BATCH * x->nr_cpus, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	/* An array batch starts after the key it is given: @first - 1, or NULL for 0. */
+	for (i = 0; i < n && !err; i += count) {
+		LIBBPF_OPTS(bpf_map_batch_opts, o);
+
+		count = n - i < XOFF_BATCH ? n - i : XOFF_BATCH;
+		err = err_of(bpf_map_lookup_batch(fd, first + i ? &prev : NULL, &next, keys, vals,
+						  &count, &o));
+		if (err == -ENOENT && count)
+			err = 0;	/* the last batch reached the end of the map */
+		for (k = 0; !err && k < count; k++) {
+			if (keys[k] - first >= n)
+				continue;
+			for (c = 0; c < x->nr_cpus; c++)
+				sum_into(&sums[keys[k] - first], &vals[(size_t)k * x->nr_cpus + c]);
+		}
+		if (!err && !count)
+			err = -EIO;	/* no progress: never loop forever */
+		prev = next;
+	}
+	free(vals);
+	if (err == -EINVAL || err == -EOPNOTSUPP || err == -524 /* ENOTSUPP */) {
+		/* A kernel without array batches: one lookup per slot. */
+		for (err = 0, i = 0; i < n && !err; i++)
+			err = xoff_counters_read(x, first + i, &sums[i], NULL);
+	}
+	return err;
+}
+
+int xoff_counters_clear(struct xoff *x, __u32 slot)
+{
+	memset(x->pcpu, 0, sizeof(*x->pcpu) * x->nr_cpus);
+	return err_of(bpf_map__update_elem(x->skel->maps.xoff_counters, &slot, sizeof(slot),
+					   x->pcpu, sizeof(*x->pcpu) * x->nr_cpus, BPF_ANY));
+}
+
+int xoff_reasons_read(struct xoff *x, enum xoff_prog_kind kind, __u64 *out)
+{
+	struct bpf_map *m = kind == XOFF_PROG_XDP ? x->skel->maps.xoff_xdp_reasons :
+						    x->skel->maps.xoff_tc_reasons;
+	__u64 *v = (__u64 *)x->pcpu;	/* 24 bytes per CPU >= 8 */
+	__u32 r;
+	int c, err;
+
+	for (r = 0; r < XOFF_R_MAX; r++) {
+		err = err_of(bpf_map__lookup_elem(m, &r, sizeof(r), v, sizeof(*v) * x->nr_cpus, 0));
+		if (err)
+			return err;
+		out[r] = 0;
+		for (c = 0; c < x->nr_cpus; c++)
+			out[r] += v[c];
+	}
+	return 0;
+}
+
+static const char *const reason_names[XOFF_R_MAX] = {
+	[XOFF_R_NOT_IP] = "not-ip",
+	[XOFF_R_MALFORMED] = "malformed",
+	[XOFF_R_FRAGMENT] = "fragment",
+	[XOFF_R_OTHER] = "other",
+	[XOFF_R_IKE] = "ike",
+	[XOFF_R_NATT_KEEPALIVE] = "natt-keepalive",
+	[XOFF_R_UNKNOWN_PASS] = "unknown-spi-pass",
+	[XOFF_R_UNKNOWN_DROP] = "unknown-spi-drop",
+	[XOFF_R_WRONG_DIR] = "wrong-dir",
+	[XOFF_R_SA_HW] = "sa-hw",
+	[XOFF_R_SA_SW] = "sa-sw",
+	[XOFF_R_SA_STEERED] = "sa-steered",
+	[XOFF_R_STEER_FAILED] = "steer-failed",
+	[XOFF_R_SA_QUEUED] = "sa-queued",
+	[XOFF_R_POLICY_HW] = "policy-hw",
+};
+
+const char *xoff_reason_name(unsigned int reason)
+{
+	return reason < XOFF_R_MAX ? reason_names[reason] : NULL;
+}
