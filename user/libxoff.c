@@ -410,3 +410,86 @@ const char *xoff_reason_name(unsigned int reason)
 {
 	return reason < XOFF_R_MAX ? reason_names[reason] : NULL;
 }
+
+/* IV and block sizes of the ciphers and AEADs the kernel's ESP uses (crypto/ names as in
+ * XFRMA_ALG_CRYPT / XFRMA_ALG_AEAD), and the default ICV bits of authentication
+ * algorithms when XFRMA_ALG_AUTH (no truncation attribute) is used: net/xfrm/xfrm_algo.c. */
+struct alg_def {
+	const char *name;
+	__u8 iv_len;
+	__u8 block_len;		/* ALIGN(cipher block size, 4), as esp4/esp6 pad */
+	__u16 icv_bits;		/* default ICV; AEADs always carry their own */
+};
+
+static const struct alg_def enc_algs[] = {
+	{ "rfc4106(gcm(aes))", 8, 4, 128 },
+	{ "rfc4309(ccm(aes))", 8, 4, 128 },
+	{ "rfc4543(gcm(aes))", 8, 4, 128 },	/* GMAC: authentication only */
+	{ "rfc7539esp(chacha20,poly1305)", 8, 4, 128 },
+	{ "cbc(aes)", 16, 16, 0 },
+	{ "cbc(des3_ede)", 8, 8, 0 },
+	{ "cbc(des)", 8, 8, 0 },
+	{ "cbc(cast5)", 8, 8, 0 },
+	{ "cbc(blowfish)", 8, 8, 0 },
+	{ "cbc(serpent)", 16, 16, 0 },
+	{ "cbc(twofish)", 16, 16, 0 },
+	{ "cbc(camellia)", 16, 16, 0 },
+	{ "cbc(sm4)", 16, 16, 0 },
+	{ "rfc3686(ctr(aes))", 8, 4, 0 },
+	{ "ecb(cipher_null)", 0, 4, 0 },
+};
+
+static const struct alg_def auth_algs[] = {
+	{ "digest_null", 0, 0, 0 },
+	{ "hmac(md5)", 0, 0, 96 },
+	{ "hmac(sha1)", 0, 0, 96 },
+	{ "hmac(sha256)", 0, 0, 96 },	/* the kernel's pre-RFC 4868 default */
+	{ "hmac(sha384)", 0, 0, 192 },
+	{ "hmac(sha512)", 0, 0, 256 },
+	{ "hmac(rmd160)", 0, 0, 96 },
+	{ "xcbc(aes)", 0, 0, 96 },
+	{ "cmac(aes)", 0, 0, 96 },
+	{ "hmac(sm3)", 0, 0, 256 },
+};
+
+static const struct alg_def *alg_find(const struct alg_def *t, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(t[i].name, name))
+			return &t[i];
+	return NULL;
+}
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+int xoff_alg_sizes(const char *enc_or_aead, const char *auth, unsigned int icv_bits,
+		   struct xoff_alg_sizes *out)
+{
+	const struct alg_def *e, *a = NULL;
+	unsigned int bits;
+
+	if (!enc_or_aead)
+		return -EINVAL;
+	e = alg_find(enc_algs, ARRAY_SIZE(enc_algs), enc_or_aead);
+	if (!e)
+		return -ENOENT;
+	if (e->icv_bits) {
+		/* AEAD: the ICV comes with the algorithm; no separate auth. */
+		if (auth)
+			return -EINVAL;
+		bits = icv_bits ? icv_bits : e->icv_bits;
+	} else {
+		a = auth ? alg_find(auth_algs, ARRAY_SIZE(auth_algs), auth) : NULL;
+		if (auth && !a)
+			return -ENOENT;
+		bits = icv_bits ? icv_bits : a ? a->icv_bits : 0;
+	}
+	if (bits % 8 || bits > 512)
+		return -EINVAL;
+	out->iv_len = e->iv_len;
+	out->icv_len = bits / 8;
+	out->block_len = e->block_len;
+	return 0;
+}
