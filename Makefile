@@ -20,7 +20,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -Iinclude $(CLANG_BPF_SYS_INCLUDES)
 CFLAGS	?= -O2 -g
 CFLAGS	+= -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iuser -I$(OUT)
-LDLIBS	:= -lbpf -lelf -lz
+LDLIBS	:= -lbpf -lelf -lz -lm
 
 BPF_OBJS := $(OUT)/xoff.bpf.o $(OUT)/bench.bpf.o
 SKELS	 := $(BPF_OBJS:.bpf.o=.skel.h)

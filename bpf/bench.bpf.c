@@ -11,6 +11,7 @@
 /* The bench reuses xoff's own SA map (same definition, fd passed before load). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, XOFF_MAX_SAS);
 	__type(key, struct xoff_sa_key);
 	__type(value, struct xoff_sa);

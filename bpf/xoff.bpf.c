@@ -6,9 +6,12 @@
 #include <xdp/xdp_helpers.h>
 #include "parse.h"
 
-/* Shared by every attached interface (the loader pins and reuses them). */
+/* Shared by every attached interface (the loader pins and reuses them). The SA hash is
+ * not preallocated: its elements come from slab memory (one cache line holds an
+ * element's hash, key and value) and the loader can give it spare buckets cheaply. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, XOFF_MAX_SAS);
 	__type(key, struct xoff_sa_key);
 	__type(value, struct xoff_sa);
@@ -78,7 +81,7 @@ static __always_inline int xoff_count_esp(const struct xoff_sa *sa, __u32 esp_le
 	if (c) {
 		c->packets++;
 		c->bytes += esp_len - overhead;
-		c->last_seen_ns = bpf_ktime_get_coarse_ns();
+		c->last_seen = bpf_jiffies64();
 	}
 	return 1;
 }
@@ -151,7 +154,7 @@ static __always_inline int xoff_count_policy(struct __sk_buff *skb, const struct
 	if (c) {
 		c->packets++;
 		c->bytes += pol->mode == XOFF_MODE_TUNNEL ? p->ip_len : p->l4_len;
-		c->last_seen_ns = bpf_ktime_get_coarse_ns();
+		c->last_seen = bpf_jiffies64();
 	}
 	return 1;
 }
@@ -198,6 +201,17 @@ int xoff_tc(struct __sk_buff *skb)
 out:
 	xoff_reason(&xoff_tc_reasons, r);
 	return TC_ACT_OK;
+}
+
+/* Run by the loader (BPF_PROG_TEST_RUN) to pair jiffies with CLOCK_MONOTONIC. */
+__u64 xoff_clock_jiffies, xoff_clock_ns;
+
+SEC("syscall")
+int xoff_clock(void *ctx)
+{
+	xoff_clock_ns = bpf_ktime_get_ns();
+	xoff_clock_jiffies = bpf_jiffies64();
+	return 0;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

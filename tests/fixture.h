@@ -219,7 +219,7 @@ static inline void fx_assert_delta(const char *name, const struct fx_snapshot *a
 			     (unsigned long long)(b->sa[i].bytes - a->sa[i].bytes),
 			     (unsigned long long)(i == sa ? bytes : 0));
 		if (i == sa)
-			cr_expect_neq(b->sa[i].last_seen_ns, 0, "%s: last seen", name);
+			cr_expect_neq(b->sa[i].last_seen, 0, "%s: last seen", name);
 	}
 }
 

@@ -69,6 +69,12 @@ int xoff_counters_read_range(struct xoff *x, __u32 first, __u32 n, struct xoff_c
 /* Zero a slot on every CPU before it is given to a new SA. */
 int xoff_counters_clear(struct xoff *x, __u32 slot);
 
+/* Now as jiffies and CLOCK_MONOTONIC ns, read together in the kernel. */
+int xoff_clock_read(struct xoff *x, __u64 *jiffies, __u64 *mono_ns);
+/* CLOCK_MONOTONIC ns (to a tick) of a counter's last_seen (0, never, stays 0). The kernel's
+ * HZ is measured on first use (about two ticks of busy sampling). */
+int xoff_last_seen_ns(struct xoff *x, __u64 last_seen, __u64 *ns);
+
 enum xoff_prog_kind { XOFF_PROG_XDP = 0, XOFF_PROG_TC = 1 };
 /* Reason counters of one program, summed over CPUs: out[XOFF_R_MAX]. */
 int xoff_reasons_read(struct xoff *x, enum xoff_prog_kind kind, __u64 *out);
