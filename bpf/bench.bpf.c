@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* Reference programs for `make bench`: the floors that xoff's fast path is measured against. */
+/* Reference programs: the floors `make bench` measures xoff against, and a cpumap probe for tests. */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
@@ -129,6 +129,25 @@ int bench_chase(struct xdp_md *ctx)
 	bpf_loop(nr_steps, chase_step, &w, 0);
 	sink = w.x;
 	return XDP_PASS;
+}
+
+/* Runs on the CPU a cpumap entry belongs to: counts arrivals there, then drops. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, __u64);
+} arrivals SEC(".maps");
+
+SEC("xdp/cpumap")
+int probe_cpu(struct xdp_md *ctx)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	__u64 *n = bpf_map_lookup_elem(&arrivals, &cpu);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	return XDP_DROP;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
