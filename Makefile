@@ -75,7 +75,8 @@ $(LIB): $(OUT)/libxoff.o
 
 $(TESTS): $(TEST_SRCS) tests/pkt.h $(LIB) $(SKELS)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Wno-override-init -Itests $(TEST_SRCS) $(LIB) -o $@ $(LDLIBS) -lcriterion
+	$(Q)$(CC) $(CFLAGS) -Wno-override-init -Itests -DXOFF_OUT='"$(abspath $(OUT))"' \
+		$(TEST_SRCS) $(LIB) -o $@ $(LDLIBS) -lxdp -lcriterion
 
 $(BENCH): tests/bench.c tests/pkt.h $(LIB) $(SKELS)
 	$(call msg,CC,$@)
