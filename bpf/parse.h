@@ -27,7 +27,8 @@ struct xoff_pkt {
 	struct xoff_sa_key key;	/* family and daddr are set for every IP packet */
 	__u32	esp_len;	/* ESP header to end of IP payload */
 	__u32	ip_len;		/* IP header(s) + payload: what tunnel mode counts */
-	__u32	l4_len;		/* payload after the IP headers: what transport mode counts */
+	__u32	l4_len;		/* what transport mode counts: the IP payload after the
+				 * headers ESP is inserted behind */
 };
 
 struct vlan_hdr {
@@ -81,8 +82,8 @@ static __always_inline int xoff_parse_l4(void *pos, void *end, __u8 proto, __u32
 	struct udphdr *udp;
 	__be32 *esp;
 	__be16 port;
+	__u32 ulen;
 
-	p->l4_len = l4_len;
 	if (proto == IPPROTO_ESP) {
 		if (!XOFF_PULL(esp, pos, end) || (void *)(esp + 2) > end)
 			return XOFF_R_MALFORMED;
@@ -103,7 +104,12 @@ static __always_inline int xoff_parse_l4(void *pos, void *end, __u8 proto, __u32
 		return XOFF_R_IKE;
 	if (port != natt_port)
 		return XOFF_R_OTHER;
-	return xoff_parse_natt(udp + 1, end, l4_len, p);
+	/* The UDP length rules (the kernel trims to it, and drops what exceeds the IP
+	 * payload), so ESP-in-UDP is counted from it. */
+	ulen = bpf_ntohs(udp->len);
+	if (ulen < sizeof(*udp) || ulen > l4_len)
+		return XOFF_R_MALFORMED;
+	return xoff_parse_natt(udp + 1, end, ulen, p);
 }
 
 static __always_inline int xoff_parse_ip4(void *pos, void *end, __be16 natt_port,
@@ -122,9 +128,16 @@ static __always_inline int xoff_parse_ip4(void *pos, void *end, __be16 natt_port
 	p->key.family = AF_INET;
 	p->key.daddr4 = ip->daddr;
 	p->ip_len = tot;
+	p->l4_len = tot - hlen;
 	if (ip->frag_off & bpf_htons(XOFF_IP_MF | XOFF_IP_OFFSET))
 		return XOFF_R_FRAGMENT;
 	return xoff_parse_l4(pos + hlen, end, ip->protocol, tot - hlen, natt_port, egress, p);
+}
+
+static __always_inline int xoff_is_ip6_ext(__u8 nexthdr)
+{
+	return nexthdr == IPPROTO_HOPOPTS || nexthdr == IPPROTO_ROUTING ||
+	       nexthdr == IPPROTO_DSTOPTS;
 }
 
 static __always_inline int xoff_parse_ip6(void *pos, void *end, __be16 natt_port,
@@ -132,9 +145,9 @@ static __always_inline int xoff_parse_ip6(void *pos, void *end, __be16 natt_port
 {
 	struct ipv6_opt_hdr *opt;
 	struct ipv6hdr *ip6;
-	__u32 len, hlen;
+	__u32 len, hlen, tail;
+	int i, routing = 0, behind = 0;
 	__u8 nexthdr;
-	int i;
 
 	if (!XOFF_PULL(ip6, pos, end))
 		return XOFF_R_MALFORMED;
@@ -146,31 +159,37 @@ static __always_inline int xoff_parse_ip6(void *pos, void *end, __be16 natt_port
 	p->ip_len = sizeof(*ip6) + len;
 	nexthdr = ip6->nexthdr;
 	pos += sizeof(*ip6);
+	tail = len;
 
-	/* One round per extension header and a last one for the upper layer. */
 #pragma unroll
-	for (i = 0; i < XOFF_MAX_IP6_EXTHDRS + 1; i++) {
-		switch (nexthdr) {
-		case IPPROTO_HOPOPTS:
-		case IPPROTO_ROUTING:
-		case IPPROTO_DSTOPTS:
+	for (i = 0; i < XOFF_MAX_IP6_EXTHDRS; i++) {
+		if (!xoff_is_ip6_ext(nexthdr))
 			break;
-		case IPPROTO_FRAGMENT:
-			return XOFF_R_FRAGMENT;
-		default:
-			return xoff_parse_l4(pos, end, nexthdr, len, natt_port, egress, p);
-		}
 		if (!XOFF_PULL(opt, pos, end))
 			return XOFF_R_MALFORMED;
 		hlen = (opt->hdrlen + 1) * 8;
 		if (hlen > len)
 			return XOFF_R_MALFORMED;
+		/* Transport mode puts ESP behind hop-by-hop, routing, and destination
+		 * options before a routing header (ip6_find_1stfragopt()): those are not
+		 * counted, everything from the first later header on is. */
+		if (nexthdr == IPPROTO_ROUTING)
+			routing = 1;
+		else if (nexthdr == IPPROTO_DSTOPTS && routing)
+			behind = 1;
+		if (!behind)
+			tail -= hlen;
 		len -= hlen;
 		nexthdr = opt->nexthdr;
 		pos += hlen;
 	}
-	/* More extension headers than we walk: let the kernel have it. */
-	return nexthdr == IPPROTO_FRAGMENT ? XOFF_R_FRAGMENT : XOFF_R_OTHER;
+	/* Beyond the walk, unwalked headers are counted: an overcount, never less. */
+	p->l4_len = tail;
+	if (nexthdr == IPPROTO_FRAGMENT)
+		return XOFF_R_FRAGMENT;
+	if (xoff_is_ip6_ext(nexthdr))
+		return XOFF_R_OTHER;	/* more extension headers than we walk */
+	return xoff_parse_l4(pos, end, nexthdr, len, natt_port, egress, p);
 }
 
 /*

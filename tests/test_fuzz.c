@@ -15,34 +15,11 @@
 
 /* ---- Reference model ------------------------------------------------------------ */
 
-/*
- * Where parse.h departs from the specification, the model can follow either. Strict
- * (XOFF_FUZZ_STRICT=1) is the specification, and the kernel where abi.h defers to it
- * ("counted as the kernel would count it"); as built is the default, so the suite
- * passes while each departure is counted, printed and reproducible:
- *
- * QUIRK_IP6_5TH_EXTHDR: xoff_parse_ip6() runs XOFF_MAX_IP6_EXTHDRS + 1 rounds and the
- *	last one walks an extension header too, so a fifth header is walked: it can make
- *	the packet MALFORMED (it does not fit) or FRAGMENT (44 after it) where the bound
- *	says OTHER. Verdicts are the same (passed); only the reason differs.
- * QUIRK_IP6_TRANSPORT_BYTES: a transport-mode packet-offload SA counts p->l4_len,
- *	which is what follows every walked extension header, and 0 when the walk gave up
- *	after the bound (xoff_parse_l4() never ran). The kernel's transport output
- *	(xfrm6_transport_output() with ip6_find_1stfragopt()) counts what follows the
- *	headers ESP is inserted after: hop-by-hop, routing, and destination options
- *	unless they come after a routing header. So the program undercounts destination
- *	options after a routing header and whole packets beyond the walk, which abi.h
- *	rules out ("an overcount can only bring a byte-limit rekey forward, never delay").
- */
-#define QUIRK_IP6_5TH_EXTHDR		0x1
-#define QUIRK_IP6_TRANSPORT_BYTES	0x2
-
 struct model_cfg {
 	uint8_t unknown_spi;
 	uint8_t steer;
 	uint8_t policies;
 	uint16_t natt_port;	/* host order */
-	bool as_built;		/* follow parse.h's departures (above) */
 };
 
 struct model_pkt {
@@ -129,10 +106,12 @@ static int model_l4(const uint8_t *pkt, size_t len, size_t l4, uint32_t l4_len, 
 		return XOFF_R_IKE;
 	if (port != cfg->natt_port)
 		return XOFF_R_OTHER;
-	if (l4_len < 8)
+	/* The kernel trims to the UDP length and drops UDP longer than its IP payload. */
+	ulen = be16(pkt + l4 + 4);
+	if (ulen < 8 || ulen > l4_len)
 		return XOFF_R_MALFORMED;
 	/* RFC 3948 as the kernel's UDP encap receive applies it. */
-	ulen = l4_len - 8;
+	ulen -= 8;
 	if (ulen == 1) {
 		if (u + 1 > len)
 			return XOFF_R_MALFORMED;
@@ -177,14 +156,16 @@ static bool ip6_ext(uint8_t nh)
 }
 
 /* What the kernel's transport mode counts for IPv6: ESP goes in after the headers
- * ip6_find_1stfragopt() keeps in front, so they are not part of the count. */
+ * ip6_find_1stfragopt() keeps in front, so they are not part of the count. xoff looks
+ * at XOFF_MAX_IP6_EXTHDRS headers at most and counts the rest: an overcount. */
 static uint32_t model_ip6_transport(const uint8_t *pkt, size_t len, size_t at, uint8_t nh,
 				    uint32_t left)
 {
 	bool rthdr = false;
 	uint32_t hlen;
+	int n;
 
-	for (;;) {
+	for (n = 0; n < XOFF_MAX_IP6_EXTHDRS; n++) {
 		if (nh == IPPROTO_ROUTING)
 			rthdr = true;
 		else if (nh != IPPROTO_HOPOPTS && (nh != IPPROTO_DSTOPTS || rthdr))
@@ -198,6 +179,7 @@ static uint32_t model_ip6_transport(const uint8_t *pkt, size_t len, size_t at, u
 		at += hlen;
 		left -= hlen;
 	}
+	return left;
 }
 
 static int model_ip6(const uint8_t *pkt, size_t len, size_t off, int egress,
@@ -217,8 +199,7 @@ static int model_ip6(const uint8_t *pkt, size_t len, size_t off, int egress,
 	m->family = AF_INET6;
 	memcpy(m->daddr, ip + 24, 16);
 	m->ip_len = 40 + plen;
-	/* As built, a walk that gave up leaves it 0 (QUIRK_IP6_TRANSPORT_BYTES). */
-	m->ip_payload = cfg->as_built ? 0 : model_ip6_transport(pkt, len, l4, ip[6], plen);
+	m->ip_payload = model_ip6_transport(pkt, len, l4, ip[6], plen);
 	nh = ip[6];
 	left = plen;
 	for (n = 0;; n++) {
@@ -226,7 +207,7 @@ static int model_ip6(const uint8_t *pkt, size_t len, size_t off, int egress,
 			return XOFF_R_FRAGMENT;
 		if (!ip6_ext(nh))
 			break;
-		if (n == XOFF_MAX_IP6_EXTHDRS && !cfg->as_built)
+		if (n == XOFF_MAX_IP6_EXTHDRS)
 			return XOFF_R_OTHER;
 		if (l4 + 2 > len)
 			return XOFF_R_MALFORMED;
@@ -236,11 +217,7 @@ static int model_ip6(const uint8_t *pkt, size_t len, size_t off, int egress,
 		nh = pkt[l4];
 		l4 += hlen;
 		left -= hlen;
-		if (n == XOFF_MAX_IP6_EXTHDRS)	/* as built: QUIRK_IP6_5TH_EXTHDR */
-			return nh == IPPROTO_FRAGMENT ? XOFF_R_FRAGMENT : XOFF_R_OTHER;
 	}
-	if (cfg->as_built)
-		m->ip_payload = left;
 	return model_l4(pkt, len, l4, left, nh, egress, cfg, m);
 }
 
@@ -814,33 +791,19 @@ static bool tc_refuses(const uint8_t *pkt, size_t len)
 	       (etype == ETH_P_IPV6 && len < ETH_HLEN + 40);
 }
 
-static int model_differs(const struct model_out *a, const struct model_out *b)
-{
-	if (a->reason != b->reason || a->verdict != b->verdict || a->sa != b->sa)
-		return QUIRK_IP6_5TH_EXTHDR;
-	if (a->bytes != b->bytes)
-		return QUIRK_IP6_TRANSPORT_BYTES;
-	return 0;
-}
-
 static void fuzz_run(int egress, struct model_cfg *cfg)
 {
 	enum xoff_prog_kind kind = egress ? XOFF_PROG_TC : XOFF_PROG_XDP;
 	uint64_t want[XOFF_R_MAX] = { 0 }, pk[FX_NR_SAS] = { 0 }, bytes[FX_NR_SAS] = { 0 };
 	int ncpu = libbpf_num_possible_cpus(), fd, r;
-	uint32_t run = 0, refused = 0, quirk5 = 0, quirk_bytes = 0, last_check = 0;
-	const char *strict_env = getenv("XOFF_FUZZ_STRICT");
-	bool strict = strict_env && *strict_env && *strict_env != '0';
-	struct model_cfg strict_cfg = *cfg, built_cfg = *cfg;
+	uint32_t run = 0, refused = 0, last_check = 0;
 	uint64_t *percpu, total = 0, got;
 	struct fx_snapshot base, end;
 	static uint8_t buf[PKT_MAX];
-	struct model_out o, other;
+	struct model_out o;
 	struct fuzz *z;
 	char when[80];
 
-	strict_cfg.as_built = false;
-	built_cfg.as_built = true;
 	z = malloc(sizeof(*z));
 	percpu = calloc(ncpu, sizeof(*percpu));
 	cr_assert(z && percpu && ncpu > 0);
@@ -860,16 +823,7 @@ static void fuzz_run(int egress, struct model_cfg *cfg)
 
 		rng_seed(z->seed, egress, z->index);
 		z->len = gen_packet(buf, egress);
-		model_classify(buf, z->len, egress, strict ? &strict_cfg : &built_cfg, &o);
-		model_classify(buf, z->len, egress, strict ? &built_cfg : &strict_cfg, &other);
-		switch (model_differs(&o, &other)) {
-		case QUIRK_IP6_5TH_EXTHDR:
-			quirk5++;
-			break;
-		case QUIRK_IP6_TRANSPORT_BYTES:
-			quirk_bytes++;
-			break;
-		}
+		model_classify(buf, z->len, egress, cfg, &o);
 		if (egress) {
 			err = fx_run_tc(buf, z->len, &ret, &skb);
 			if (tc_refuses(buf, z->len)) {
@@ -929,11 +883,8 @@ static void fuzz_run(int egress, struct model_cfg *cfg)
 	snprintf(when, sizeof(when), "packets %u..%u", last_check, z->index - 1);
 	sa_check(z, &base, pk, bytes, when);
 
-	printf("fuzz %s: %u packets run (%u more generated that the test run refuses), "
-	       "model %s; as built and strict differ on %u by reason "
-	       "(QUIRK_IP6_5TH_EXTHDR), %u by bytes (QUIRK_IP6_TRANSPORT_BYTES)\n",
-	       egress ? "tc" : "xdp", run, refused, strict ? "strict" : "as built", quirk5,
-	       quirk_bytes);
+	printf("fuzz %s: %u packets run (%u more generated that the test run refuses)\n",
+	       egress ? "tc" : "xdp", run, refused);
 	for (r = 0; r < XOFF_R_MAX; r++)
 		printf("  %-15s %8" PRIu64 "\n", xoff_reason_name(r),
 		       (uint64_t)(want[r] - base.reasons[r]));
