@@ -191,7 +191,11 @@ int xoff_tc(struct __sk_buff *skb)
 		goto out;
 	}
 	if (sa->queue != XOFF_QUEUE_NONE) {
-		skb->queue_mapping = sa->queue;
+		/* Only act_skbedit can make __dev_queue_xmit() take queue_mapping as the TX
+		 * queue. After a BPF write, netdev_pick_tx() reads it as a recorded RX
+		 * queue + 1 (skb_tx_hash()) unless XPS, a socket's cached queue or the
+		 * driver's ndo_select_queue decide first: so queue + 1 it is. */
+		skb->queue_mapping = sa->queue + 1;
 		r = XOFF_R_SA_QUEUED;
 	} else if (sa->path == XOFF_PATH_HW && sa->offload_ifindex == skb->ifindex) {
 		r = XOFF_R_SA_HW;

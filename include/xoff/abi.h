@@ -98,7 +98,8 @@ struct xoff_sa {
 	__u32	slot;		/* index into xoff_counters */
 	__u32	offload_ifindex; /* device holding the offload, 0 if none */
 	__u16	cpu;		/* steering target for XOFF_ACT_CPU */
-	__u16	queue;		/* TX queue on egress, XOFF_QUEUE_NONE if unassigned */
+	__u16	queue;		/* TX queue on egress, XOFF_QUEUE_NONE if unassigned; best
+				 * effort: XPS and socket-cached queues take precedence */
 	__u8	path;		/* enum xoff_path */
 	__u8	offload_mode;	/* enum xoff_offload_mode */
 	__u8	dir;		/* enum xoff_dir */
