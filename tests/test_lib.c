@@ -163,6 +163,7 @@ Test(lib, sa_update_rejects_invalid, .init = fx_setup, .fini = fx_teardown)
 		{ "CPU action, cpu 0xffff", good },
 		{ "flags 1", good },
 		{ "flags 0x80", good },
+		{ "queue 0xfffe (queue + 1 would mean none)", good },
 	};
 	struct xoff_sa_key fresh, old, badk;
 	struct xoff_sa v, was;
@@ -180,6 +181,7 @@ Test(lib, sa_update_rejects_invalid, .init = fx_setup, .fini = fx_teardown)
 	bad[8].v.action = XOFF_ACT_CPU, bad[8].v.cpu = 0xffff;
 	bad[9].v.flags = 1;
 	bad[10].v.flags = 0x80;
+	bad[11].v.queue = 0xfffe;
 
 	cr_assert_eq(xoff_sa_key_make(&fresh, AF_INET, a, htonl(0xabc), XOFF_ENCAP_ESP), 0);
 	fx_sa_key(SA_V4_SW, &old);
@@ -213,6 +215,34 @@ Test(lib, sa_update_rejects_invalid, .init = fx_setup, .fini = fx_teardown)
 	v.dir = XOFF_DIR_OUT, v.mode = XOFF_MODE_TUNNEL, v.queue = 0;
 	cr_expect_eq(xoff_sa_update(fx, &fresh, &v), 0, "every enum at its maximum");
 	cr_expect_eq(sa_count(fx), FX_NR_SAS + 1);
+}
+
+/* A selector the trie could never match, or a value the program would misread, is
+ * refused and nothing is added. */
+Test(lib, policy_update_rejects_invalid, .init = fx_setup, .fini = fx_teardown)
+{
+	const struct xoff_policy good = { .slot = 13, .ifindex = FX_LO, .mode = XOFF_MODE_TUNNEL };
+	uint8_t a[4] = { 203, 0, 113, 0 };
+	struct xoff_policy_key k, bad;
+	struct xoff_policy v;
+	int fd = xoff_map_fd(fx, XOFF_MAP_POLICIES);
+
+	cr_assert_eq(xoff_policy_key_make(&k, AF_INET, a, 24), 0);
+	bad = k, bad.pad[1] = 1;
+	cr_expect_eq(xoff_policy_update(fx, &bad, &good), -EINVAL, "key padding");
+	bad = k, bad.prefixlen = XOFF_POLICY_PREFIX(33);
+	cr_expect_eq(xoff_policy_update(fx, &bad, &good), -EINVAL, "IPv4 prefix 33");
+	bad = k, bad.prefixlen = 16;
+	cr_expect_eq(xoff_policy_update(fx, &bad, &good), -EINVAL, "prefix inside the family");
+	v = good, v.mode = XOFF_MODE_TUNNEL + 1;
+	cr_expect_eq(xoff_policy_update(fx, &k, &v), -EINVAL, "mode");
+	v = good, v.slot = FX_MAX_SAS;
+	cr_expect_eq(xoff_policy_update(fx, &k, &v), -EINVAL, "slot");
+	v = good, v.pad[0] = 1;
+	cr_expect_eq(xoff_policy_update(fx, &k, &v), -EINVAL, "value padding");
+	cr_expect_neq(bpf_map_lookup_elem(fd, &k, &v), 0, "a refused selector was added");
+	cr_expect_eq(xoff_policy_update(fx, &k, &good), 0);
+	cr_expect_eq(bpf_map_lookup_elem(fd, &k, &v), 0);
 }
 
 Test(lib, config_set_rejects_invalid, .init = fx_setup, .fini = fx_teardown)

@@ -188,6 +188,9 @@ static int sa_valid(struct xoff *x, const struct xoff_sa *v)
 		return 0;
 	if (v->action == XOFF_ACT_CPU && v->cpu >= x->nr_cpus)
 		return 0;
+	/* The program writes queue + 1 (see xoff_tc), which must not wrap. */
+	if (v->queue != XOFF_QUEUE_NONE && v->queue >= XOFF_QUEUE_NONE - 1)
+		return 0;
 	return v->flags == 0;
 }
 
@@ -271,7 +274,10 @@ int xoff_policy_key_make(struct xoff_policy_key *k, int family, const void *addr
 int xoff_policy_update(struct xoff *x, const struct xoff_policy_key *k,
 		       const struct xoff_policy *v)
 {
-	if (addr_len(k->family) < 0 || v->mode > XOFF_MODE_TUNNEL ||
+	if (addr_len(k->family) < 0 || k->pad[0] || k->pad[1] || k->pad[2] ||
+	    k->prefixlen > XOFF_POLICY_PREFIX((unsigned int)addr_len(k->family) * 8) ||
+	    k->prefixlen < XOFF_POLICY_PREFIX(0) || v->pad[0] || v->pad[1] || v->pad[2] ||
+	    v->mode > XOFF_MODE_TUNNEL ||
 	    v->slot >= bpf_map__max_entries(x->skel->maps.xoff_counters))
 		return -EINVAL;
 	return err_of(bpf_map__update_elem(x->skel->maps.xoff_policies, k, sizeof(*k), v,
