@@ -8,7 +8,7 @@ CC	?= gcc
 ARCH	:= $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
 # Packages a bare Debian 12 needs to build, test and benchmark xoff.
-DEB_PKGS := make gcc clang llvm pkg-config libbpf-dev libxdp-dev bpftool libelf-dev \
+DEB_PKGS := make gcc libc6-dev clang llvm pkg-config libbpf-dev libxdp-dev bpftool libelf-dev \
 	    zlib1g-dev libmnl-dev libcriterion-dev linux-libc-dev iproute2
 
 # Clang's own system include dirs, searched after ours so <asm/types.h> resolves
@@ -16,7 +16,8 @@ DEB_PKGS := make gcc clang llvm pkg-config libbpf-dev libxdp-dev bpftool libelf-
 CLANG_BPF_SYS_INCLUDES ?= $(shell $(CLANG) -v -E - </dev/null 2>&1 \
 	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
 
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wextra -Werror \
+	      -Wno-unused-parameter \
 	      -Iinclude $(CLANG_BPF_SYS_INCLUDES)
 CFLAGS	?= -O2 -g
 CFLAGS	+= -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iuser -I$(OUT)
