@@ -68,21 +68,26 @@ static __always_inline void xoff_reason(void *map, __u32 reason)
 		(*n)++;
 }
 
+static __always_inline void xoff_count(const __u32 *slot, __u32 bytes)
+{
+	struct xoff_counters *c = bpf_map_lookup_elem(&xoff_counters, slot);
+
+	if (c) {
+		c->packets++;
+		c->bytes += bytes;
+		c->last_seen = bpf_jiffies64();
+	}
+}
+
 /* Count one packet of @esp_len bytes of ESP for @sa; false if too short to be ESP of
  * this SA (the kernel would drop it uncounted). */
 static __always_inline int xoff_count_esp(const struct xoff_sa *sa, __u32 esp_len)
 {
 	__u32 overhead = XOFF_ESP_HDR_LEN + sa->iv_len + sa->icv_len + XOFF_ESP_TRAILER_LEN;
-	struct xoff_counters *c;
 
 	if (esp_len < overhead)
 		return 0;
-	c = bpf_map_lookup_elem(&xoff_counters, &sa->slot);
-	if (c) {
-		c->packets++;
-		c->bytes += esp_len - overhead;
-		c->last_seen = bpf_jiffies64();
-	}
+	xoff_count(&sa->slot, esp_len - overhead);
 	return 1;
 }
 
@@ -143,19 +148,13 @@ static __always_inline int xoff_count_policy(struct __sk_buff *skb, const struct
 		.prefixlen = XOFF_POLICY_PREFIX(p->key.family == AF_INET ? 32 : 128),
 		.family = p->key.family,
 	};
-	struct xoff_counters *c;
 	struct xoff_policy *pol;
 
 	__builtin_memcpy(k.daddr, p->key.daddr, sizeof(k.daddr));
 	pol = bpf_map_lookup_elem(&xoff_policies, &k);
 	if (!pol || pol->ifindex != skb->ifindex)
 		return 0;
-	c = bpf_map_lookup_elem(&xoff_counters, &pol->slot);
-	if (c) {
-		c->packets++;
-		c->bytes += pol->mode == XOFF_MODE_TUNNEL ? p->ip_len : p->l4_len;
-		c->last_seen = bpf_jiffies64();
-	}
+	xoff_count(&pol->slot, pol->mode == XOFF_MODE_TUNNEL ? p->ip_len : p->l4_len);
 	return 1;
 }
 

@@ -125,11 +125,11 @@ static int fx_libbpf_print(enum libbpf_print_level level, const char *fmt, va_li
 	return vfprintf(stderr, fmt, ap);
 }
 
-static inline void fx_setup(void)
+/* An empty, loaded xoff in fx with @max_sas slots. */
+static inline void fx_open(__u32 max_sas)
 {
-	struct xoff_opts o = { .max_sas = FX_MAX_SAS };
-	struct xoff_sa_key k;
-	int i, err;
+	struct xoff_opts o = { .max_sas = max_sas };
+	int err;
 
 	fx_need_root();
 	libbpf_set_print(fx_libbpf_print);
@@ -137,6 +137,14 @@ static inline void fx_setup(void)
 	cr_assert_eq(err, 0, "xoff_open: %s", strerror(-err));
 	err = xoff_load(fx);
 	cr_assert_eq(err, 0, "xoff_load: %s", strerror(-err));
+}
+
+static inline void fx_setup(void)
+{
+	struct xoff_sa_key k;
+	int i, err;
+
+	fx_open(FX_MAX_SAS);
 	for (i = 0; i < FX_NR_SAS; i++) {
 		fx_sa_key(i, &k);
 		err = xoff_sa_update(fx, &k, &fx_sas[i].v);

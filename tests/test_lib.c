@@ -14,18 +14,7 @@
 
 /* Open and load an instance of our own size as the fixture's fx, so the fixture's
  * test-run helpers drive it and fx_teardown() closes it. */
-static void lib_open(__u32 max_sas)
-{
-	struct xoff_opts o = { .max_sas = max_sas };
-	int err;
-
-	fx_need_root();
-	libbpf_set_print(fx_libbpf_print);
-	err = xoff_open(&fx, &o);
-	cr_assert_eq(err, 0, "xoff_open: %s", strerror(-err));
-	err = xoff_load(fx);
-	cr_assert_eq(err, 0, "xoff_load: %s", strerror(-err));
-}
+#define lib_open fx_open
 
 static void lib_setup_128(void)
 {
