@@ -9,6 +9,7 @@
 #include <sys/mount.h>
 #include "fixture.h"
 #include <criterion/parameterized.h>
+#include <time.h>
 
 #define GCM	.iv_len = 8, .icv_len = 16
 
@@ -842,4 +843,30 @@ Test(pin, bpftool_sees_btf, .init = pin_setup, .fini = pin_teardown)
 	cr_expect_eq(status, 0, "%s: %s", cmd, out);
 	expect_fields(".data", out, data_fields);
 	free(out);
+}
+
+/* last_seen is kept in jiffies; converted, it is the monotonic time of the packet to a
+ * tick or two (HZ is at least 100, so 20 ms covers both ends). */
+Test(lib, last_seen_is_monotonic_time, .init = fx_setup, .fini = fx_teardown)
+{
+	struct pkt_spec p = { .family = AF_INET, .proto = IPPROTO_ESP, .spi = 0x100, .payload = 100 };
+	struct xoff_counters c;
+	struct timespec t0, t1;
+	uint8_t buf[PKT_MAX];
+	uint32_t len, ret;
+	__u64 ns;
+
+	fx_config(XOFF_UNKNOWN_PASS, 0, 0);
+	cr_assert_eq(xoff_counters_read(fx, fx_sas[SA_V4_SW].v.slot, &c, NULL), 0);
+	cr_assert_eq(xoff_last_seen_ns(fx, c.last_seen, &ns), 0);
+	cr_expect_eq(ns, 0, "never seen is 0");
+	len = pkt_build(&p, buf);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_assert_eq(fx_run_xdp(buf, len, &ret), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	cr_assert_eq(xoff_counters_read(fx, fx_sas[SA_V4_SW].v.slot, &c, NULL), 0);
+	cr_assert_neq(c.last_seen, 0);
+	cr_assert_eq(xoff_last_seen_ns(fx, c.last_seen, &ns), 0);
+	cr_expect_geq(ns + 20000000ull, t0.tv_sec * 1000000000ull + t0.tv_nsec, "too early");
+	cr_expect_leq(ns, t1.tv_sec * 1000000000ull + t1.tv_nsec + 20000000ull, "too late");
 }
