@@ -394,12 +394,12 @@ int xoff_clock_read(struct xoff *x, __u64 *jiffies, __u64 *mono_ns)
 	return 0;
 }
 
-/* HZ from the time between jiffies edges, snapped to the values
+/* HZ from the time between two jiffies edges two ticks apart, snapped to the values
  * the kernel can be built with. */
 static int measure_hz(struct xoff *x)
 {
 	static const unsigned int hzs[] = { 100, 250, 300, 1000 };
-	__u64 j0, n0, j, n, ja = 0, na = 0;
+	__u64 j0, n0, ja = 0, na = 0, j, n;
 	unsigned int best = 0, i, tries;
 	double hz;
 	int err;
@@ -407,16 +407,12 @@ static int measure_hz(struct xoff *x)
 	err = xoff_clock_read(x, &j0, &n0);
 	for (tries = 0; !err && tries < 10000000; tries++) {
 		err = xoff_clock_read(x, &j, &n);
-		if (err || j == j0)
+		if (err)
+			break;
+		if (!ja && j != j0)
+			ja = j, na = n;		/* the first edge */
+		if (!ja || j < ja + 2)
 			continue;
-		if (!ja) {
-			ja = j, na = n, j0 = j;	/* first edge */
-			continue;
-		}
-		if (j - ja < 2) {
-			j0 = j;
-			continue;
-		}
 		hz = 1e9 * (double)(j - ja) / (double)(n - na);
 		for (i = 0; i < sizeof(hzs) / sizeof(hzs[0]); i++)
 			if (!best || fabs(hz - hzs[i]) < fabs(hz - best))
