@@ -9,7 +9,7 @@ ARCH	:= $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
 # Packages a bare Debian 12 needs to build, test and benchmark xoff.
 DEB_PKGS := make gcc libc6-dev clang llvm pkg-config libbpf-dev libxdp-dev bpftool libelf-dev \
-	    zlib1g-dev libmnl-dev libcriterion-dev linux-libc-dev iproute2
+	    zlib1g-dev libmnl-dev libcriterion-dev linux-libc-dev iproute2 uthash-dev
 
 # Clang's own system include dirs, searched after ours so <asm/types.h> resolves
 # for -target bpf (the libbpf-bootstrap way).
@@ -21,11 +21,13 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wextra -Werror \
 	      -Iinclude $(CLANG_BPF_SYS_INCLUDES)
 CFLAGS	?= -O2 -g
 CFLAGS	+= -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iuser -I$(OUT)
-LDLIBS	:= -lbpf -lelf -lz -lm
+LDLIBS	:= -lmnl -lbpf -lelf -lz -lm
 
 BPF_OBJS := $(OUT)/xoff.bpf.o $(OUT)/bench.bpf.o
 SKELS	 := $(BPF_OBJS:.bpf.o=.skel.h)
 LIB	 := $(OUT)/libxoff.a
+LIB_OBJS := $(addprefix $(OUT)/,libxoff.o xfrm.o sync.o lpm.o mirror.o nl.o daemon.o)
+XOFFCTL	 := $(OUT)/xoffctl
 TESTS	 := $(OUT)/xoff-tests
 BENCH	 := $(OUT)/xoff-bench
 TEST_SRCS := $(wildcard tests/test_*.c)
@@ -42,7 +44,7 @@ endif
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-all: $(LIB) $(TESTS) $(BENCH)
+all: $(LIB) $(XOFFCTL) $(TESTS) $(BENCH)
 
 deps:
 	@if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (apt-get)" >&2; exit 1; fi
@@ -66,15 +68,19 @@ $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< name $(notdir $(*))_bpf > $@ 2> $@.err \
 		|| { cat $@.err >&2; rm -f $@.err; exit 1; }; rm -f $@.err
 
-$(OUT)/libxoff.o: user/libxoff.c user/libxoff.h include/xoff/abi.h $(OUT)/xoff.skel.h
+$(OUT)/%.o: user/%.c $(wildcard user/*.h) include/xoff/abi.h $(OUT)/xoff.skel.h
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-$(LIB): $(OUT)/libxoff.o
+$(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)$(AR) rcs $@ $^
 
-$(TESTS): $(TEST_SRCS) tests/pkt.h $(LIB) $(SKELS)
+$(XOFFCTL): $(OUT)/xoffctl.o $(LIB)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(LIB) -o $@ $(LDLIBS)
+
+$(TESTS): $(TEST_SRCS) $(wildcard tests/*.h) $(LIB) $(SKELS)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Wno-override-init -Itests -DXOFF_OUT='"$(abspath $(OUT))"' \
 		$(TEST_SRCS) $(LIB) -o $@ $(LDLIBS) -lxdp -lcriterion

@@ -32,6 +32,15 @@ struct {
 	__type(value, struct xoff_policy);
 } xoff_policies SEC(".maps");
 
+/* The counter mirror's state per slot: user space only, in a map so it is pinned with
+ * the counters it describes and readable with bpftool. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XOFF_MAX_SAS);
+	__type(key, __u32);
+	__type(value, struct xoff_mirror);
+} xoff_mirror SEC(".maps");
+
 /* Sized to the possible CPUs by the loader. */
 struct {
 	__uint(type, BPF_MAP_TYPE_CPUMAP);

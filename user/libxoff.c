@@ -21,8 +21,13 @@ struct xoff {
 
 /* Maps shared by all interfaces; the reason maps and .data stay per instance. */
 static const char *const shared_maps[] = {
-	XOFF_MAP_SAS, XOFF_MAP_COUNTERS, XOFF_MAP_POLICIES, XOFF_MAP_CPUS,
+	XOFF_MAP_SAS, XOFF_MAP_COUNTERS, XOFF_MAP_POLICIES, XOFF_MAP_CPUS, XOFF_MAP_MIRROR,
 };
+
+__u32 xoff_max_sas(struct xoff *x)
+{
+	return bpf_map__max_entries(x->skel->maps.xoff_counters);
+}
 
 int xoff_nr_cpus(void)
 {
@@ -82,6 +87,7 @@ int xoff_open(struct xoff **out, const struct xoff_opts *opts)
 	 * slots still bound the SAs to max_sas. */
 	err = bpf_map__set_max_entries(x->skel->maps.xoff_sas, 2 * max_sas);
 	err = err ?: bpf_map__set_max_entries(x->skel->maps.xoff_counters, max_sas);
+	err = err ?: bpf_map__set_max_entries(x->skel->maps.xoff_mirror, max_sas);
 	err = err ?: bpf_map__set_max_entries(x->skel->maps.xoff_policies, max_pol);
 	err = err ?: bpf_map__set_max_entries(x->skel->maps.xoff_cpus, x->nr_cpus);
 	if (!err && opts && opts->pin_dir)

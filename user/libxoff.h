@@ -60,6 +60,8 @@ int xoff_cpu_enable(struct xoff *x, __u32 cpu, __u32 qsize);
 int xoff_cpu_disable(struct xoff *x, __u32 cpu);
 
 int xoff_nr_cpus(void);
+/* Counter slots (and so SAs) this instance holds. */
+__u32 xoff_max_sas(struct xoff *x);
 
 /* Sum of one slot over all CPUs; @percpu (xoff_nr_cpus() entries) may be NULL. */
 int xoff_counters_read(struct xoff *x, __u32 slot, struct xoff_counters *sum,

@@ -177,6 +177,33 @@ enum xoff_reason {
 	XOFF_R_MAX
 };
 
+/*
+ * The counter mirror's persistent state, one entry per counter slot (user space only;
+ * pinned so that a daemon restart neither loses nor double-counts). A write to the
+ * kernel's curlft is logged before it is sent (MIRROR_PENDING with the target values) and
+ * committed after: on restart, a pending write whose target the kernel already shows
+ * landed; one it does not show did not, so no delta is counted twice or lost.
+ */
+struct xoff_mirror {
+	__u64	packets;	/* fast-path totals of this slot already accounted */
+	__u64	bytes;
+	__u64	written_packets; /* of which xoff added to the kernel's curlft */
+	__u64	written_bytes;
+	__u64	pend_packets;	/* fast-path totals a write in flight accounts */
+	__u64	pend_bytes;
+	__u64	target_packets;	/* curlft that write sets */
+	__u64	target_bytes;
+	__u64	add_time;	/* the owning SA's curlft.add_time: its instance */
+	__u32	flags;		/* XOFF_MIRROR_* */
+	__u32	pad;
+};
+
+#define XOFF_MIRROR_USED	0x1	/* the slot belongs to an SA */
+#define XOFF_MIRROR_PENDING	0x2	/* a curlft write may or may not have landed */
+#define XOFF_MIRROR_SOFT_SENT	0x4	/* soft expire sent for this SA */
+#define XOFF_MIRROR_HARD_SENT	0x8	/* hard expire sent for this SA */
+#define XOFF_MIRROR_WRITE	0x10	/* xoff writes this SA's curlft */
+
 /* Map names, as pinned and as bpftool shows them. */
 #define XOFF_MAP_SAS		"xoff_sas"
 #define XOFF_MAP_COUNTERS	"xoff_counters"
@@ -184,6 +211,7 @@ enum xoff_reason {
 #define XOFF_MAP_CPUS		"xoff_cpus"
 #define XOFF_MAP_XDP_REASONS	"xoff_xdp_reasons"
 #define XOFF_MAP_TC_REASONS	"xoff_tc_reasons"
+#define XOFF_MAP_MIRROR		"xoff_mirror"
 
 _Static_assert(sizeof(struct xoff_sa_key) == 24, "SA key: 24 bytes, a multiple of 4");
 _Static_assert(sizeof(struct xoff_sa) == 20, "SA value layout");
@@ -191,5 +219,6 @@ _Static_assert(sizeof(struct xoff_counters) == 24, "counter slot layout");
 _Static_assert(sizeof(struct xoff_policy_key) == 24, "LPM key layout");
 _Static_assert(sizeof(struct xoff_policy) == 12, "policy value layout");
 _Static_assert(sizeof(struct xoff_ifconfig) == 12, "interface config layout");
+_Static_assert(sizeof(struct xoff_mirror) == 80, "mirror state layout");
 
 #endif /* XOFF_ABI_H */

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* The xoff daemon: one per network namespace, keeping the pinned maps equal to the
+ * kernel's XFRM database and mirroring counters into SA lifetimes. */
+#ifndef XOFF_DAEMON_H
+#define XOFF_DAEMON_H
+
+#include "sync.h"
+
+#define XOFF_PIN_DIR		"/sys/fs/bpf/xoff"
+#define XOFFD_INTERVAL_MS	1000
+
+struct xoffd_opts {
+	const char	*pin_dir;	/* NULL: XOFF_PIN_DIR */
+	unsigned int	interval_ms;	/* mirror sweep period; 0: XOFFD_INTERVAL_MS */
+	const __u16	*cpus;		/* steering targets; NULL: all */
+	unsigned int	ncpus;
+	unsigned int	tx_queues;
+	enum xsync_mirror_mode mirror;
+	int		rcvbuf;		/* event socket buffer; 0: default */
+	int		log_level;	/* XSYNC_ERR .. XSYNC_DEBUG */
+	__u32		max_sas;	/* only when the maps are created here */
+};
+
+/* Runs until SIGTERM or SIGINT (0) or a fatal error (negative errno, logged). SIGHUP:
+ * full resync; SIGUSR1: a stats line. */
+int xoffd_run(const struct xoffd_opts *o);
+
+/* Full resync of @s from the kernel over @n: both dumps, retried while the kernel
+ * reports an interrupted dump. */
+struct xnl;
+int xoffd_resync(struct xsync *s, struct xnl *n);
+
+/* The daemon's logger: stderr, with "<N>" level prefixes under systemd (journald). */
+void xoffd_log(void *ctx, int level, const char *msg);
+
+#endif /* XOFF_DAEMON_H */

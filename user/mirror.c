@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* The counter mirror: fast-path counts into the kernel's SA lifetimes, and the expires
+ * the kernel would send for them. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include "sync_int.h"
+
+/*
+ * Who counts an SA's traffic (mirror auto):
+ *  - software SAs: xfrm_input()/xfrm_output() count every packet, steered or not (a
+ *    cpumap redirect still enters the stack): never written;
+ *  - crypto offload: the kernel still runs xfrm_input()/xfrm_output(): never written;
+ *  - packet offload: only the driver can count, through xdo_dev_state_update_stats()
+ *    (6.4+, and only drivers that implement it). xoff probes: it watches curlft over one
+ *    sweep with fast-path traffic; if curlft moved by itself the kernel counts, else
+ *    xoff writes (the probe's traffic included, so nothing is lost).
+ */
+enum xsync_decision xsync_mirror_decide(struct xsync *s, const struct ssa *sa)
+{
+	switch (xsync_mode_of(s, sa)) {
+	case XSYNC_MIRROR_ON:
+		return XSYNC_WRITE;
+	case XSYNC_MIRROR_OFF:
+		return XSYNC_KERNEL;
+	default:
+		if (!sa->x.has_offload || !(sa->x.offload_flags & XFRM_OFFLOAD_PACKET))
+			return XSYNC_KERNEL;
+		return sa->probe_result;
+	}
+}
+
+static __u64 sat_add(__u64 a, __u64 b)
+{
+	return a + b < a ? ~0ULL : a + b;
+}
+
+static bool gone(int err)
+{
+	return err == -ESRCH || err == -ENOENT;
+}
+
+/* A write logged as pending before a crash: it landed if the kernel shows its target
+ * (curlft only grows, and only xoff writes SAs whose traffic the kernel does not see). */
+static int resolve_pending(struct xsync *s, const struct xfrm_sa *x, __u32 slot)
+{
+	struct xoff_mirror *m = &s->mir[slot];
+	struct xfrm_lifetime_cur cur;
+	int err = s->cfg.kops->getae(s->cfg.kctx, x, &cur);
+
+	if (err && !gone(err))
+		return err;
+	if (!err && cur.packets >= m->target_packets && cur.bytes >= m->target_bytes) {
+		m->written_packets += m->pend_packets - m->packets;
+		m->written_bytes += m->pend_bytes - m->bytes;
+		m->packets = m->pend_packets;
+		m->bytes = m->pend_bytes;
+	}
+	m->flags &= ~XOFF_MIRROR_PENDING;
+	m->pend_packets = m->pend_bytes = m->target_packets = m->target_bytes = 0;
+	return xsync_mirror_store(s, slot);
+}
+
+/* Signal the soft and hard limits as the kernel does for its own traffic (">=", hard
+ * first, each once per SA); a hard expire makes the kernel delete the SA. */
+static int check_limits(struct xsync *s, const struct xfrm_sa *x, __u32 slot,
+			const struct xfrm_lifetime_cur *cur)
+{
+	struct xoff_mirror *m = &s->mir[slot];
+	struct xfrm_sa e = *x;
+	bool hard = cur->bytes >= x->lft.hard_byte_limit || cur->packets >= x->lft.hard_packet_limit;
+	bool soft = cur->bytes >= x->lft.soft_byte_limit || cur->packets >= x->lft.soft_packet_limit;
+	char name[96];
+	int err;
+
+	if (hard ? m->flags & XOFF_MIRROR_HARD_SENT : !soft || m->flags & XOFF_MIRROR_SOFT_SENT)
+		return 0;
+	e.curlft = *cur;
+	err = s->cfg.kops->expire(s->cfg.kctx, &e, hard);
+	xsync_sa_name(x, name, sizeof(name));
+	if (err) {
+		s->st.mirror_errors++;
+		if (!gone(err))
+			xsync_log(s, XSYNC_ERR, "%s: %s expire: %s", name, hard ? "hard" : "soft",
+				  strerror(-err));
+		return gone(err) ? 0 : err;
+	}
+	xsync_log(s, XSYNC_INFO, "%s: %s limit reached (%llu packets, %llu bytes): expire sent",
+		  name, hard ? "hard" : "soft", (unsigned long long)cur->packets,
+		  (unsigned long long)cur->bytes);
+	m->flags |= hard ? XOFF_MIRROR_HARD_SENT : XOFF_MIRROR_SOFT_SENT;
+	if (hard)
+		s->st.expires_hard++;
+	else
+		s->st.expires_soft++;
+	return xsync_mirror_store(s, slot);
+}
+
+/* Add the fast-path delta to the kernel's curlft: intent logged, sent, committed. */
+static int write_delta(struct xsync *s, const struct xfrm_sa *x, __u32 slot,
+		       const struct xoff_counters *fp, __u64 now)
+{
+	struct xoff_mirror *m = &s->mir[slot];
+	struct xfrm_lifetime_cur cur, next;
+	char name[96];
+	int err;
+
+	err = s->cfg.kops->getae(s->cfg.kctx, x, &cur);
+	if (err) {
+		if (gone(err))
+			return 0;	/* deleted: its DELSA is on the way */
+		s->st.mirror_errors++;
+		return err;
+	}
+	next = cur;
+	next.packets = sat_add(cur.packets, fp->packets - m->packets);
+	next.bytes = sat_add(cur.bytes, fp->bytes - m->bytes);
+	if (!next.use_time)
+		next.use_time = now;	/* the kernel sets it on first use too */
+
+	m->pend_packets = fp->packets;
+	m->pend_bytes = fp->bytes;
+	m->target_packets = next.packets;
+	m->target_bytes = next.bytes;
+	m->flags |= XOFF_MIRROR_PENDING | XOFF_MIRROR_WRITE;
+	if ((err = xsync_mirror_store(s, slot)))
+		return err;
+
+	err = s->cfg.kops->newae(s->cfg.kctx, x, &next);
+	if (!err) {
+		m->written_packets += fp->packets - m->packets;
+		m->written_bytes += fp->bytes - m->bytes;
+		m->packets = fp->packets;
+		m->bytes = fp->bytes;
+		s->st.mirror_writes++;
+	} else if (!gone(err)) {
+		s->st.mirror_errors++;
+		xsync_sa_name(x, name, sizeof(name));
+		xsync_log(s, XSYNC_ERR, "%s: lifetime update: %s", name, strerror(-err));
+	}
+	m->flags &= ~XOFF_MIRROR_PENDING;
+	m->pend_packets = m->pend_bytes = m->target_packets = m->target_bytes = 0;
+	err = xsync_mirror_store(s, slot) ?: (gone(err) ? 0 : err);
+	return err ?: check_limits(s, x, slot, &next);
+}
+
+static int mirror_sa(struct xsync *s, struct ssa *sa, const struct xoff_counters *fp, __u64 now)
+{
+	__u32 slot = sa->val.slot;
+	struct xoff_mirror *m = &s->mir[slot];
+	struct xfrm_lifetime_cur cur;
+	char name[96];
+	int err;
+
+	if (m->flags & XOFF_MIRROR_PENDING && (err = resolve_pending(s, &sa->x, slot)))
+		return err;
+	if (fp->packets < m->packets || fp->bytes < m->bytes || sa->rebase) {
+		/* Counters cleared behind our back, or a new decision: start again here. */
+		m->packets = fp->packets;
+		m->bytes = fp->bytes;
+		sa->rebase = false;
+		return xsync_mirror_store(s, slot);
+	}
+	if (fp->packets == m->packets && fp->bytes == m->bytes)
+		return 0;
+
+	switch (sa->decision) {
+	case XSYNC_PROBE:
+		if ((err = s->cfg.kops->getae(s->cfg.kctx, &sa->x, &cur)))
+			return gone(err) ? 0 : err;
+		if (!sa->probing) {
+			sa->probing = true;
+			sa->probe_base = cur.packets;
+			return 0;
+		}
+		sa->probing = false;
+		sa->probe_result = cur.packets != sa->probe_base ? XSYNC_KERNEL : XSYNC_WRITE;
+		sa->decision = sa->probe_result;
+		xsync_sa_name(&sa->x, name, sizeof(name));
+		xsync_log(s, XSYNC_INFO, "%s: packet offload %s", name,
+			  sa->decision == XSYNC_KERNEL ? "counted by the driver"
+						       : "not counted by the driver: xoff writes");
+		if (sa->decision == XSYNC_WRITE)
+			return write_delta(s, &sa->x, slot, fp, now);
+		/* fall through */
+	case XSYNC_KERNEL:
+		/* Kept in memory only: the kernel's own counts need no crash safety. */
+		m->packets = fp->packets;
+		m->bytes = fp->bytes;
+		return 0;
+	case XSYNC_WRITE:
+		return write_delta(s, &sa->x, slot, fp, now);
+	}
+	return 0;
+}
+
+int xsync_quarantine_flush(struct xsync *s)
+{
+	unsigned int i;
+	int err = 0;
+
+	for (i = 0; i < s->nquar; i++)
+		err = err ?: xsync_slot_finish(s, s->quar[i].slot);
+	s->nquar = 0;
+	s->st.quarantined = 0;
+	return err;
+}
+
+int xsync_mirror(struct xsync *s, __u64 now)
+{
+	__u32 gen = s->sweep_gen++, hi = 0, slot;
+	unsigned int i, kept = 0;
+	int err = 0, e;
+
+	if (s->resync)
+		return -EBUSY;
+	if (!s->sums && !(s->sums = calloc(s->nslots, sizeof(*s->sums))))
+		return -ENOMEM;
+	for (slot = s->nslots; slot > 0; slot--)
+		if (s->slot_state[slot - 1] != SLOT_FREE) {
+			hi = slot;
+			break;
+		}
+	if (hi && (err = xoff_counters_read_range(s->x, 0, hi, s->sums)))
+		return err;
+	xsync_local_refresh(s);
+
+	/* Slots released before the previous sweep: no program can still hold them. */
+	for (i = 0; i < s->nquar; i++) {
+		struct quar *q = &s->quar[i];
+
+		if (q->gen >= gen) {
+			s->quar[kept++] = *q;
+			continue;
+		}
+		if (q->has_sa && q->decision == XSYNC_WRITE && s->cfg.kops) {
+			struct xoff_mirror *m = &s->mir[q->slot];
+
+			if (m->flags & XOFF_MIRROR_PENDING)
+				resolve_pending(s, &q->x, q->slot);
+			if (s->sums[q->slot].packets > m->packets)
+				write_delta(s, &q->x, q->slot, &s->sums[q->slot], now);
+		}
+		if ((e = xsync_slot_finish(s, q->slot))) {
+			s->quar[kept++] = *q;	/* try again next sweep */
+			err = err ?: e;
+		}
+	}
+	s->nquar = kept;
+	s->st.quarantined = kept;
+
+	for (slot = 0; slot < hi; slot++) {
+		struct ssa *sa = s->slot_owner[slot];
+
+		if (!sa || s->slot_state[slot] != SLOT_USED)
+			continue;
+		if (!s->cfg.kops) {
+			s->mir[slot].packets = s->sums[slot].packets;
+			s->mir[slot].bytes = s->sums[slot].bytes;
+			continue;
+		}
+		if ((e = mirror_sa(s, sa, &s->sums[slot], now)))
+			err = err ?: e;
+	}
+	return err;
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* XFRM netlink sockets: events (SA, POLICY, EXPIRE, MAPPING groups), dumps and requests,
+ * with extended acks. Receive buffers are wiped after use: SA messages carry keys. */
+#ifndef XOFF_NL_H
+#define XOFF_NL_H
+
+#include <linux/netlink.h>
+#include "sync.h"
+
+struct xnl;
+
+typedef int (*xnl_cb)(const struct nlmsghdr *nlh, void *ctx);
+
+/* @rcvbuf: the event socket's receive buffer in bytes (0: the system default). */
+int xnl_open(struct xnl **out, int rcvbuf, void (*log)(void *ctx, int level, const char *msg),
+	     void *log_ctx);
+void xnl_close(struct xnl *n);
+int xnl_event_fd(const struct xnl *n);
+
+/* Dump all SAs (XFRM_MSG_GETSA) or policies (XFRM_MSG_GETPOLICY) into @cb. -EINTR: the
+ * kernel's table changed during the dump (NLM_F_DUMP_INTR): dump again. */
+int xnl_dump(struct xnl *n, __u16 type, xnl_cb cb, void *ctx);
+
+/* Every event queued now, in order. -ENOBUFS: events were lost, resync. Callback errors
+ * do not stop the drain; the first one is returned. */
+int xnl_events(struct xnl *n, xnl_cb cb, void *ctx);
+
+/* The kernel's extended ack text of the last failed request ("" if none). */
+const char *xnl_extack(const struct xnl *n);
+
+/* struct xsync_kops over these sockets; ctx is the struct xnl. */
+extern const struct xsync_kops xnl_kops;
+
+#endif /* XOFF_NL_H */

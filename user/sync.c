@@ -1,0 +1,1061 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* The shadow SAD/SPD, its reconciliation into the fast-path maps, and slot bookkeeping. */
+#include <errno.h>
+#include <ifaddrs.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <linux/udp.h>
+#include <bpf/bpf.h>
+#include <uthash.h>
+#include "sync_int.h"
+
+static const char *const why_str[XSYNC_WHY_MAX] = {
+	[XSYNC_WHY_SW]		= "software: the kernel reports no offload (none requested, "
+				  "or the device could not offload and the kernel fell back)",
+	[XSYNC_WHY_HW_CRYPTO]	= "crypto offload",
+	[XSYNC_WHY_HW_PACKET]	= "packet offload",
+	[XSYNC_WHY_NOT_ESP]	= "not ESP (AH or IPComp): the fast path classifies ESP only",
+	[XSYNC_WHY_ENCAP]	= "encapsulation other than ESP-in-UDP (RFC 3948)",
+	[XSYNC_WHY_ALG]		= "algorithm unknown to xoff: its IV and ICV sizes are unknown",
+	[XSYNC_WHY_CONFLICT]	= "another SA (another mark) has the same SPI and destination",
+	[XSYNC_WHY_FULL]	= "no free counter slot (max SAs reached)",
+};
+
+const char *xsync_why_str(enum xsync_why why)
+{
+	return why < XSYNC_WHY_MAX ? why_str[why] : "?";
+}
+
+const char *xsync_decision_str(enum xsync_decision d)
+{
+	return d == XSYNC_WRITE ? "xoff" : d == XSYNC_PROBE ? "probe" : "kernel";
+}
+
+void xsync_log(struct xsync *s, int level, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	if (!s->cfg.log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	s->cfg.log(s->cfg.log_ctx, level, buf);
+}
+
+void xsync_sa_name(const struct xfrm_sa *x, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN] = "?";
+
+	inet_ntop(x->family, &x->daddr, a, sizeof(a));
+	snprintf(buf, len, "%s spi 0x%08x proto %u", a, ntohl(x->spi), x->proto);
+}
+
+static void sa_id_of(struct sa_id *id, const struct xfrm_sa *x)
+{
+	memset(id, 0, sizeof(*id));
+	id->family = x->family;
+	id->proto = x->proto;
+	id->spi = x->spi;
+	memcpy(id->daddr, &x->daddr, xfrm_addr_len(x->family));
+	id->mark_v = x->mark.v & x->mark.m;
+	id->mark_m = x->mark.m;
+}
+
+/* ---- slots ------------------------------------------------------------------------- */
+
+static int mirror_store(struct xsync *s, __u32 slot)
+{
+	int fd = xoff_map_fd(s->x, XOFF_MAP_MIRROR);
+
+	if (bpf_map_update_elem(fd, &slot, &s->mir[slot], BPF_ANY)) {
+		s->st.map_errors++;
+		return -errno;
+	}
+	return 0;
+}
+
+int xsync_mirror_store(struct xsync *s, __u32 slot)
+{
+	return mirror_store(s, slot);
+}
+
+static int slot_alloc(struct xsync *s, const struct ssa *sa, __u32 *slot)
+{
+	if (!s->nfree)
+		return -ENOSPC;
+	*slot = s->free[--s->nfree];
+	s->slot_state[*slot] = SLOT_USED;
+	memset(&s->mir[*slot], 0, sizeof(s->mir[*slot]));
+	s->mir[*slot].flags = XOFF_MIRROR_USED;
+	s->mir[*slot].add_time = sa->x.curlft.add_time;
+	return mirror_store(s, *slot);
+}
+
+/* The slot leaves its SA; it is reused only after its final counters were read (and
+ * written to the kernel where the SA still exists) by the next sweep. */
+static void slot_release(struct xsync *s, __u32 slot, const struct ssa *sa)
+{
+	struct quar *q;
+
+	if (s->nquar == s->quar_cap) {
+		unsigned int cap = s->quar_cap ? 2 * s->quar_cap : 64;
+		struct quar *n = realloc(s->quar, cap * sizeof(*n));
+
+		if (!n) {
+			/* Without memory for the record the slot is finished now, unmirrored. */
+			s->slot_owner[slot] = NULL;
+			xsync_slot_finish(s, slot);
+			return;
+		}
+		s->quar = n;
+		s->quar_cap = cap;
+	}
+	q = &s->quar[s->nquar++];
+	memset(q, 0, sizeof(*q));
+	q->slot = slot;
+	q->gen = s->sweep_gen;
+	if (sa) {
+		q->x = sa->x;
+		q->has_sa = true;
+		q->decision = sa->decision;
+	}
+	s->slot_state[slot] = SLOT_QUAR;
+	s->slot_owner[slot] = NULL;
+	s->st.quarantined = s->nquar;
+}
+
+/* Zero a slot's counters and mirror state and give it back. */
+int xsync_slot_finish(struct xsync *s, __u32 slot)
+{
+	int err = xoff_counters_clear(s->x, slot);
+
+	memset(&s->mir[slot], 0, sizeof(s->mir[slot]));
+	err = err ?: mirror_store(s, slot);
+	if (err) {
+		/* Leave it quarantined rather than give a dirty slot to a new SA. */
+		s->st.map_errors++;
+		return err;
+	}
+	s->slot_state[slot] = SLOT_FREE;
+	s->free[s->nfree++] = slot;
+	return 0;
+}
+
+/* ---- decisions --------------------------------------------------------------------- */
+
+static bool cpu_allowed(const struct xsync *s, __u16 cpu)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->ncpus; i++)
+		if (s->cpus[i] == cpu)
+			return true;
+	return false;
+}
+
+static __u16 pick_least(const unsigned int *load, const __u16 *ids, unsigned int n)
+{
+	unsigned int i, best = 0;
+
+	for (i = 1; i < n; i++)
+		if (load[i] < load[best])
+			best = i;
+	return ids ? ids[best] : best;
+}
+
+static unsigned int cpu_index(const struct xsync *s, __u16 cpu)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->ncpus; i++)
+		if (s->cpus[i] == cpu)
+			return i;
+	return 0;
+}
+
+static void steer_put(struct xsync *s, struct ssa *sa)
+{
+	if (sa->cpu_held) {
+		s->cpu_load[cpu_index(s, sa->val.cpu)]--;
+		sa->cpu_held = false;
+	}
+	if (sa->queue_held) {
+		s->queue_load[sa->val.queue]--;
+		sa->queue_held = false;
+	}
+}
+
+/* A CPU (inbound software SAs) and a TX queue (outbound, when configured), balanced by
+ * count; kept for the SA's life unless the CPU leaves the allowed set. */
+static void steer_get(struct xsync *s, struct ssa *sa, int want_cpu, int want_queue)
+{
+	bool cpu = sa->val.action == XOFF_ACT_CPU;
+	bool queue = sa->val.dir == XOFF_DIR_OUT && s->cfg.tx_queues;
+
+	if (sa->cpu_held && !cpu)
+		steer_put(s, sa);
+	if (cpu && !sa->cpu_held) {
+		if (want_cpu >= 0 && cpu_allowed(s, want_cpu))
+			sa->val.cpu = want_cpu;
+		else
+			sa->val.cpu = pick_least(s->cpu_load, s->cpus, s->ncpus);
+		s->cpu_load[cpu_index(s, sa->val.cpu)]++;
+		sa->cpu_held = true;
+	}
+	if (!cpu && !sa->cpu_held)
+		sa->val.cpu = 0;
+	if (sa->queue_held && !queue) {
+		s->queue_load[sa->val.queue]--;
+		sa->queue_held = false;
+	}
+	if (queue && !sa->queue_held) {
+		if (want_queue >= 0 && (unsigned int)want_queue < s->cfg.tx_queues)
+			sa->val.queue = want_queue;
+		else
+			sa->val.queue = pick_least(s->queue_load, NULL, s->cfg.tx_queues);
+		s->queue_load[sa->val.queue]++;
+		sa->queue_held = true;
+	}
+	if (!queue)
+		sa->val.queue = XOFF_QUEUE_NONE;
+}
+
+static int default_is_local(struct xsync *s, int family, const void *addr)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->nlocal; i++)
+		if (s->local[i].family == family &&
+		    !memcmp(&s->local[i].addr, addr, xfrm_addr_len(family)))
+			return 1;
+	return 0;
+}
+
+void xsync_local_refresh(struct xsync *s)
+{
+	struct ifaddrs *ifa, *i;
+	unsigned int n = 0;
+
+	if (s->cfg.is_local || getifaddrs(&ifa))
+		return;
+	for (i = ifa; i && n < XSYNC_MAX_LOCAL; i = i->ifa_next) {
+		if (!i->ifa_addr)
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET) {
+			s->local[n].family = AF_INET;
+			memcpy(&s->local[n++].addr, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, 4);
+		} else if (i->ifa_addr->sa_family == AF_INET6) {
+			s->local[n].family = AF_INET6;
+			memcpy(&s->local[n++].addr, &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, 16);
+		}
+	}
+	s->nlocal = n;
+	freeifaddrs(ifa);
+}
+
+static int is_local(struct xsync *s, int family, const void *addr)
+{
+	if (s->cfg.is_local)
+		return s->cfg.is_local(s->cfg.local_ctx, family, addr);
+	return default_is_local(s, family, addr);
+}
+
+/* Direction where the kernel does not say it: a policy template that leads to the SA's
+ * destination, else whether the destination is one of ours. */
+static void derive_dir(struct xsync *s, struct ssa *sa)
+{
+	struct tdir *t;
+	struct tdir_key k;
+
+	if (sa->x.dir_source == XFRM_DIR_FROM_SA_DIR || sa->x.dir_source == XFRM_DIR_FROM_OFFLOAD)
+		return;
+	memset(&k, 0, sizeof(k));
+	k.family = sa->x.family;
+	memcpy(k.daddr, &sa->x.daddr, xfrm_addr_len(sa->x.family));
+	HASH_FIND(hh, s->tdirs, &k, sizeof(k), t);
+	if (t && (!t->n_in != !t->n_out)) {
+		sa->x.dir = t->n_in ? XOFF_DIR_IN : XOFF_DIR_OUT;
+		sa->x.dir_source = XFRM_DIR_FROM_POLICY;
+		return;
+	}
+	sa->x.dir = is_local(s, sa->x.family, &sa->x.daddr) ? XOFF_DIR_IN : XOFF_DIR_OUT;
+	sa->x.dir_source = XFRM_DIR_FROM_LOCAL;
+}
+
+/* Path, reason and the fast-path entry of an SA, from what the kernel reported. */
+static void decide(struct xsync *s, struct ssa *sa)
+{
+	const struct xfrm_sa *x = &sa->x;
+	__u16 cpu = sa->val.cpu, queue = sa->val.queue;
+	__u32 slot = sa->val.slot;
+	enum xsync_decision d;
+
+	sa->eligible = false;
+	if (x->proto != IPPROTO_ESP)
+		sa->why = XSYNC_WHY_NOT_ESP;
+	else if (x->encap_type && x->encap_type != UDP_ENCAP_ESPINUDP)
+		sa->why = XSYNC_WHY_ENCAP;
+	else if (!x->alg_known)
+		sa->why = XSYNC_WHY_ALG;
+	else
+		sa->eligible = true;
+	derive_dir(s, sa);
+
+	memset(&sa->val, 0, sizeof(sa->val));
+	sa->val.slot = slot;
+	sa->val.cpu = cpu;
+	sa->val.queue = queue;
+	if (x->has_offload) {
+		sa->val.path = XOFF_PATH_HW;
+		sa->val.offload_ifindex = x->offload_ifindex;
+		sa->val.offload_mode = x->offload_flags & XFRM_OFFLOAD_PACKET ?
+				       XOFF_OFFLOAD_PACKET : XOFF_OFFLOAD_CRYPTO;
+	}
+	if (sa->eligible)
+		sa->why = !x->has_offload ? XSYNC_WHY_SW :
+			  sa->val.offload_mode == XOFF_OFFLOAD_PACKET ? XSYNC_WHY_HW_PACKET :
+			  XSYNC_WHY_HW_CRYPTO;
+	sa->val.dir = x->dir == XOFF_DIR_OUT ? XOFF_DIR_OUT : XOFF_DIR_IN;
+	sa->val.action = sa->val.path == XOFF_PATH_SW && sa->val.dir == XOFF_DIR_IN ?
+			 XOFF_ACT_CPU : XOFF_ACT_PASS;
+	sa->val.mode = x->mode == XFRM_MODE_TRANSPORT ? XOFF_MODE_TRANSPORT : XOFF_MODE_TUNNEL;
+	sa->val.iv_len = x->iv_len;
+	sa->val.icv_len = x->icv_len;
+	if (sa->eligible)
+		xoff_sa_key_make(&sa->key, x->family, &x->daddr, x->spi,
+				 x->encap_type ? XOFF_ENCAP_ESPINUDP : XOFF_ENCAP_ESP);
+	d = xsync_mirror_decide(s, sa);
+	if (d != sa->decision && d == XSYNC_WRITE && sa->decision != XSYNC_PROBE)
+		sa->rebase = true;	/* traffic before the switch was the kernel's */
+	sa->decision = d;
+}
+
+/* ---- the fast-path SA map ----------------------------------------------------------- */
+
+static void key_dirty(struct xsync *s, struct keyent *ke)
+{
+	if (ke->dirty)
+		return;
+	ke->dirty = true;
+	ke->dirty_next = s->dirty;
+	s->dirty = ke;
+}
+
+static struct keyent *key_get(struct xsync *s, const struct xoff_sa_key *k)
+{
+	struct keyent *ke;
+
+	HASH_FIND(hh, s->keys, k, sizeof(*k), ke);
+	if (ke)
+		return ke;
+	ke = calloc(1, sizeof(*ke));
+	if (!ke)
+		return NULL;
+	ke->key = *k;
+	HASH_ADD(hh, s->keys, key, sizeof(ke->key), ke);
+	return ke;
+}
+
+static void key_unlink(struct xsync *s, struct ssa *sa)
+{
+	struct keyent *ke = sa->ke;
+	struct ssa **pp;
+
+	if (!ke)
+		return;
+	for (pp = &ke->owners; *pp; pp = &(*pp)->ke_next)
+		if (*pp == sa) {
+			*pp = sa->ke_next;
+			ke->nowners--;
+			break;
+		}
+	sa->ke = NULL;
+	sa->ke_next = NULL;
+	key_dirty(s, ke);
+}
+
+static int key_link(struct xsync *s, struct ssa *sa)
+{
+	struct keyent *ke = key_get(s, &sa->key);
+
+	if (!ke)
+		return -ENOMEM;
+	sa->ke = ke;
+	sa->ke_next = ke->owners;
+	ke->owners = sa;
+	ke->nowners++;
+	key_dirty(s, ke);
+	return 0;
+}
+
+static void sa_drop_slot(struct xsync *s, struct ssa *sa)
+{
+	if (!sa->has_slot)
+		return;
+	slot_release(s, sa->val.slot, sa);
+	sa->has_slot = false;
+	steer_put(s, sa);
+}
+
+/* Make the map entry of one key what its owners call for: exactly one owner, that
+ * owner's entry; none or several (a mark conflict), no entry. */
+static int key_apply(struct xsync *s, struct keyent *ke, bool batch)
+{
+	int fd = xoff_map_fd(s->x, XOFF_MAP_SAS);
+	struct ssa *sa = ke->nowners == 1 ? ke->owners : NULL;
+	int err = 0;
+
+	if (ke->orphan && ke->present && sa && !sa->has_slot) {
+		/* Entry from before a restart: its slot, CPU and mirror state go on with the
+		 * SA if it is the same instance (same add_time). */
+		__u32 slot = ke->cur.slot;
+
+		if (slot < s->nslots && s->slot_state[slot] == SLOT_USED && !s->slot_owner[slot] &&
+		    (s->mir[slot].flags & XOFF_MIRROR_USED) &&
+		    s->mir[slot].add_time == sa->x.curlft.add_time) {
+			sa->val.slot = slot;
+			sa->has_slot = true;
+			s->slot_owner[slot] = sa;
+			steer_get(s, sa, ke->cur.cpu, ke->cur.queue == XOFF_QUEUE_NONE ? -1 :
+								      ke->cur.queue);
+			if (s->mir[slot].flags & XOFF_MIRROR_WRITE)
+				sa->probe_result = XSYNC_WRITE;
+			sa->decision = xsync_mirror_decide(s, sa);
+			ke->orphan = false;
+		}
+	}
+	if (ke->orphan && (!ke->present || sa || ke->nowners > 1 || !s->resync)) {
+		/* Not adopted: the old slot is finished like any released one. */
+		if (ke->cur.slot < s->nslots && s->slot_state[ke->cur.slot] == SLOT_USED &&
+		    !s->slot_owner[ke->cur.slot])
+			slot_release(s, ke->cur.slot, NULL);
+		ke->orphan = false;
+	}
+	for (struct ssa *o = ke->owners; o; o = o->ke_next) {
+		if (ke->nowners > 1) {
+			o->why = XSYNC_WHY_CONFLICT;
+			sa_drop_slot(s, o);
+		}
+	}
+	if (sa && !sa->has_slot) {
+		__u32 slot;
+
+		if (slot_alloc(s, sa, &slot)) {
+			sa->why = XSYNC_WHY_FULL;
+			sa = NULL;
+		} else {
+			sa->val.slot = slot;
+			sa->has_slot = true;
+			s->slot_owner[slot] = sa;
+			steer_get(s, sa, -1, -1);
+		}
+	} else if (sa) {
+		steer_get(s, sa, -1, -1);
+	}
+	if (sa && sa->why == XSYNC_WHY_FULL)
+		sa->why = XSYNC_WHY_SW;		/* refreshed by decide() on the next change */
+
+	if (sa) {
+		if (!ke->present || memcmp(&ke->cur, &sa->val, sizeof(sa->val))) {
+			if (batch)
+				return 1;	/* the caller batches the update */
+			if (bpf_map_update_elem(fd, &ke->key, &sa->val, BPF_ANY)) {
+				err = -errno;
+				s->st.map_errors++;
+				xsync_log(s, XSYNC_ERR, "map update of spi 0x%08x: %s",
+					  ntohl(ke->key.spi), strerror(-err));
+				return err;
+			}
+			ke->cur = sa->val;
+			ke->present = true;
+		}
+	} else if (ke->present && !ke->orphan) {
+		if (bpf_map_delete_elem(fd, &ke->key) && errno != ENOENT) {
+			err = -errno;
+			s->st.map_errors++;
+			return err;
+		}
+		ke->present = false;
+	}
+	if (!ke->nowners && !ke->present && !ke->orphan) {
+		HASH_DEL(s->keys, ke);
+		free(ke);
+	}
+	return err;
+}
+
+/* Apply every dirty key; updates go in batches of up to XSYNC_BATCH entries. */
+int xsync_apply(struct xsync *s)
+{
+	int fd = xoff_map_fd(s->x, XOFF_MAP_SAS);
+	struct keyent *ke, *next, *pend[XSYNC_BATCH];
+	struct xoff_sa_key keys[XSYNC_BATCH];
+	struct xoff_sa vals[XSYNC_BATCH];
+	unsigned int n = 0, i;
+	int err = 0, e;
+
+	for (ke = s->dirty, s->dirty = NULL; ke; ke = next) {
+		next = ke->dirty_next;
+		ke->dirty = false;
+		ke->dirty_next = NULL;
+		e = key_apply(s, ke, true);
+		if (e == 1) {
+			pend[n] = ke;
+			keys[n] = ke->key;
+			vals[n++] = ke->owners->val;
+			e = 0;
+		}
+		err = err ?: e;
+		if (n == XSYNC_BATCH || (!next && n)) {
+			LIBBPF_OPTS(bpf_map_batch_opts, o);
+			__u32 count = n;
+
+			if (bpf_map_update_batch(fd, keys, vals, &count, &o))
+				count = 0;	/* one by one below: that names the failing key */
+			for (i = 0; i < n; i++) {
+				if (i >= count && bpf_map_update_elem(fd, &keys[i], &vals[i], BPF_ANY)) {
+					e = -errno;
+					s->st.map_errors++;
+					err = err ?: e;
+					xsync_log(s, XSYNC_ERR, "map update of spi 0x%08x: %s",
+						  ntohl(keys[i].spi), strerror(-e));
+					continue;
+				}
+				pend[i]->cur = vals[i];
+				pend[i]->present = true;
+			}
+			n = 0;
+		}
+	}
+	e = xsync_lpm_apply(s);
+	return err ?: e;
+}
+
+/* ---- the shadow SAD ----------------------------------------------------------------- */
+
+static struct ssa *sa_find(struct xsync *s, const struct xfrm_sa *x)
+{
+	struct sa_id id;
+	struct ssa *sa;
+
+	sa_id_of(&id, x);
+	HASH_FIND(hh, s->sas, &id, sizeof(id), sa);
+	return sa;
+}
+
+static bool sa_feeds_lpm(const struct ssa *sa)
+{
+	return sa->val.offload_mode == XOFF_OFFLOAD_PACKET && sa->val.dir == XOFF_DIR_OUT;
+}
+
+/* Re-decide one SA and move it between keys if its key changed. */
+static int sa_refresh(struct xsync *s, struct ssa *sa)
+{
+	struct xoff_sa_key old = sa->key;
+	bool was = sa->eligible && sa->ke, lpm = sa_feeds_lpm(sa);
+	int err = 0;
+
+	decide(s, sa);
+	if (was && (!sa->eligible || memcmp(&old, &sa->key, sizeof(old)))) {
+		key_unlink(s, sa);
+		sa_drop_slot(s, sa);
+	}
+	if (sa->eligible && !sa->ke)
+		err = key_link(s, sa);
+	else if (sa->ke)
+		key_dirty(s, sa->ke);
+	if (lpm || sa_feeds_lpm(sa))
+		s->lpm_dirty = true;
+	return err;
+}
+
+static int sa_upsert(struct xsync *s, const struct xfrm_sa *x)
+{
+	struct ssa *sa = sa_find(s, x);
+
+	if (!sa) {
+		sa = calloc(1, sizeof(*sa));
+		if (!sa)
+			return -ENOMEM;
+		sa_id_of(&sa->id, x);
+		sa->val.queue = XOFF_QUEUE_NONE;
+		sa->probe_result = XSYNC_PROBE;
+		HASH_ADD(hh, s->sas, id, sizeof(sa->id), sa);
+		s->st.sas++;
+	}
+	sa->x = *x;
+	sa->seen = true;
+	return sa_refresh(s, sa);
+}
+
+static void sa_remove(struct xsync *s, struct ssa *sa)
+{
+	if (sa_feeds_lpm(sa))
+		s->lpm_dirty = true;
+	key_unlink(s, sa);
+	sa_drop_slot(s, sa);
+	steer_put(s, sa);
+	HASH_DEL(s->sas, sa);
+	free(sa);
+	s->st.sas--;
+}
+
+static bool proto_match(__u8 proto, __u8 flush)
+{
+	return flush == 0 || flush == 255 /* IPSEC_PROTO_ANY */ || proto == flush;
+}
+
+/* ---- the shadow SPD ----------------------------------------------------------------- */
+
+static void tdirs_rebuild(struct xsync *s)
+{
+	struct tdir *t, *tt;
+	struct spol *p, *pt;
+	unsigned int i;
+
+	HASH_ITER(hh, s->tdirs, t, tt) {
+		HASH_DEL(s->tdirs, t);
+		free(t);
+	}
+	HASH_ITER(hh, s->pols, p, pt) {
+		if (p->p.action != XFRM_POLICY_ALLOW)
+			continue;
+		for (i = 0; i < p->p.ntmpl; i++) {
+			struct tdir_key k;
+
+			if (p->p.tmpl[i].proto != IPPROTO_ESP)
+				continue;
+			memset(&k, 0, sizeof(k));
+			k.family = p->p.tmpl[i].family;
+			memcpy(k.daddr, &p->p.tmpl[i].daddr, xfrm_addr_len(k.family));
+			HASH_FIND(hh, s->tdirs, &k, sizeof(k), t);
+			if (!t) {
+				if (!(t = calloc(1, sizeof(*t))))
+					continue;	/* fall back to local addresses */
+				t->k = k;
+				HASH_ADD(hh, s->tdirs, k, sizeof(t->k), t);
+			}
+			if (p->p.dir == XFRM_POLICY_OUT)
+				t->n_out++;
+			else
+				t->n_in++;
+		}
+	}
+}
+
+/* Policies changed: directions learned from them may have too. */
+static int pols_changed(struct xsync *s)
+{
+	struct ssa *sa, *tmp;
+	int err = 0;
+
+	s->lpm_dirty = true;
+	if (s->resync)
+		return 0;	/* resync_end does it once */
+	tdirs_rebuild(s);
+	HASH_ITER(hh, s->sas, sa, tmp) {
+		__u8 dir = sa->x.dir;
+
+		if (sa->x.dir_source < XFRM_DIR_FROM_POLICY)
+			continue;
+		derive_dir(s, sa);
+		if (dir != sa->x.dir)
+			err = err ?: sa_refresh(s, sa);
+	}
+	return err;
+}
+
+static int pol_upsert(struct xsync *s, const struct xfrm_pol *p)
+{
+	struct spol *sp;
+
+	HASH_FIND(hh, s->pols, &p->index, sizeof(p->index), sp);
+	if (!sp) {
+		if (!(sp = calloc(1, sizeof(*sp))))
+			return -ENOMEM;
+		sp->index = p->index;
+		HASH_ADD(hh, s->pols, index, sizeof(sp->index), sp);
+		s->st.policies++;
+	}
+	sp->p = *p;
+	sp->seen = true;
+	return pols_changed(s);
+}
+
+static void pol_free(struct xsync *s, struct spol *sp)
+{
+	HASH_DEL(s->pols, sp);
+	free(sp);
+	s->st.policies--;
+}
+
+/* ---- messages ---------------------------------------------------------------------- */
+
+int xsync_msg(struct xsync *s, const struct nlmsghdr *nlh)
+{
+	struct xfrm_msg *m = &s->msg;
+	struct ssa *sa, *tmp;
+	struct spol *sp, *pt;
+	const char *why;
+	char name[96];
+	int err;
+
+	s->st.msgs++;
+	err = xfrm_parse(nlh, m, &why);
+	if (err) {
+		s->st.bad_msgs++;
+		xsync_log(s, XSYNC_WARN, "XFRM message type %u rejected: %s", nlh->nlmsg_type, why);
+		return err;
+	}
+	switch (m->ev) {
+	case XFRM_EV_SA:
+		err = sa_upsert(s, &m->sa);
+		break;
+	case XFRM_EV_SA_DEL:
+		if ((sa = sa_find(s, &m->sa)))
+			sa_remove(s, sa);
+		break;
+	case XFRM_EV_SA_SOFT:
+		/* The kernel (or xoff itself) signalled the soft limit: never again. */
+		if ((sa = sa_find(s, &m->sa)) && sa->has_slot &&
+		    !(s->mir[sa->val.slot].flags & XOFF_MIRROR_SOFT_SENT)) {
+			s->mir[sa->val.slot].flags |= XOFF_MIRROR_SOFT_SENT;
+			err = mirror_store(s, sa->val.slot);
+		}
+		break;
+	case XFRM_EV_SA_FLUSH:
+		HASH_ITER(hh, s->sas, sa, tmp)
+			if (proto_match(sa->x.proto, m->flush_proto))
+				sa_remove(s, sa);
+		break;
+	case XFRM_EV_POL:
+		err = pol_upsert(s, &m->pol);
+		break;
+	case XFRM_EV_POL_DEL:
+		HASH_FIND(hh, s->pols, &m->pol.index, sizeof(m->pol.index), sp);
+		if (sp) {
+			pol_free(s, sp);
+			err = pols_changed(s);
+		}
+		break;
+	case XFRM_EV_POL_FLUSH:
+		HASH_ITER(hh, s->pols, sp, pt)
+			if (sp->p.type == m->flush_pol_type)
+				pol_free(s, sp);
+		err = pols_changed(s);
+		break;
+	case XFRM_EV_MAPPING: {
+		struct xfrm_sa id = { .daddr = m->map.daddr, .spi = m->map.spi,
+				      .family = m->map.family, .proto = m->map.proto };
+
+		s->st.mappings++;
+		xsync_sa_name(&id, name, sizeof(name));
+		xsync_log(s, XSYNC_INFO, "NAT-T mapping of %s changed: source port %u -> %u",
+			  name, ntohs(m->map.old_sport), ntohs(m->map.new_sport));
+		break;
+	}
+	default:
+		break;
+	}
+	/* Keys and algorithms never outlive the message: the parsed copy holds none, and
+	 * the receive buffer is the caller's to wipe. */
+	if (!s->resync)
+		err = err ?: xsync_apply(s);
+	return err;
+}
+
+void xsync_resync_begin(struct xsync *s)
+{
+	struct ssa *sa, *tmp;
+	struct spol *sp, *pt;
+
+	s->resync = true;
+	s->st.resyncs++;
+	xsync_local_refresh(s);
+	HASH_ITER(hh, s->sas, sa, tmp)
+		sa->seen = false;
+	HASH_ITER(hh, s->pols, sp, pt)
+		sp->seen = false;
+}
+
+bool xsync_in_resync(const struct xsync *s)
+{
+	return s->resync;
+}
+
+int xsync_resync_end(struct xsync *s)
+{
+	struct ssa *sa, *tmp;
+	struct spol *sp, *pt;
+	struct keyent *ke, *kt;
+	int err = 0;
+
+	HASH_ITER(hh, s->pols, sp, pt)
+		if (!sp->seen)
+			pol_free(s, sp);
+	HASH_ITER(hh, s->sas, sa, tmp)
+		if (!sa->seen)
+			sa_remove(s, sa);
+	tdirs_rebuild(s);
+	HASH_ITER(hh, s->sas, sa, tmp) {
+		__u8 dir = sa->x.dir;
+
+		if (sa->x.dir_source >= XFRM_DIR_FROM_POLICY) {
+			derive_dir(s, sa);
+			if (dir != sa->x.dir)
+				err = err ?: sa_refresh(s, sa);
+		}
+	}
+	s->lpm_dirty = true;
+	s->resync = false;
+	/* Entries of the pinned map that no kernel SA claimed go now. */
+	HASH_ITER(hh, s->keys, ke, kt)
+		if (ke->orphan || (ke->present && !ke->nowners))
+			key_dirty(s, ke);
+	return xsync_apply(s) ?: err;
+}
+
+int xsync_resync_abort(struct xsync *s)
+{
+	struct ssa *sa, *tmp;
+
+	s->resync = false;
+	tdirs_rebuild(s);
+	HASH_ITER(hh, s->sas, sa, tmp)
+		sa->seen = true;
+	s->lpm_dirty = true;
+	return xsync_apply(s);
+}
+
+/* ---- setup ------------------------------------------------------------------------- */
+
+/* What the pinned maps hold from an earlier daemon or attach. */
+static int load_maps(struct xsync *s)
+{
+	int fd = xoff_map_fd(s->x, XOFF_MAP_SAS), mfd = xoff_map_fd(s->x, XOFF_MAP_MIRROR);
+	struct xoff_sa_key k, next, *prev = NULL;
+	struct xoff_sa v;
+	__u32 slot;
+
+	for (slot = 0; slot < s->nslots; slot++)
+		if (bpf_map_lookup_elem(mfd, &slot, &s->mir[slot]))
+			return -errno;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		struct keyent *ke;
+
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(fd, &k, &v))
+			continue;	/* deleted meanwhile */
+		if (!(ke = key_get(s, &k)))
+			return -ENOMEM;
+		ke->present = true;
+		ke->cur = v;
+		if (v.slot < s->nslots && s->slot_state[v.slot] == SLOT_FREE) {
+			ke->orphan = true;
+			s->slot_state[v.slot] = SLOT_USED;
+		}
+	}
+	/* Mirror state of slots no entry refers to: finished before reuse. */
+	for (slot = 0; slot < s->nslots; slot++)
+		if (s->slot_state[slot] == SLOT_FREE && s->mir[slot].flags)
+			slot_release(s, slot, NULL);
+	for (slot = s->nslots; slot-- > 0;)
+		if (s->slot_state[slot] == SLOT_FREE)
+			s->free[s->nfree++] = slot;
+	return xsync_lpm_load(s);
+}
+
+int xsync_new(struct xsync **out, struct xoff *x, const struct xsync_cfg *cfg)
+{
+	struct xsync *s = calloc(1, sizeof(*s));
+	unsigned int i;
+	int err;
+
+	if (!s)
+		return -ENOMEM;
+	s->x = x;
+	s->cfg = *cfg;
+	s->nslots = xoff_max_sas(x);
+	s->ncpus = cfg->cpus ? cfg->ncpus : (unsigned int)xoff_nr_cpus();
+	err = -ENOMEM;
+	s->cpus = calloc(s->ncpus ? s->ncpus : 1, sizeof(*s->cpus));
+	s->cpu_load = calloc(s->ncpus ? s->ncpus : 1, sizeof(*s->cpu_load));
+	s->queue_load = calloc(cfg->tx_queues ? cfg->tx_queues : 1, sizeof(*s->queue_load));
+	s->slot_state = calloc(s->nslots, 1);
+	s->slot_owner = calloc(s->nslots, sizeof(*s->slot_owner));
+	s->mir = calloc(s->nslots, sizeof(*s->mir));
+	s->free = calloc(s->nslots, sizeof(*s->free));
+	if (!s->cpus || !s->cpu_load || !s->queue_load || !s->slot_state || !s->slot_owner ||
+	    !s->mir || !s->free)
+		goto fail;
+	err = -EINVAL;
+	if (!s->ncpus || cfg->tx_queues > XOFF_QUEUE_NONE)
+		goto fail;
+	for (i = 0; i < s->ncpus; i++) {
+		s->cpus[i] = cfg->cpus ? cfg->cpus[i] : i;
+		if (s->cpus[i] >= xoff_nr_cpus())
+			goto fail;
+	}
+	s->cfg.cpus = NULL;
+	err = load_maps(s);
+	if (err)
+		goto fail;
+	*out = s;
+	return 0;
+fail:
+	xsync_free(s);
+	return err;
+}
+
+void xsync_free(struct xsync *s)
+{
+	struct ssa *sa, *st;
+	struct spol *sp, *pt;
+	struct keyent *ke, *kt;
+	struct tdir *t, *tt;
+	struct lpment *l, *lt;
+	struct ifmode *im, *imt;
+
+	if (!s)
+		return;
+	HASH_ITER(hh, s->sas, sa, st) {
+		HASH_DEL(s->sas, sa);
+		free(sa);
+	}
+	HASH_ITER(hh, s->pols, sp, pt) {
+		HASH_DEL(s->pols, sp);
+		free(sp);
+	}
+	HASH_ITER(hh, s->keys, ke, kt) {
+		HASH_DEL(s->keys, ke);
+		free(ke);
+	}
+	HASH_ITER(hh, s->tdirs, t, tt) {
+		HASH_DEL(s->tdirs, t);
+		free(t);
+	}
+	HASH_ITER(hh, s->lpm, l, lt) {
+		HASH_DEL(s->lpm, l);
+		free(l);
+	}
+	HASH_ITER(hh, s->ifmodes, im, imt) {
+		HASH_DEL(s->ifmodes, im);
+		free(im);
+	}
+	free(s->cpus);
+	free(s->cpu_load);
+	free(s->queue_load);
+	free(s->slot_state);
+	free(s->slot_owner);
+	free(s->mir);
+	free(s->free);
+	free(s->quar);
+	free(s);
+}
+
+int xsync_set_mirror_mode(struct xsync *s, __u32 ifindex, enum xsync_mirror_mode mode)
+{
+	struct ifmode *im;
+	struct ssa *sa, *tmp;
+
+	if (mode > XSYNC_MIRROR_OFF)
+		return -EINVAL;
+	HASH_FIND(hh, s->ifmodes, &ifindex, sizeof(ifindex), im);
+	if (!im) {
+		if (!(im = calloc(1, sizeof(*im))))
+			return -ENOMEM;
+		im->ifindex = ifindex;
+		HASH_ADD(hh, s->ifmodes, ifindex, sizeof(im->ifindex), im);
+	}
+	im->mode = mode;
+	HASH_ITER(hh, s->sas, sa, tmp) {
+		enum xsync_decision d;
+
+		if (sa->x.offload_ifindex != ifindex)
+			continue;
+		d = xsync_mirror_decide(s, sa);
+		if (d != sa->decision && d == XSYNC_WRITE)
+			sa->rebase = true;
+		sa->decision = d;
+	}
+	return 0;
+}
+
+enum xsync_mirror_mode xsync_mode_of(struct xsync *s, const struct ssa *sa)
+{
+	struct ifmode *im = NULL;
+	__u32 ifindex = sa->x.offload_ifindex;
+
+	if (sa->x.has_offload)
+		HASH_FIND(hh, s->ifmodes, &ifindex, sizeof(ifindex), im);
+	return im ? im->mode : s->cfg.mirror;
+}
+
+/* ---- reports ----------------------------------------------------------------------- */
+
+static void view_of(const struct xsync *s, const struct ssa *sa, struct xsync_sa_view *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->x = sa->x;
+	v->mapped = sa->has_slot && sa->ke && sa->ke->present && sa->ke->nowners == 1;
+	v->key = sa->key;
+	v->val = sa->val;
+	v->why = sa->why;
+	v->decision = sa->decision;
+	if (sa->has_slot)
+		v->mirror = s->mir[sa->val.slot];
+}
+
+int xsync_sa_get(struct xsync *s, const struct xfrm_sa *id, struct xsync_sa_view *out)
+{
+	struct ssa *sa = sa_find(s, id);
+
+	if (!sa)
+		return -ENOENT;
+	view_of(s, sa, out);
+	return 0;
+}
+
+int xsync_sa_foreach(struct xsync *s, int (*cb)(const struct xsync_sa_view *v, void *ctx),
+		     void *ctx)
+{
+	struct xsync_sa_view v;
+	struct ssa *sa, *tmp;
+	int ret;
+
+	HASH_ITER(hh, s->sas, sa, tmp) {
+		view_of(s, sa, &v);
+		if ((ret = cb(&v, ctx)))
+			return ret;
+	}
+	return 0;
+}
+
+int xsync_pol_foreach(struct xsync *s, int (*cb)(const struct xfrm_pol *p, void *ctx), void *ctx)
+{
+	struct spol *sp, *pt;
+	int ret;
+
+	HASH_ITER(hh, s->pols, sp, pt)
+		if ((ret = cb(&sp->p, ctx)))
+			return ret;
+	return 0;
+}
+
+void xsync_get_stats(const struct xsync *s, struct xsync_stats *st)
+{
+	const struct ssa *sa, *tmp;
+
+	*st = s->st;
+	st->sas_mapped = 0;
+	HASH_ITER(hh, s->sas, sa, tmp)
+		st->sas_mapped += sa->has_slot && sa->ke && sa->ke->present;
+	st->selectors = s->nlpm;
+	st->quarantined = s->nquar;
+}

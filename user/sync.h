@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* The control plane's core: a shadow of the kernel's SAD and SPD, the fast-path maps kept
+ * equal to it, and the counter mirror into the kernel's SA lifetimes. No sockets here:
+ * messages come in as netlink messages, requests to the kernel go out through
+ * struct xsync_kops, so every path runs against a scripted kernel in the tests. */
+#ifndef XOFF_SYNC_H
+#define XOFF_SYNC_H
+
+#include <stdbool.h>
+#include <linux/types.h>
+#include "xfrm.h"
+#include "libxoff.h"
+
+struct xsync;
+
+/* Requests to the kernel, by SA identity (daddr, SPI, protocol, family, mark). Each
+ * returns 0 or a negative errno (-ESRCH: the SA is gone). */
+struct xsync_kops {
+	int (*getae)(void *ctx, const struct xfrm_sa *sa, struct xfrm_lifetime_cur *cur);
+	int (*newae)(void *ctx, const struct xfrm_sa *sa, const struct xfrm_lifetime_cur *cur);
+	int (*expire)(void *ctx, const struct xfrm_sa *sa, bool hard);
+};
+
+/* Whether xoff writes an SA's curlft. */
+enum xsync_mirror_mode {
+	XSYNC_MIRROR_AUTO = 0,	/* write where the kernel does not count (below) */
+	XSYNC_MIRROR_ON,	/* always write fast-path counts (added to the kernel's) */
+	XSYNC_MIRROR_OFF,	/* never write */
+};
+
+/* What the mirror decided for one SA. */
+enum xsync_decision {
+	XSYNC_KERNEL = 0,	/* the kernel counts this SA's traffic: never written */
+	XSYNC_WRITE,		/* xoff adds fast-path counts to curlft */
+	XSYNC_PROBE,		/* packet offload: watching whether the driver reports */
+};
+
+enum xsync_why {
+	XSYNC_WHY_SW = 0,	/* no XFRMA_OFFLOAD_DEV: software crypto */
+	XSYNC_WHY_HW_CRYPTO,	/* crypto offload to offload_ifindex */
+	XSYNC_WHY_HW_PACKET,	/* packet offload to offload_ifindex */
+	XSYNC_WHY_NOT_ESP,	/* AH or IPComp: not in the fast path */
+	XSYNC_WHY_ENCAP,	/* encapsulation other than ESP-in-UDP */
+	XSYNC_WHY_ALG,		/* algorithm sizes unknown: bytes cannot be counted */
+	XSYNC_WHY_CONFLICT,	/* another SA (another mark) has the same SPI and daddr */
+	XSYNC_WHY_FULL,		/* no free counter slot */
+	XSYNC_WHY_MAX
+};
+
+enum xsync_log_level { XSYNC_ERR = 3, XSYNC_WARN = 4, XSYNC_INFO = 6, XSYNC_DEBUG = 7 };
+
+struct xsync_cfg {
+	const __u16	*cpus;		/* steering targets; NULL: every possible CPU */
+	unsigned int	ncpus;
+	unsigned int	tx_queues;	/* 0: leave TX queues to the stack */
+	enum xsync_mirror_mode mirror;	/* for SAs not offloaded to a device */
+	const struct xsync_kops *kops;	/* NULL: the mirror writes nothing */
+	void		*kctx;
+	void		(*log)(void *ctx, int level, const char *msg);
+	void		*log_ctx;
+	/* Tests: the local addresses used to derive directions, instead of getifaddrs(). */
+	int		(*is_local)(void *ctx, int family, const void *addr);
+	void		*local_ctx;
+};
+
+struct xsync_stats {
+	__u64	sas;		/* in the shadow SAD */
+	__u64	sas_mapped;	/* of which in the fast-path map */
+	__u64	policies;
+	__u64	selectors;	/* packet-offload selectors in the LPM map */
+	__u64	msgs;		/* messages taken */
+	__u64	bad_msgs;	/* rejected as malformed */
+	__u64	resyncs;
+	__u64	map_errors;	/* map updates the kernel refused */
+	__u64	mirror_writes;	/* NEWAE sent */
+	__u64	mirror_errors;
+	__u64	expires_soft;	/* EXPIRE sent by xoff */
+	__u64	expires_hard;
+	__u64	quarantined;	/* slots waiting for their final counters */
+	__u64	mappings;	/* NAT-T mapping changes seen */
+};
+
+/* Reads what the pinned maps already hold, so that a restart keeps slots and CPUs and
+ * applies only the difference at the first resync. */
+int xsync_new(struct xsync **out, struct xoff *x, const struct xsync_cfg *cfg);
+void xsync_free(struct xsync *s);
+
+/* Per offload device; SAs without an offload device follow cfg->mirror. */
+int xsync_set_mirror_mode(struct xsync *s, __u32 ifindex, enum xsync_mirror_mode mode);
+
+/* A full resync: begin, every dumped SA and policy through xsync_msg(), end. Entries
+ * the dump did not show are removed at the end, and the maps then equal the kernel. */
+void xsync_resync_begin(struct xsync *s);
+int xsync_resync_end(struct xsync *s);
+/* A dump failed half way: keep what it did not show, apply what it did. */
+int xsync_resync_abort(struct xsync *s);
+bool xsync_in_resync(const struct xsync *s);
+
+/* One XFRM message, from a dump or an event. -EBADMSG: rejected and logged, nothing
+ * changed. Other errors: a map update failed; a resync repairs it. */
+int xsync_msg(struct xsync *s, const struct nlmsghdr *nlh);
+
+/* One mirror sweep: finish quarantined slots, read every counter, write deltas and
+ * expires. @now_real: wall-clock seconds for use_time. */
+int xsync_mirror(struct xsync *s, __u64 now_real);
+/* Finish quarantined slots at once (a sweep does it for slots released before it). */
+int xsync_quarantine_flush(struct xsync *s);
+
+/* What xoff knows of one SA, for reports. */
+struct xsync_sa_view {
+	struct xfrm_sa		x;		/* as the kernel reported it last */
+	bool			mapped;		/* in the fast-path map */
+	struct xoff_sa_key	key;
+	struct xoff_sa		val;
+	enum xsync_why		why;
+	enum xsync_decision	decision;
+	struct xoff_mirror	mirror;		/* valid when mapped */
+};
+
+int xsync_sa_get(struct xsync *s, const struct xfrm_sa *id, struct xsync_sa_view *out);
+/* Stops and returns the callback's value when it is not 0. */
+int xsync_sa_foreach(struct xsync *s, int (*cb)(const struct xsync_sa_view *v, void *ctx),
+		     void *ctx);
+int xsync_pol_foreach(struct xsync *s, int (*cb)(const struct xfrm_pol *p, void *ctx), void *ctx);
+void xsync_get_stats(const struct xsync *s, struct xsync_stats *st);
+const char *xsync_why_str(enum xsync_why why);
+const char *xsync_decision_str(enum xsync_decision d);
+
+#endif /* XOFF_SYNC_H */

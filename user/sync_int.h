@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Internals shared by sync.c (shadow and maps), lpm.c (selectors) and mirror.c. */
+#ifndef XOFF_SYNC_INT_H
+#define XOFF_SYNC_INT_H
+
+#include <arpa/inet.h>
+#include <uthash.h>
+#include "sync.h"
+
+#define XSYNC_BATCH	1024	/* map entries per batch syscall */
+#define XSYNC_MAX_LOCAL	256	/* local addresses considered for SA directions */
+
+/* The kernel's identity of an SA. */
+struct sa_id {
+	__u8	family;
+	__u8	proto;
+	__u8	pad[2];
+	__be32	spi;
+	__u8	daddr[16];
+	__u32	mark_v;		/* mark & mask */
+	__u32	mark_m;
+};
+
+struct keyent;
+
+struct ssa {
+	struct sa_id	id;
+	UT_hash_handle	hh;
+	struct xfrm_sa	x;		/* as the kernel reported it last */
+	struct xoff_sa_key key;		/* valid when eligible */
+	struct xoff_sa	val;		/* the decided fast-path entry */
+	struct keyent	*ke;		/* the key this SA claims */
+	struct ssa	*ke_next;	/* other SAs claiming the same key */
+	enum xsync_why	why;
+	enum xsync_decision decision;
+	__u64		probe_base;	/* curlft.packets when a probe began */
+	enum xsync_decision probe_result; /* PROBE until the probe ended */
+	bool		probing;
+	bool		rebase;		/* decision changed: restart the baseline */
+	bool		eligible;	/* ESP the fast path can classify */
+	bool		has_slot;
+	bool		cpu_held;	/* val.cpu counted in cpu_load */
+	bool		queue_held;
+	bool		seen;		/* in the current resync's dump */
+};
+
+/* One key of the fast-path SA map: the SAs claiming it and what the map holds. */
+struct keyent {
+	struct xoff_sa_key key;
+	UT_hash_handle	hh;
+	struct ssa	*owners;
+	unsigned int	nowners;
+	struct xoff_sa	cur;		/* the map's value, when present */
+	bool		present;
+	bool		orphan;		/* loaded at start, not yet claimed: slot held */
+	bool		dirty;
+	struct keyent	*dirty_next;
+};
+
+struct spol {
+	__u32		index;
+	UT_hash_handle	hh;
+	struct xfrm_pol	p;
+	bool		seen;
+};
+
+/* Policy templates by destination: the direction they give SAs of that address. */
+struct tdir_key {
+	__u8	family;
+	__u8	pad[3];
+	__u8	daddr[16];
+};
+
+struct tdir {
+	struct tdir_key	k;
+	UT_hash_handle	hh;
+	unsigned int	n_in, n_out;
+};
+
+/* One entry of the packet-offload selector map. */
+struct lpment {
+	struct xoff_policy_key key;
+	UT_hash_handle	hh;
+	struct xoff_policy cur;		/* the map's value, when present */
+	struct xoff_policy want;
+	__u32		prio, index;	/* of the policy that wins this key */
+	bool		present;
+	bool		wanted;
+};
+
+struct ifmode {
+	__u32		ifindex;
+	UT_hash_handle	hh;
+	enum xsync_mirror_mode mode;
+};
+
+/* A released slot waiting for its final counters. */
+struct quar {
+	__u32		slot;
+	__u32		gen;		/* sweep generation it was released in */
+	struct xfrm_sa	x;		/* its SA, for a last write if it still exists */
+	enum xsync_decision decision;
+	bool		has_sa;
+};
+
+enum { SLOT_FREE = 0, SLOT_USED, SLOT_QUAR };
+
+struct xsync {
+	struct xoff	*x;
+	struct xsync_cfg cfg;
+	struct ssa	*sas;
+	struct spol	*pols;
+	struct keyent	*keys;
+	struct keyent	*dirty;
+	struct tdir	*tdirs;
+	struct lpment	*lpm;
+	unsigned int	nlpm;
+	bool		lpm_dirty;
+	struct ifmode	*ifmodes;
+	bool		resync;
+
+	__u16		*cpus;		/* allowed steering targets */
+	unsigned int	ncpus;
+	unsigned int	*cpu_load;	/* SAs per entry of cpus[] */
+	unsigned int	*queue_load;	/* SAs per TX queue */
+
+	__u32		nslots;
+	__u8		*slot_state;
+	struct ssa	**slot_owner;
+	struct xoff_mirror *mir;	/* in-memory copy of the pinned mirror map */
+	__u32		*free;		/* stack of free slots, lowest on top */
+	__u32		nfree;
+	struct quar	*quar;
+	unsigned int	nquar, quar_cap;
+	__u32		sweep_gen;
+	struct xoff_counters *sums;	/* a sweep's counter sums */
+
+	struct {
+		__u8	family;
+		union { __u8 addr[16]; __u32 a4; };
+	} local[XSYNC_MAX_LOCAL];
+	unsigned int	nlocal;
+
+	struct xfrm_msg	msg;		/* parse buffer (no keys: names and sizes only) */
+	struct xsync_stats st;
+};
+
+void xsync_log(struct xsync *s, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void xsync_sa_name(const struct xfrm_sa *x, char *buf, size_t len);
+int xsync_apply(struct xsync *s);
+int xsync_slot_finish(struct xsync *s, __u32 slot);
+int xsync_mirror_store(struct xsync *s, __u32 slot);
+void xsync_local_refresh(struct xsync *s);
+enum xsync_mirror_mode xsync_mode_of(struct xsync *s, const struct ssa *sa);
+enum xsync_decision xsync_mirror_decide(struct xsync *s, const struct ssa *sa);
+int xsync_lpm_load(struct xsync *s);
+int xsync_lpm_apply(struct xsync *s);
+
+#endif /* XOFF_SYNC_INT_H */
