@@ -85,9 +85,9 @@ $(TESTS): $(TEST_SRCS) $(wildcard tests/*.h) $(LIB) $(SKELS)
 	$(Q)$(CC) $(CFLAGS) -Wno-override-init -Itests -DXOFF_OUT='"$(abspath $(OUT))"' \
 		$(TEST_SRCS) $(LIB) -o $@ $(LDLIBS) -lxdp -lcriterion
 
-$(BENCH): tests/bench.c tests/pkt.h $(LIB) $(SKELS)
+$(BENCH): tests/bench.c tests/bench_sync.c $(wildcard tests/*.h) $(LIB) $(SKELS)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB) -o $@ $(LDLIBS) -lm
+	$(Q)$(CC) $(CFLAGS) -Itests tests/bench.c tests/bench_sync.c $(LIB) -o $@ $(LDLIBS) -lm
 
 test: $(TESTS)
 	$(TESTS) --jobs 1

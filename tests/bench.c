@@ -14,6 +14,8 @@
 #include "pkt.h"
 #include "bench.skel.h"
 
+void bench_control_plane(void);
+
 #define REPEAT		1000000	/* BPF_PROG_TEST_RUN repetitions per packet measurement */
 #define RUNS		5	/* measurements per figure; the median is reported */
 #define MAX_SAS		(1u << 20)
@@ -269,5 +271,6 @@ int main(void)
 	bench_bpf__destroy(c);
 	bench_bpf__destroy(b);
 	xoff_close(x);
+	bench_control_plane();
 	return 0;
 }

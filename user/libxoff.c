@@ -338,7 +338,7 @@ int xoff_counters_read(struct xoff *x, __u32 slot, struct xoff_counters *sum,
 	return 0;
 }
 
-#define XOFF_BATCH	256	/* slots per batch syscall */
+#define XOFF_BATCH	1024	/* slots per batch syscall */
 
 int xoff_counters_read_range(struct xoff *x, __u32 first, __u32 n, struct xoff_counters *sums)
 {

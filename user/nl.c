@@ -227,6 +227,24 @@ int xnl_dump(struct xnl *n, __u16 type, xnl_cb cb, void *ctx)
 	return err ?: rq_recv(n, seq, cb, ctx);
 }
 
+/*
+ * The kernel dropped events. It reports that once and then drops everything while the
+ * socket is marked congested, which only an empty queue clears: so empty the queue
+ * first, and the resync the caller does next comes after every lost event.
+ */
+static int drain(struct xnl *n)
+{
+	ssize_t len;
+
+	while ((len = recv(mnl_socket_get_fd(n->ev), n->buf, XNL_BUF, MSG_TRUNC)) != 0) {
+		if (len < 0 && errno != EINTR && errno != ENOBUFS)
+			break;
+		if (len > 0)
+			explicit_bzero(n->buf, len < XNL_BUF ? len : XNL_BUF);
+	}
+	return -ENOBUFS;
+}
+
 int xnl_events(struct xnl *n, xnl_cb cb, void *ctx)
 {
 	int first = 0;
@@ -241,11 +259,13 @@ int xnl_events(struct xnl *n, xnl_cb cb, void *ctx)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return first;
-			return -errno;	/* ENOBUFS: the kernel dropped events */
+			if (errno == ENOBUFS)
+				return drain(n);
+			return -errno;
 		}
 		if (len > XNL_BUF) {
 			explicit_bzero(n->buf, XNL_BUF);
-			return -ENOBUFS;	/* a lost message is a lost event */
+			return drain(n);	/* a lost message is a lost event */
 		}
 		left = len;
 		for (nlh = (void *)n->buf; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
