@@ -80,7 +80,7 @@ $(XOFFCTL): $(OUT)/xoffctl.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(LIB) -o $@ $(LDLIBS)
 
-$(TESTS): $(TEST_SRCS) $(wildcard tests/*.h) $(LIB) $(SKELS)
+$(TESTS): $(TEST_SRCS) $(wildcard tests/*.h) $(LIB) $(SKELS) $(XOFFCTL)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Wno-override-init -Itests -DXOFF_OUT='"$(abspath $(OUT))"' \
 		$(TEST_SRCS) $(LIB) -o $@ $(LDLIBS) -lxdp -lcriterion

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -51,8 +53,13 @@ int xoffd_resync(struct xsync *s, struct xnl *n)
 	}
 	if (err) {
 		/* A partial dump must not delete what it did not show: keep the rest. */
+		char msg[384];
+
 		xsync_resync_abort(s);
-		return fail("resync: dump", err);
+		snprintf(msg, sizeof(msg), "resync: dump: %s%s%s", strerror(-err),
+			 xnl_extack(n)[0] ? ": " : "", xnl_extack(n));
+		xoffd_log(NULL, XSYNC_ERR, msg);
+		return err;
 	}
 	return xsync_resync_end(s);
 }
@@ -85,6 +92,36 @@ static int fail(const char *what, int err)
 	return err;
 }
 
+/* A second daemon in the same namespace would hand out the same slots: refuse it. */
+static int lock_netns(void)
+{
+	char path[96];
+	struct stat st;
+	int fd;
+
+	if (stat("/proc/self/ns/net", &st))
+		return fail("/proc/self/ns/net", -errno);
+	if (mkdir(XOFFD_LOCK_DIR, 0700) && errno != EEXIST)
+		return fail(XOFFD_LOCK_DIR, -errno);
+	snprintf(path, sizeof(path), XOFFD_LOCK_DIR "/daemon-netns-%llu.lock",
+		 (unsigned long long)st.st_ino);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return fail(path, -errno);
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		int err = -errno;
+
+		close(fd);
+		if (err == -EWOULDBLOCK) {
+			xoffd_log(NULL, XSYNC_ERR, "another xoff daemon runs in this network "
+				  "namespace");
+			return -EBUSY;
+		}
+		return fail(path, err);
+	}
+	return fd;
+}
+
 int xoffd_run(const struct xoffd_opts *o)
 {
 	unsigned int ms = o->interval_ms ? o->interval_ms : XOFFD_INTERVAL_MS;
@@ -96,12 +133,15 @@ int xoffd_run(const struct xoffd_opts *o)
 	struct xoff *x = NULL;
 	struct xsync *s = NULL;
 	struct xnl *n = NULL;
-	int sfd = -1, tfd = -1, err;
+	int sfd = -1, tfd = -1, lfd, err;
+	unsigned int i;
 	sigset_t mask;
 	bool stop = false;
 
 	log_max = o->log_level ? o->log_level : XSYNC_INFO;
 	its.it_value = its.it_interval;
+	if ((lfd = lock_netns()) < 0)
+		return lfd;
 	if (mkdir(xo.pin_dir, 0700) && errno != EEXIST)
 		return fail(xo.pin_dir, -errno);
 	if ((err = xoff_open(&x, &xo)) || (err = xoff_load(x))) {
@@ -118,6 +158,11 @@ int xoffd_run(const struct xoffd_opts *o)
 		fail("reading the pinned maps", err);
 		goto out;
 	}
+	for (i = 0; i < o->nmodes; i++)
+		if ((err = xsync_set_mirror_mode(s, o->modes[i].ifindex, o->modes[i].mode))) {
+			fail("mirror mode", err);
+			goto out;
+		}
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
@@ -191,5 +236,6 @@ out:
 	xsync_free(s);
 	xnl_close(n);
 	xoff_close(x);
+	close(lfd);
 	return err;
 }

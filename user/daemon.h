@@ -19,7 +19,15 @@ struct xoffd_opts {
 	int		rcvbuf;		/* event socket buffer; 0: default */
 	int		log_level;	/* XSYNC_ERR .. XSYNC_DEBUG */
 	__u32		max_sas;	/* only when the maps are created here */
+	unsigned int	nmodes;		/* per offload device mirror modes */
+	struct {
+		__u32	ifindex;
+		enum xsync_mirror_mode mode;
+	} modes[64];
 };
+
+/* One daemon per network namespace: the lock it holds while running. */
+#define XOFFD_LOCK_DIR		"/run/xoff"
 
 /* Runs until SIGTERM or SIGINT (0) or a fatal error (negative errno, logged). SIGHUP:
  * full resync; SIGUSR1: a stats line. */

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* xoffctl: the operator's command. Exit codes: 0 ok, 1 error, 2 usage. */
 #include <errno.h>
+#include <net/if.h>
+#include <stdarg.h>
+#include <bpf/libbpf.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,10 +80,24 @@ static void help(FILE *f)
 	fprintf(f,
 		"Usage: %s OBJECT COMMAND...\n"
 		"       %s run [pin-dir DIR] [interval MS] [cpus LIST] [tx-queues N]\n"
-		"                  [mirror auto|on|off] [rcvbuf BYTES]\n"
+		"                  [mirror auto|on|off] [mirror-dev DEV auto|on|off]...\n"
+		"                  [rcvbuf BYTES]\n"
 		"                  [log-level error|warning|info|debug]\n"
 		"       %s version\n"
 		"       %s help\n", prog, prog, prog, prog);
+}
+
+static int parse_mode(const char *s, enum xsync_mirror_mode *m)
+{
+	if (!strcmp(s, "auto"))
+		*m = XSYNC_MIRROR_AUTO;
+	else if (!strcmp(s, "on"))
+		*m = XSYNC_MIRROR_ON;
+	else if (!strcmp(s, "off"))
+		*m = XSYNC_MIRROR_OFF;
+	else
+		return -EINVAL;
+	return 0;
 }
 
 static int do_run(int argc, char **argv)
@@ -110,14 +127,21 @@ static int do_run(int argc, char **argv)
 			if (parse_uint(val, 4096, &v))
 				return usage_err("tx-queues: '%s' is not 0 to 4096", val);
 			o.tx_queues = v;
+		} else if (!strcmp(k, "mirror-dev")) {
+			unsigned int ifindex = if_nametoindex(val);
+
+			if (i + 2 >= argc)
+				return usage_err("mirror-dev %s: needs auto, on or off", val);
+			if (!ifindex)
+				return usage_err("mirror-dev: no device '%s'", val);
+			if (o.nmodes == sizeof(o.modes) / sizeof(o.modes[0]))
+				return usage_err("mirror-dev: more than 64 devices at '%s'", val);
+			if (parse_mode(argv[i + 2], &o.modes[o.nmodes].mode))
+				return usage_err("mirror-dev: '%s' is not auto, on or off", argv[i + 2]);
+			o.modes[o.nmodes++].ifindex = ifindex;
+			i++;
 		} else if (matches(k, "mirror")) {
-			if (!strcmp(val, "auto"))
-				o.mirror = XSYNC_MIRROR_AUTO;
-			else if (!strcmp(val, "on"))
-				o.mirror = XSYNC_MIRROR_ON;
-			else if (!strcmp(val, "off"))
-				o.mirror = XSYNC_MIRROR_OFF;
-			else
+			if (parse_mode(val, &o.mirror))
 				return usage_err("mirror: '%s' is not auto, on or off", val);
 		} else if (matches(k, "rcvbuf")) {
 			if (parse_uint(val, INT_MAX, &v))
@@ -142,8 +166,17 @@ static int do_run(int argc, char **argv)
 	return xoffd_run(&o) ? 1 : 0;
 }
 
+/* libbpf's warnings only; its informational lines are noise to an operator. */
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level != LIBBPF_WARN || strstr(fmt, "skipping unrecognized data section"))
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
 int main(int argc, char **argv)
 {
+	libbpf_set_print(libbpf_quiet);
 	if (argc < 2) {
 		help(stderr);
 		return 2;

@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* `xoffctl run` as a process: it starts, follows the kernel, refuses a second daemon in
+ * its namespace, answers SIGUSR1 and SIGHUP, and stops cleanly on SIGTERM with its maps
+ * left pinned. Runs in its own network and mount namespaces on a private bpffs. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <criterion/criterion.h>
+
+static char dir[64];		/* bpffs mount point */
+static char logf[64];
+static bool mounted;
+
+static void dsetup(void)
+{
+	cr_assert_eq(unshare(CLONE_NEWNET | CLONE_NEWNS), 0, "unshare: %s", strerror(errno));
+	mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+	strcpy(dir, "/tmp/xoff-daemon-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_eq(mount("bpf", dir, "bpf", 0, NULL), 0, "mount bpffs: %s", strerror(errno));
+	mounted = true;
+	strcpy(logf, "/tmp/xoff-daemon-log-XXXXXX");
+	close(mkstemp(logf));
+	cr_assert_eq(system("ip link set lo up"), 0);
+}
+
+static void dteardown(void)
+{
+	char lock[96];
+	struct stat st;
+
+	/* The daemon's lock file of this (now dying) namespace. */
+	if (!stat("/proc/self/ns/net", &st)) {
+		snprintf(lock, sizeof(lock), "/run/xoff/daemon-netns-%llu.lock",
+			 (unsigned long long)st.st_ino);
+		unlink(lock);
+	}
+	if (mounted)
+		umount2(dir, MNT_DETACH);
+	mounted = false;
+	if (dir[0])
+		rmdir(dir);
+	if (logf[0])
+		unlink(logf);
+}
+
+TestSuite(daemon, .init = dsetup, .fini = dteardown, .timeout = 60);
+
+static pid_t start(void)
+{
+	char pins[96];
+	pid_t pid;
+
+	snprintf(pins, sizeof(pins), "%s/xoff", dir);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (!pid) {
+		int fd = open(logf, O_WRONLY | O_APPEND);
+
+		dup2(fd, 2);
+		execl(XOFF_OUT "/xoffctl", "xoffctl", "run", "pin-dir", pins, "interval", "100",
+		      "log-level", "debug", (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+static bool log_has(const char *s, int count)
+{
+	char buf[16384];
+	FILE *f = fopen(logf, "r");
+	size_t n;
+	const char *p = buf;
+	int seen = 0;
+
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	while ((p = strstr(p, s))) {
+		seen++;
+		p++;
+	}
+	return seen >= count;
+}
+
+static bool wait_log(const char *s, int count)
+{
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		if (log_has(s, count))
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+static int wait_exit(pid_t pid)
+{
+	int st, i;
+
+	for (i = 0; i < 500; i++) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	return -1;
+}
+
+Test(daemon, lifecycle)
+{
+	char path[128];
+	struct stat st;
+	pid_t d, second;
+
+	d = start();
+	cr_assert(wait_log("started:", 1), "the daemon did not start");
+	cr_assert_eq(system("ip xfrm policy add dst 10.9.0.0/16 dir out "
+			    "tmpl dst 192.0.2.2 proto esp mode tunnel"), 0);
+	kill(d, SIGUSR1);
+	cr_assert(wait_log("1 policies", 1), "SIGUSR1 stats with the new policy");
+
+	second = start();
+	cr_assert_eq(wait_exit(second), 1, "a second daemon must exit 1");
+	cr_assert(log_has("another xoff daemon runs in this network namespace", 1));
+
+	kill(d, SIGHUP);
+	cr_assert(wait_log("SIGHUP: full resync", 1));
+	kill(d, SIGTERM);
+	cr_assert_eq(wait_exit(d), 0, "SIGTERM: clean exit");
+	cr_assert(log_has("stopped:", 1));
+	/* The maps stay pinned for the fast path and the next daemon. */
+	snprintf(path, sizeof(path), "%s/xoff/xoff_sas", dir);
+	cr_assert_eq(stat(path, &st), 0, "%s stays pinned", path);
+	snprintf(path, sizeof(path), "%s/xoff/xoff_mirror", dir);
+	cr_assert_eq(stat(path, &st), 0, "%s stays pinned", path);
+	cr_assert_eq(system("ip xfrm policy flush"), 0);
+}
