@@ -620,7 +620,7 @@ Test(lib, alg_sizes_null_name)
 /* ---- Pinning on a private bpffs ---- */
 
 static const char *const shared[] = {
-	XOFF_MAP_SAS, XOFF_MAP_COUNTERS, XOFF_MAP_POLICIES, XOFF_MAP_CPUS,
+	XOFF_MAP_SAS, XOFF_MAP_COUNTERS, XOFF_MAP_POLICIES, XOFF_MAP_CPUS, XOFF_MAP_MIRROR,
 };
 static char pin_dir[64];
 static bool pin_mounted;
@@ -713,7 +713,7 @@ Test(pin, shared_maps_pinned_and_reused, .init = pin_setup, .fini = pin_teardown
 	err = pin_open(&fx, 64);
 	cr_assert_eq(err, 0, "load with pin_dir: %s", strerror(-err));
 
-	/* Exactly the four shared maps, and they are the instance's maps. */
+	/* Exactly the shared maps, and they are the instance's maps. */
 	for (i = 0; i < sizeof(shared) / sizeof(shared[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", pin_dir, shared[i]);
 		fd = bpf_obj_get(path);
@@ -729,7 +729,8 @@ Test(pin, shared_maps_pinned_and_reused, .init = pin_setup, .fini = pin_teardown
 		    strcmp(de->d_name, "progs.debug"))
 			n++;
 	closedir(d);
-	cr_expect_eq(n, 4, "%zu entries pinned, expected the 4 shared maps", n);
+	cr_expect_eq(n, sizeof(shared) / sizeof(shared[0]), "%zu entries pinned, expected the "
+		     "%zu shared maps", n, sizeof(shared) / sizeof(shared[0]));
 
 	/* A second instance reuses them; its reasons and configuration stay its own. */
 	err = pin_open(&fx2, 64);
