@@ -7,6 +7,17 @@
 #include <bpf/bpf.h>
 #include "sync_int.h"
 
+/* The trie compares the first prefixlen bits only: selectors that differ after them
+ * (the kernel keeps host bits, 10.0.0.5/24 and 10.0.0.0/24 are two policies) are one
+ * trie entry, so they must be one entry here too. */
+static void key_mask(struct xoff_policy_key *k)
+{
+	unsigned int bits = k->prefixlen - XOFF_POLICY_PREFIX(0), i;
+
+	for (i = 0; i < sizeof(k->daddr); i++, bits = bits > 8 ? bits - 8 : 0)
+		k->daddr[i] &= bits >= 8 ? 0xff : (__u8)(0xff << (8 - bits));
+}
+
 int xsync_lpm_load(struct xsync *s)
 {
 	int fd = xoff_map_fd(s->x, XOFF_MAP_POLICIES);
@@ -19,9 +30,13 @@ int xsync_lpm_load(struct xsync *s)
 		prev = &k;
 		if (bpf_map_lookup_elem(fd, &k, &v))
 			continue;
+		key_mask(&next);
+		HASH_FIND(hh, s->lpm, &next, sizeof(next), l);
+		if (l)
+			continue;
 		if (!(l = calloc(1, sizeof(*l))))
 			return -ENOMEM;
-		l->key = k;
+		l->key = next;
 		l->cur = v;
 		l->present = true;
 		HASH_ADD(hh, s->lpm, key, sizeof(l->key), l);
@@ -71,6 +86,7 @@ static int lpm_want(struct xsync *s, struct ssa **cand, unsigned int n, const st
 	family = p->sel.family ? p->sel.family : sa->x.family;
 	if (xoff_policy_key_make(&k, family, &p->sel.daddr, p->sel.prefixlen_d))
 		return 0;
+	key_mask(&k);
 	HASH_FIND(hh, s->lpm, &k, sizeof(k), l);
 	if (!l) {
 		if (!(l = calloc(1, sizeof(*l))))

@@ -141,7 +141,9 @@ static int write_delta(struct xsync *s, const struct xfrm_sa *x, __u32 slot,
 	}
 	m->flags &= ~XOFF_MIRROR_PENDING;
 	m->pend_packets = m->pend_bytes = m->target_packets = m->target_bytes = 0;
-	err = xsync_mirror_store(s, slot) ?: (gone(err) ? 0 : err);
+	if (gone(err))
+		return xsync_mirror_store(s, slot);	/* nothing landed: no limit crossed */
+	err = xsync_mirror_store(s, slot) ?: err;
 	return err ?: check_limits(s, x, slot, &next);
 }
 
@@ -263,5 +265,7 @@ int xsync_mirror(struct xsync *s, __u64 now)
 		if ((e = mirror_sa(s, sa, &s->sums[slot], now)))
 			err = err ?: e;
 	}
+	if (s->retry_full && (e = xsync_apply(s)))
+		err = err ?: e;		/* slots freed above go to SAs waiting for one */
 	return err;
 }

@@ -143,6 +143,7 @@ int xsync_slot_finish(struct xsync *s, __u32 slot)
 	}
 	s->slot_state[slot] = SLOT_FREE;
 	s->free[s->nfree++] = slot;
+	s->retry_full = s->full_waiting;
 	return 0;
 }
 
@@ -287,6 +288,14 @@ static void derive_dir(struct xsync *s, struct ssa *sa)
 	sa->x.dir_source = XFRM_DIR_FROM_LOCAL;
 }
 
+/* The reason of an eligible SA: its path. */
+static enum xsync_why path_why(const struct ssa *sa)
+{
+	return !sa->x.has_offload ? XSYNC_WHY_SW :
+	       sa->val.offload_mode == XOFF_OFFLOAD_PACKET ? XSYNC_WHY_HW_PACKET :
+	       XSYNC_WHY_HW_CRYPTO;
+}
+
 /* Path, reason and the fast-path entry of an SA, from what the kernel reported. */
 static void decide(struct xsync *s, struct ssa *sa)
 {
@@ -317,9 +326,7 @@ static void decide(struct xsync *s, struct ssa *sa)
 				       XOFF_OFFLOAD_PACKET : XOFF_OFFLOAD_CRYPTO;
 	}
 	if (sa->eligible)
-		sa->why = !x->has_offload ? XSYNC_WHY_SW :
-			  sa->val.offload_mode == XOFF_OFFLOAD_PACKET ? XSYNC_WHY_HW_PACKET :
-			  XSYNC_WHY_HW_CRYPTO;
+		sa->why = path_why(sa);
 	sa->val.dir = x->dir == XOFF_DIR_OUT ? XOFF_DIR_OUT : XOFF_DIR_IN;
 	sa->val.action = sa->val.path == XOFF_PATH_SW && sa->val.dir == XOFF_DIR_IN ?
 			 XOFF_ACT_CPU : XOFF_ACT_PASS;
@@ -330,7 +337,7 @@ static void decide(struct xsync *s, struct ssa *sa)
 		xoff_sa_key_make(&sa->key, x->family, &x->daddr, x->spi,
 				 x->encap_type ? XOFF_ENCAP_ESPINUDP : XOFF_ENCAP_ESP);
 	d = xsync_mirror_decide(s, sa);
-	if (d != sa->decision && d == XSYNC_WRITE && sa->decision != XSYNC_PROBE)
+	if (sa->has_slot && d != sa->decision && d == XSYNC_WRITE && sa->decision != XSYNC_PROBE)
 		sa->rebase = true;	/* traffic before the switch was the kernel's */
 	sa->decision = d;
 }
@@ -447,6 +454,7 @@ static int key_apply(struct xsync *s, struct keyent *ke, bool batch)
 
 		if (slot_alloc(s, sa, &slot)) {
 			sa->why = XSYNC_WHY_FULL;
+			s->full_waiting = true;	/* retried when a slot is freed */
 			sa = NULL;
 		} else {
 			sa->val.slot = slot;
@@ -457,8 +465,8 @@ static int key_apply(struct xsync *s, struct keyent *ke, bool batch)
 	} else if (sa) {
 		steer_get(s, sa, -1, -1);
 	}
-	if (sa && sa->why == XSYNC_WHY_FULL)
-		sa->why = XSYNC_WHY_SW;		/* refreshed by decide() on the next change */
+	if (sa && (sa->why == XSYNC_WHY_FULL || sa->why == XSYNC_WHY_CONFLICT))
+		sa->why = path_why(sa);	/* mapped now: the rival left, a slot freed */
 
 	if (sa) {
 		if (!ke->present || memcmp(&ke->cur, &sa->val, sizeof(sa->val))) {
@@ -499,6 +507,15 @@ int xsync_apply(struct xsync *s)
 	unsigned int n = 0, i;
 	int err = 0, e;
 
+	if (s->retry_full && !s->resync) {
+		/* Slots were freed: SAs that found none try again. */
+		struct ssa *sa, *tmp;
+
+		s->retry_full = s->full_waiting = false;
+		HASH_ITER(hh, s->sas, sa, tmp)
+			if (sa->why == XSYNC_WHY_FULL && sa->ke)
+				key_dirty(s, sa->ke);
+	}
 	for (ke = s->dirty, s->dirty = NULL; ke; ke = next) {
 		next = ke->dirty_next;
 		ke->dirty = false;
@@ -956,6 +973,7 @@ void xsync_free(struct xsync *s)
 	free(s->mir);
 	free(s->free);
 	free(s->quar);
+	free(s->sums);
 	free(s);
 }
 

@@ -118,6 +118,8 @@ struct xsync {
 	bool		lpm_dirty;
 	struct ifmode	*ifmodes;
 	bool		resync;
+	bool		full_waiting;	/* an SA found no free slot */
+	bool		retry_full;	/* and a slot was freed since */
 
 	__u16		*cpus;		/* allowed steering targets */
 	unsigned int	ncpus;

@@ -26,15 +26,14 @@ struct attrs {
 	const struct nlattr *a[XOFF_XFRMA_MAX + 1];
 };
 
-/* libmnl has checked that each attribute fits in the message; unknown types are skipped. */
-static int attr_cb(const struct nlattr *attr, void *data)
+/* parse_attrs() has checked that the attribute fits in the message; unknown types are
+ * skipped. */
+static void attr_cb(const struct nlattr *attr, struct attrs *t)
 {
-	struct attrs *t = data;
 	unsigned int type = mnl_attr_get_type(attr);
 
 	if (type <= XOFF_XFRMA_MAX)
 		t->a[type] = attr;
-	return MNL_CB_OK;
 }
 
 /* Minimum payload of the attributes xoff reads; scalars must be exact. */
@@ -79,12 +78,17 @@ static const char *const attr_bad[XOFF_XFRMA_MAX + 1] = {
 static int parse_attrs(const struct nlmsghdr *nlh, size_t hdrlen, struct attrs *t,
 		       const char **why)
 {
+	const struct nlattr *attr;
 	unsigned int i;
 
 	memset(t, 0, sizeof(*t));
 	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + MNL_ALIGN(hdrlen))
 		return BAD("message shorter than its header");
-	if (mnl_attr_parse(nlh, MNL_ALIGN(hdrlen), attr_cb, t) < 0)
+	/* The walk stops, without an error, at the first attribute that does not fit:
+	 * any byte left after it belongs to one. */
+	mnl_attr_for_each(attr, nlh, MNL_ALIGN(hdrlen))
+		attr_cb(attr, t);
+	if ((const char *)attr < (const char *)mnl_nlmsg_get_payload_tail(nlh))
 		return BAD("attribute overruns the message");
 	for (i = 0; i <= XOFF_XFRMA_MAX; i++) {
 		unsigned int len;
@@ -111,13 +115,25 @@ static const char *alg_name(const struct nlattr *a)
 	return memchr(name, '\0', sizeof(((struct xfrm_algo *)0)->alg_name)) ? name : NULL;
 }
 
+static const char *const attr_name_bad[] = {
+	"XFRMA_ALG_AEAD: name not terminated", "XFRMA_ALG_CRYPT: name not terminated",
+	"XFRMA_ALG_AUTH_TRUNC: name not terminated", "XFRMA_ALG_AUTH: name not terminated",
+};
+
 /* ESP sizes from the algorithm names and ICV lengths; the keys are not read. */
 static int parse_algs(const struct attrs *t, struct xfrm_sa *sa, const char **why)
 {
+	static const unsigned int types[] = {
+		XFRMA_ALG_AEAD, XFRMA_ALG_CRYPT, XFRMA_ALG_AUTH_TRUNC, XFRMA_ALG_AUTH,
+	};
 	const char *enc = NULL, *auth = NULL;
-	unsigned int icv_bits = 0;
+	unsigned int icv_bits = 0, i;
 	struct xoff_alg_sizes sz;
 
+	/* Every name present is checked, also those a preferred attribute makes unused. */
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (t->a[types[i]] && !alg_name(t->a[types[i]]))
+			return BAD(attr_name_bad[i]);
 	if (t->a[XFRMA_ALG_AEAD]) {
 		const struct xfrm_algo_aead *a = payload(t, XFRMA_ALG_AEAD);
 
@@ -339,7 +355,11 @@ int xfrm_parse(const struct nlmsghdr *nlh, struct xfrm_msg *out, const char **wh
 			return err;
 		out->ev = XFRM_EV_SA_DEL;
 		if (t.a[XFRMA_SA]) {
-			if ((err = usersa_info(payload(&t, XFRMA_SA), &out->sa, why)))
+			struct xfrm_usersa_info p;
+
+			/* Attributes are 4-byte aligned; the struct holds 64-bit fields. */
+			memcpy(&p, payload(&t, XFRMA_SA), sizeof(p));
+			if ((err = usersa_info(&p, &out->sa, why)))
 				return err;
 		} else {
 			usersa_id(hdr, &out->sa);
@@ -383,7 +403,10 @@ int xfrm_parse(const struct nlmsghdr *nlh, struct xfrm_msg *out, const char **wh
 			return err;
 		out->ev = XFRM_EV_POL_DEL;
 		if (t.a[XFRMA_POLICY]) {
-			if ((err = userpolicy_info(payload(&t, XFRMA_POLICY), &out->pol, why)))
+			struct xfrm_userpolicy_info p;
+
+			memcpy(&p, payload(&t, XFRMA_POLICY), sizeof(p));
+			if ((err = userpolicy_info(&p, &out->pol, why)))
 				return err;
 		} else {
 			const struct xfrm_userpolicy_id *id = hdr;
@@ -456,7 +479,7 @@ int xfrm_parse(const struct nlmsghdr *nlh, struct xfrm_msg *out, const char **wh
 		out->ae.proto = id->sa_id.proto;
 		if ((lt = payload(&t, XFRMA_LTIME_VAL))) {
 			out->ae.has_ltime = true;
-			out->ae.curlft = *lt;
+			memcpy(&out->ae.curlft, lt, sizeof(out->ae.curlft));
 		}
 		return 0;
 	}
