@@ -99,7 +99,7 @@ static int check_limits(struct xsync *s, const struct xfrm_sa *x, __u32 slot,
 
 /* Add the fast-path delta to the kernel's curlft: intent logged, sent, committed. */
 static int write_delta(struct xsync *s, const struct xfrm_sa *x, __u32 slot,
-		       const struct xoff_counters *fp, __u64 now)
+		       const struct xoff_counters *fp, __u64 now, bool same_instance)
 {
 	struct xoff_mirror *m = &s->mir[slot];
 	struct xfrm_lifetime_cur cur, next;
@@ -113,6 +113,8 @@ static int write_delta(struct xsync *s, const struct xfrm_sa *x, __u32 slot,
 		s->st.mirror_errors++;
 		return err;
 	}
+	if (same_instance && cur.add_time != m->add_time)
+		return 0;	/* deleted and added again: not the SA these counts are of */
 	next = cur;
 	next.packets = sat_add(cur.packets, fp->packets - m->packets);
 	next.bytes = sat_add(cur.bytes, fp->bytes - m->bytes);
@@ -184,7 +186,7 @@ static int mirror_sa(struct xsync *s, struct ssa *sa, const struct xoff_counters
 			  sa->decision == XSYNC_KERNEL ? "counted by the driver"
 						       : "not counted by the driver: xoff writes");
 		if (sa->decision == XSYNC_WRITE)
-			return write_delta(s, &sa->x, slot, fp, now);
+			return write_delta(s, &sa->x, slot, fp, now, false);
 		/* fall through */
 	case XSYNC_KERNEL:
 		/* Kept in memory only: the kernel's own counts need no crash safety. */
@@ -192,7 +194,7 @@ static int mirror_sa(struct xsync *s, struct ssa *sa, const struct xoff_counters
 		m->bytes = fp->bytes;
 		return 0;
 	case XSYNC_WRITE:
-		return write_delta(s, &sa->x, slot, fp, now);
+		return write_delta(s, &sa->x, slot, fp, now, false);
 	}
 	return 0;
 }
@@ -242,7 +244,7 @@ int xsync_mirror(struct xsync *s, __u64 now)
 			if (m->flags & XOFF_MIRROR_PENDING)
 				resolve_pending(s, &q->x, q->slot);
 			if (s->sums[q->slot].packets > m->packets)
-				write_delta(s, &q->x, q->slot, &s->sums[q->slot], now);
+				write_delta(s, &q->x, q->slot, &s->sums[q->slot], now, true);
 		}
 		if ((e = xsync_slot_finish(s, q->slot))) {
 			s->quar[kept++] = *q;	/* try again next sweep */

@@ -631,14 +631,11 @@ static bool proto_match(__u8 proto, __u8 flush)
 
 static void tdirs_rebuild(struct xsync *s)
 {
-	struct tdir *t, *tt;
+	struct tdir *t;
 	struct spol *p, *pt;
 	unsigned int i;
 
-	HASH_ITER(hh, s->tdirs, t, tt) {
-		HASH_DEL(s->tdirs, t);
-		free(t);
-	}
+	HASH_FREE_ALL(s->tdirs);
 	HASH_ITER(hh, s->pols, p, pt) {
 		if (p->p.action != XFRM_POLICY_ALLOW)
 			continue;
@@ -932,39 +929,14 @@ fail:
 
 void xsync_free(struct xsync *s)
 {
-	struct ssa *sa, *st;
-	struct spol *sp, *pt;
-	struct keyent *ke, *kt;
-	struct tdir *t, *tt;
-	struct lpment *l, *lt;
-	struct ifmode *im, *imt;
-
 	if (!s)
 		return;
-	HASH_ITER(hh, s->sas, sa, st) {
-		HASH_DEL(s->sas, sa);
-		free(sa);
-	}
-	HASH_ITER(hh, s->pols, sp, pt) {
-		HASH_DEL(s->pols, sp);
-		free(sp);
-	}
-	HASH_ITER(hh, s->keys, ke, kt) {
-		HASH_DEL(s->keys, ke);
-		free(ke);
-	}
-	HASH_ITER(hh, s->tdirs, t, tt) {
-		HASH_DEL(s->tdirs, t);
-		free(t);
-	}
-	HASH_ITER(hh, s->lpm, l, lt) {
-		HASH_DEL(s->lpm, l);
-		free(l);
-	}
-	HASH_ITER(hh, s->ifmodes, im, imt) {
-		HASH_DEL(s->ifmodes, im);
-		free(im);
-	}
+	HASH_FREE_ALL(s->sas);
+	HASH_FREE_ALL(s->pols);
+	HASH_FREE_ALL(s->keys);
+	HASH_FREE_ALL(s->tdirs);
+	HASH_FREE_ALL(s->lpm);
+	HASH_FREE_ALL(s->ifmodes);
 	free(s->cpus);
 	free(s->cpu_load);
 	free(s->queue_load);

@@ -147,6 +147,15 @@ struct xsync {
 	struct xsync_stats st;
 };
 
+/* Free every entry of a uthash table linked by "hh". */
+#define HASH_FREE_ALL(head) do {					\
+	__typeof__(head) _e, _t;					\
+	HASH_ITER(hh, head, _e, _t) {					\
+		HASH_DEL(head, _e);					\
+		free(_e);						\
+	}								\
+} while (0)
+
 void xsync_log(struct xsync *s, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void xsync_sa_name(const struct xfrm_sa *x, char *buf, size_t len);
