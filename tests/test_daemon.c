@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <criterion/criterion.h>
+#include "bpffs.h"
 
 static char dir[64];		/* bpffs mount point */
 static char logf[64];
@@ -23,12 +24,8 @@ static bool mounted;
 
 static void dsetup(void)
 {
-	cr_assert_eq(unshare(CLONE_NEWNET | CLONE_NEWNS), 0, "unshare: %s", strerror(errno));
-	mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
-	strcpy(dir, "/tmp/xoff-daemon-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	cr_assert_eq(mount("bpf", dir, "bpf", 0, NULL), 0, "mount bpffs: %s", strerror(errno));
-	mounted = true;
+	cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare: %s", strerror(errno));
+	bpffs_mount(dir, &mounted);
 	strcpy(logf, "/tmp/xoff-daemon-log-XXXXXX");
 	close(mkstemp(logf));
 	cr_assert_eq(system("ip link set lo up"), 0);
@@ -45,11 +42,7 @@ static void dteardown(void)
 			 (unsigned long long)st.st_ino);
 		unlink(lock);
 	}
-	if (mounted)
-		umount2(dir, MNT_DETACH);
-	mounted = false;
-	if (dir[0])
-		rmdir(dir);
+	bpffs_umount(dir, &mounted);
 	if (logf[0])
 		unlink(logf);
 }

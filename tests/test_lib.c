@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <sys/mount.h>
 #include "fixture.h"
+#include "bpffs.h"
 #include <criterion/parameterized.h>
 #include <time.h>
 
@@ -630,18 +631,7 @@ static void pin_setup(void)
 {
 	fx_need_root();
 	libbpf_set_print(fx_libbpf_print);
-	/* Our own mount namespace where we can have one: should the test die before .fini,
-	 * the mount dies with it. .fini unmounts in any case. */
-	if (!unshare(CLONE_NEWNS))
-		mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
-	strcpy(pin_dir, "/tmp/xoff-bpffs-XXXXXX");
-	if (!mkdtemp(pin_dir)) {
-		pin_dir[0] = '\0';
-		cr_assert_fail("mkdtemp: %s", strerror(errno));
-	}
-	cr_assert_eq(mount("bpf", pin_dir, "bpf", 0, NULL), 0, "mount bpffs on %s: %s", pin_dir,
-		     strerror(errno));
-	pin_mounted = true;
+	bpffs_mount(pin_dir, &pin_mounted);
 }
 
 static void pin_teardown(void)
@@ -649,12 +639,7 @@ static void pin_teardown(void)
 	xoff_close(fx2);
 	fx2 = NULL;
 	fx_teardown();
-	if (pin_mounted && umount2(pin_dir, MNT_DETACH))
-		fprintf(stderr, "umount %s: %s\n", pin_dir, strerror(errno));
-	pin_mounted = false;
-	if (pin_dir[0] && rmdir(pin_dir))
-		fprintf(stderr, "rmdir %s: %s\n", pin_dir, strerror(errno));
-	pin_dir[0] = '\0';
+	bpffs_umount(pin_dir, &pin_mounted);
 }
 
 static int pin_open(struct xoff **x, __u32 max_sas)

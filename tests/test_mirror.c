@@ -3,6 +3,7 @@
  * SA lifetimes, through limits, failures, quarantine and restarts. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include "bpffs.h"
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
@@ -180,18 +181,7 @@ static void mirror_init(void)
 static void pin_init(void)
 {
 	mirror_init();
-	/* Our own mount namespace where we can have one: should the test die before .fini,
-	 * the mount dies with it. .fini unmounts in any case. */
-	if (!unshare(CLONE_NEWNS))
-		mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
-	strcpy(pin_dir, "/tmp/xoff-mirror-XXXXXX");
-	if (!mkdtemp(pin_dir)) {
-		pin_dir[0] = '\0';
-		cr_assert_fail("mkdtemp: %s", strerror(errno));
-	}
-	cr_assert_eq(mount("bpf", pin_dir, "bpf", 0, NULL), 0, "mount bpffs on %s: %s", pin_dir,
-		     strerror(errno));
-	pin_mounted = true;
+	bpffs_mount(pin_dir, &pin_mounted);
 }
 
 /* The daemon stops (or dies): nothing is written on the way out. */
@@ -207,12 +197,7 @@ static void stop(void)
 static void mirror_fini(void)
 {
 	stop();
-	if (pin_mounted && umount2(pin_dir, MNT_DETACH))
-		fprintf(stderr, "umount %s: %s\n", pin_dir, strerror(errno));
-	pin_mounted = false;
-	if (pin_dir[0] && rmdir(pin_dir))
-		fprintf(stderr, "rmdir %s: %s\n", pin_dir, strerror(errno));
-	pin_dir[0] = '\0';
+	bpffs_umount(pin_dir, &pin_mounted);
 }
 
 /* Load xoff (over the pins when mounted) and start a control plane on it. */

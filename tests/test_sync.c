@@ -2,6 +2,7 @@
 /* The reconciler against a scripted XFRM event feed, checked in the real BPF maps. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include "bpffs.h"
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <dlfcn.h>
@@ -1709,30 +1710,14 @@ static bool pin_mounted;
 static void pin_setup(void)
 {
 	env_init();
-	/* Our own mount namespace where we can have one: should the test die before .fini,
-	 * the mount dies with it. .fini unmounts in any case. */
-	if (!unshare(CLONE_NEWNS))
-		mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
-	strcpy(pin_dir, "/tmp/xoff-bpffs-XXXXXX");
-	if (!mkdtemp(pin_dir)) {
-		pin_dir[0] = '\0';
-		cr_assert_fail("mkdtemp: %s", strerror(errno));
-	}
-	cr_assert_eq(mount("bpf", pin_dir, "bpf", 0, NULL), 0, "mount bpffs on %s: %s", pin_dir,
-		     strerror(errno));
-	pin_mounted = true;
+	bpffs_mount(pin_dir, &pin_mounted);
 }
 
 static void pin_teardown(void)
 {
 	watch.on = false;
 	teardown();
-	if (pin_mounted && umount2(pin_dir, MNT_DETACH))
-		fprintf(stderr, "umount %s: %s\n", pin_dir, strerror(errno));
-	pin_mounted = false;
-	if (pin_dir[0] && rmdir(pin_dir))
-		fprintf(stderr, "rmdir %s: %s\n", pin_dir, strerror(errno));
-	pin_dir[0] = '\0';
+	bpffs_umount(pin_dir, &pin_mounted);
 }
 
 #define NR	8
