@@ -81,7 +81,7 @@ void bench_control_plane(void)
 {
 	struct xoff_opts xo = { .max_sas = 131072 };
 	struct xsync_cfg cfg = { .mirror = XSYNC_MIRROR_AUTO };
-	double t, parse = 1e9, first = 1e9, again = 1e9, sweep = 1e9, idle = 1e9;
+	double t, parse = 1e9, first = 1e9, again = 1e9, sweep = 1e9, idle = 1e9, pols = 1e9;
 	struct xsync_stats st;
 	struct xoff_counters *vals;
 	struct xfrm_msg m;
@@ -141,6 +141,20 @@ void bench_control_plane(void)
 		if ((err = xsync_mirror(s, 0)))
 			fail("mirror", err);
 		sweep = cmp_d(sweep, now_s() - t);
+
+		/* A policy storm beside 100k SAs: each event touches only its addresses. */
+		t = now_s();
+		for (i = 0; i < 1000; i++) {
+			char dst[32], tmp[XMSG_BUF];
+			struct xmsg_pol p = { .sel_dst = "10.0.0.0", .prefix_d = 8,
+					      .dir = XFRM_POLICY_OUT, .index = 8 * i + 1,
+					      .ntmpl = 1, .tmpl = { { .dst = dst, .mode = 1 } } };
+
+			snprintf(dst, sizeof(dst), "10.%u.%u.%u", i >> 16, (i >> 8) & 255, i & 255);
+			if ((err = xsync_msg(s, xmsg_newpolicy(tmp, &p))))
+				fail("policy", err);
+		}
+		pols = cmp_d(pols, now_s() - t);
 		xsync_free(s);
 		xoff_close(x);
 	}
@@ -154,7 +168,9 @@ void bench_control_plane(void)
 	       NR_SAS / again);
 	printf("%-44s %10.1f ms\n", "mirror sweep, 100k slots, no traffic", idle * 1e3);
 	printf("%-44s %10.1f ms\n", "mirror sweep, 100k slots, all with traffic", sweep * 1e3);
-	printf("  (kernel counts these software SAs: deltas computed, nothing written)\n\n");
+	printf("  (kernel counts these software SAs: deltas computed, nothing written)\n");
+	printf("%-44s %10.1f ms\n", "1000 policy events beside 100k SAs", pols * 1e3);
+	printf("\n");
 	printf("ratio sync_100k_sas_per_s %.0f\n", NR_SAS / first);
 	printf("ratio mirror_sweep_100k_ms %.1f\n", sweep * 1e3);
 }

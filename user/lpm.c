@@ -120,6 +120,8 @@ int xsync_lpm_apply(struct xsync *s)
 	if (!s->lpm_dirty || s->resync)
 		return 0;
 	s->lpm_dirty = false;
+	if (!s->npkt_pols && !s->nlpm)
+		return 0;	/* no packet offload: nothing to scan (the common case) */
 	HASH_ITER(hh, s->sas, sa, st)
 		n += sa->has_slot && sa->val.offload_mode == XOFF_OFFLOAD_PACKET &&
 		     sa->val.dir == XOFF_DIR_OUT;

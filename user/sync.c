@@ -553,6 +553,59 @@ int xsync_apply(struct xsync *s)
 	return err ?: e;
 }
 
+static void tdir_key_of(struct tdir_key *k, int family, const void *daddr)
+{
+	memset(k, 0, sizeof(*k));
+	k->family = family;
+	memcpy(k->daddr, daddr, xfrm_addr_len(family));
+}
+
+/* The direction policy templates give SAs to @t's address: -1 when none or both. */
+static int tdir_outcome(const struct tdir *t)
+{
+	if (!t || !t->n_in == !t->n_out)
+		return -1;
+	return t->n_in ? XOFF_DIR_IN : XOFF_DIR_OUT;
+}
+
+/* SAs by destination, so a policy change re-derives only the SAs it concerns. */
+static void addr_link(struct xsync *s, struct ssa *sa)
+{
+	struct tdir_key k;
+	struct addrent *a;
+
+	tdir_key_of(&k, sa->x.family, &sa->x.daddr);
+	HASH_FIND(hh, s->addrs, &k, sizeof(k), a);
+	if (!a) {
+		if (!(a = calloc(1, sizeof(*a))))
+			return;		/* re-derived at the next resync instead */
+		a->k = k;
+		HASH_ADD(hh, s->addrs, k, sizeof(a->k), a);
+	}
+	sa->addr = a;
+	sa->addr_next = a->head;
+	a->head = sa;
+}
+
+static void addr_unlink(struct xsync *s, struct ssa *sa)
+{
+	struct addrent *a = sa->addr;
+	struct ssa **pp;
+
+	if (!a)
+		return;
+	for (pp = &a->head; *pp; pp = &(*pp)->addr_next)
+		if (*pp == sa) {
+			*pp = sa->addr_next;
+			break;
+		}
+	sa->addr = NULL;
+	if (!a->head) {
+		HASH_DEL(s->addrs, a);
+		free(a);
+	}
+}
+
 /* ---- the shadow SAD ----------------------------------------------------------------- */
 
 static struct ssa *sa_find(struct xsync *s, const struct xfrm_sa *x)
@@ -604,6 +657,8 @@ static int sa_upsert(struct xsync *s, const struct xfrm_sa *x)
 		sa->probe_result = XSYNC_PROBE;
 		HASH_ADD(hh, s->sas, id, sizeof(sa->id), sa);
 		s->st.sas++;
+		sa->x = *x;
+		addr_link(s, sa);	/* the destination is part of the identity */
 	}
 	sa->x = *x;
 	sa->seen = true;
@@ -617,6 +672,7 @@ static void sa_remove(struct xsync *s, struct ssa *sa)
 	key_unlink(s, sa);
 	sa_drop_slot(s, sa);
 	steer_put(s, sa);
+	addr_unlink(s, sa);
 	HASH_DEL(s->sas, sa);
 	free(sa);
 	s->st.sas--;
@@ -629,57 +685,57 @@ static bool proto_match(__u8 proto, __u8 flush)
 
 /* ---- the shadow SPD ----------------------------------------------------------------- */
 
-static void tdirs_rebuild(struct xsync *s)
+static int rederive(struct xsync *s, struct ssa *sa)
 {
-	struct tdir *t;
-	struct spol *p, *pt;
-	unsigned int i;
+	__u8 dir = sa->x.dir;
 
-	HASH_FREE_ALL(s->tdirs);
-	HASH_ITER(hh, s->pols, p, pt) {
-		if (p->p.action != XFRM_POLICY_ALLOW)
-			continue;
-		for (i = 0; i < p->p.ntmpl; i++) {
-			struct tdir_key k;
-
-			if (p->p.tmpl[i].proto != IPPROTO_ESP)
-				continue;
-			memset(&k, 0, sizeof(k));
-			k.family = p->p.tmpl[i].family;
-			memcpy(k.daddr, &p->p.tmpl[i].daddr, xfrm_addr_len(k.family));
-			HASH_FIND(hh, s->tdirs, &k, sizeof(k), t);
-			if (!t) {
-				if (!(t = calloc(1, sizeof(*t))))
-					continue;	/* fall back to local addresses */
-				t->k = k;
-				HASH_ADD(hh, s->tdirs, k, sizeof(t->k), t);
-			}
-			if (p->p.dir == XFRM_POLICY_OUT)
-				t->n_out++;
-			else
-				t->n_in++;
-		}
-	}
+	if (sa->x.dir_source < XFRM_DIR_FROM_POLICY)
+		return 0;
+	derive_dir(s, sa);
+	return dir != sa->x.dir ? sa_refresh(s, sa) : 0;
 }
 
-/* Policies changed: directions learned from them may have too. */
-static int pols_changed(struct xsync *s)
+/* Count a policy's templates in (+1) or out (-1) of the direction table; SAs at an
+ * address whose direction this changes are decided again. O(templates + those SAs). */
+static int tdir_adjust(struct xsync *s, const struct xfrm_pol *p, int delta)
 {
-	struct ssa *sa, *tmp;
+	unsigned int i;
 	int err = 0;
 
-	s->lpm_dirty = true;
-	if (s->resync)
-		return 0;	/* resync_end does it once */
-	tdirs_rebuild(s);
-	HASH_ITER(hh, s->sas, sa, tmp) {
-		__u8 dir = sa->x.dir;
+	if (p->dir == XFRM_POLICY_OUT && p->has_offload && p->offload_flags & XFRM_OFFLOAD_PACKET)
+		s->npkt_pols += delta;
+	if (p->action != XFRM_POLICY_ALLOW)
+		return 0;
+	for (i = 0; i < p->ntmpl; i++) {
+		struct tdir_key k;
+		struct addrent *a;
+		struct tdir *t;
+		int before;
 
-		if (sa->x.dir_source < XFRM_DIR_FROM_POLICY)
+		if (p->tmpl[i].proto != IPPROTO_ESP)
 			continue;
-		derive_dir(s, sa);
-		if (dir != sa->x.dir)
-			err = err ?: sa_refresh(s, sa);
+		tdir_key_of(&k, p->tmpl[i].family, &p->tmpl[i].daddr);
+		HASH_FIND(hh, s->tdirs, &k, sizeof(k), t);
+		if (!t) {
+			if (delta < 0 || !(t = calloc(1, sizeof(*t))))
+				continue;	/* without memory: local addresses decide */
+			t->k = k;
+			HASH_ADD(hh, s->tdirs, k, sizeof(t->k), t);
+		}
+		before = tdir_outcome(t);
+		if (p->dir == XFRM_POLICY_OUT)
+			t->n_out += delta;
+		else
+			t->n_in += delta;
+		if (tdir_outcome(t) != before) {
+			HASH_FIND(hh, s->addrs, &k, sizeof(k), a);
+			for (struct ssa *sa = a ? a->head : NULL; sa; sa = sa->addr_next)
+				err = err ?: rederive(s, sa);
+		}
+		if (!t->n_in && !t->n_out) {
+			HASH_DEL(s->tdirs, t);
+			free(t);
+		}
 	}
 	return err;
 }
@@ -687,6 +743,7 @@ static int pols_changed(struct xsync *s)
 static int pol_upsert(struct xsync *s, const struct xfrm_pol *p)
 {
 	struct spol *sp;
+	int err;
 
 	HASH_FIND(hh, s->pols, &p->index, sizeof(p->index), sp);
 	if (!sp) {
@@ -695,17 +752,25 @@ static int pol_upsert(struct xsync *s, const struct xfrm_pol *p)
 		sp->index = p->index;
 		HASH_ADD(hh, s->pols, index, sizeof(sp->index), sp);
 		s->st.policies++;
+	} else {
+		tdir_adjust(s, &sp->p, -1);
 	}
 	sp->p = *p;
 	sp->seen = true;
-	return pols_changed(s);
+	err = tdir_adjust(s, &sp->p, 1);
+	s->lpm_dirty = true;
+	return err;
 }
 
-static void pol_free(struct xsync *s, struct spol *sp)
+static int pol_free(struct xsync *s, struct spol *sp)
 {
+	int err = tdir_adjust(s, &sp->p, -1);
+
 	HASH_DEL(s->pols, sp);
 	free(sp);
 	s->st.policies--;
+	s->lpm_dirty = true;
+	return err;
 }
 
 /* ---- messages ---------------------------------------------------------------------- */
@@ -752,16 +817,13 @@ int xsync_msg(struct xsync *s, const struct nlmsghdr *nlh)
 		break;
 	case XFRM_EV_POL_DEL:
 		HASH_FIND(hh, s->pols, &m->pol.index, sizeof(m->pol.index), sp);
-		if (sp) {
-			pol_free(s, sp);
-			err = pols_changed(s);
-		}
+		if (sp)
+			err = pol_free(s, sp);
 		break;
 	case XFRM_EV_POL_FLUSH:
 		HASH_ITER(hh, s->pols, sp, pt)
 			if (sp->p.type == m->flush_pol_type)
-				pol_free(s, sp);
-		err = pols_changed(s);
+				err = pol_free(s, sp) ?: err;
 		break;
 	case XFRM_EV_MAPPING: {
 		struct xfrm_sa id = { .daddr = m->map.daddr, .spi = m->map.spi,
@@ -811,20 +873,13 @@ int xsync_resync_end(struct xsync *s)
 
 	HASH_ITER(hh, s->pols, sp, pt)
 		if (!sp->seen)
-			pol_free(s, sp);
+			err = pol_free(s, sp) ?: err;
 	HASH_ITER(hh, s->sas, sa, tmp)
 		if (!sa->seen)
 			sa_remove(s, sa);
-	tdirs_rebuild(s);
-	HASH_ITER(hh, s->sas, sa, tmp) {
-		__u8 dir = sa->x.dir;
-
-		if (sa->x.dir_source >= XFRM_DIR_FROM_POLICY) {
-			derive_dir(s, sa);
-			if (dir != sa->x.dir)
-				err = err ?: sa_refresh(s, sa);
-		}
-	}
+	/* Dumped SAs came before the policies, and local addresses may have moved. */
+	HASH_ITER(hh, s->sas, sa, tmp)
+		err = rederive(s, sa) ?: err;
 	s->lpm_dirty = true;
 	s->resync = false;
 	/* Entries of the pinned map that no kernel SA claimed go now. */
@@ -839,9 +894,10 @@ int xsync_resync_abort(struct xsync *s)
 	struct ssa *sa, *tmp;
 
 	s->resync = false;
-	tdirs_rebuild(s);
-	HASH_ITER(hh, s->sas, sa, tmp)
+	HASH_ITER(hh, s->sas, sa, tmp) {
 		sa->seen = true;
+		rederive(s, sa);
+	}
 	s->lpm_dirty = true;
 	return xsync_apply(s);
 }
@@ -935,6 +991,7 @@ void xsync_free(struct xsync *s)
 	HASH_FREE_ALL(s->pols);
 	HASH_FREE_ALL(s->keys);
 	HASH_FREE_ALL(s->tdirs);
+	HASH_FREE_ALL(s->addrs);
 	HASH_FREE_ALL(s->lpm);
 	HASH_FREE_ALL(s->ifmodes);
 	free(s->cpus);

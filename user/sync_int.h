@@ -22,6 +22,7 @@ struct sa_id {
 };
 
 struct keyent;
+struct addrent;
 
 struct ssa {
 	struct sa_id	id;
@@ -31,6 +32,8 @@ struct ssa {
 	struct xoff_sa	val;		/* the decided fast-path entry */
 	struct keyent	*ke;		/* the key this SA claims */
 	struct ssa	*ke_next;	/* other SAs claiming the same key */
+	struct addrent	*addr;		/* SAs of the same destination */
+	struct ssa	*addr_next;
 	enum xsync_why	why;
 	enum xsync_decision decision;
 	__u64		probe_base;	/* curlft.packets when a probe began */
@@ -77,6 +80,13 @@ struct tdir {
 	unsigned int	n_in, n_out;
 };
 
+/* The SAs of one destination. */
+struct addrent {
+	struct tdir_key	k;
+	UT_hash_handle	hh;
+	struct ssa	*head;
+};
+
 /* One entry of the packet-offload selector map. */
 struct lpment {
 	struct xoff_policy_key key;
@@ -113,6 +123,8 @@ struct xsync {
 	struct keyent	*keys;
 	struct keyent	*dirty;
 	struct tdir	*tdirs;
+	struct addrent	*addrs;
+	int		npkt_pols;	/* outbound packet-offload policies */
 	struct lpment	*lpm;
 	unsigned int	nlpm;
 	bool		lpm_dirty;
