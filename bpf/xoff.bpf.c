@@ -41,6 +41,21 @@ struct {
 	__type(value, struct xoff_mirror);
 } xoff_mirror SEC(".maps");
 
+/* Control-plane records (user space only), pinned beside the maps they describe. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XOFF_MAX_IFACES);
+	__type(key, __u32);
+	__type(value, struct xoff_iface);
+} xoff_ifaces SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xoff_daemon);
+} xoff_daemon SEC(".maps");
+
 /* Sized to the possible CPUs by the loader. */
 struct {
 	__uint(type, BPF_MAP_TYPE_CPUMAP);

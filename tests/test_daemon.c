@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* `xoffctl run` as a process: it starts, follows the kernel, refuses a second daemon in
  * its namespace, answers SIGUSR1 and SIGHUP, and stops cleanly on SIGTERM with its maps
- * left pinned. Runs in its own network and mount namespaces on a private bpffs. */
+ * left pinned while an interface uses them, and removed when none does. Runs in its own network and mount namespaces on a private bpffs. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <criterion/criterion.h>
+#include <bpf/bpf.h>
+#include "xoff/abi.h"
 #include "bpffs.h"
 
 static char dir[64];		/* bpffs mount point */
@@ -116,9 +118,11 @@ static int wait_exit(pid_t pid)
 
 Test(daemon, lifecycle)
 {
+	struct xoff_iface rec = { .ifindex = 1, .name = "lo" };
 	char path[128];
 	struct stat st;
 	pid_t d, second;
+	int ifs;
 
 	d = start();
 	cr_assert(wait_log("started:", 1), "the daemon did not start");
@@ -133,6 +137,11 @@ Test(daemon, lifecycle)
 
 	kill(d, SIGHUP);
 	cr_assert(wait_log("SIGHUP: full resync", 1));
+	/* An interface uses the maps (as attach records it). */
+	snprintf(path, sizeof(path), "%s/xoff/" XOFF_MAP_IFACES, dir);
+	ifs = bpf_obj_get(path);
+	cr_assert_geq(ifs, 0, "%s: %s", path, strerror(errno));
+	cr_assert_eq(bpf_map_update_elem(ifs, &rec.ifindex, &rec, BPF_NOEXIST), 0);
 	kill(d, SIGTERM);
 	cr_assert_eq(wait_exit(d), 0, "SIGTERM: clean exit");
 	cr_assert(log_has("stopped:", 1));
@@ -141,5 +150,16 @@ Test(daemon, lifecycle)
 	cr_assert_eq(stat(path, &st), 0, "%s stays pinned", path);
 	snprintf(path, sizeof(path), "%s/xoff/xoff_mirror", dir);
 	cr_assert_eq(stat(path, &st), 0, "%s stays pinned", path);
+
+	/* Once no interface is attached, a stopping daemon leaves nothing pinned. */
+	d = start();
+	cr_assert(wait_log("started:", 2), "the daemon did not start again");
+	cr_assert_eq(bpf_map_delete_elem(ifs, &rec.ifindex), 0);
+	close(ifs);
+	kill(d, SIGTERM);
+	cr_assert_eq(wait_exit(d), 0, "SIGTERM: clean exit");
+	cr_assert(wait_log("maps unpinned", 1));
+	snprintf(path, sizeof(path), "%s/xoff", dir);
+	cr_assert_neq(stat(path, &st), 0, "%s must be gone", path);
 	cr_assert_eq(system("ip xfrm policy flush"), 0);
 }

@@ -622,6 +622,7 @@ Test(lib, alg_sizes_null_name)
 
 static const char *const shared[] = {
 	XOFF_MAP_SAS, XOFF_MAP_COUNTERS, XOFF_MAP_POLICIES, XOFF_MAP_CPUS, XOFF_MAP_MIRROR,
+	XOFF_MAP_IFACES, XOFF_MAP_DAEMON,
 };
 static char pin_dir[64];
 static bool pin_mounted;

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include "daemon.h"
+#include <bpf/bpf.h>
 #include "nl.h"
 
 static int log_max = XSYNC_INFO;
@@ -92,25 +93,32 @@ static int fail(const char *what, int err)
 	return err;
 }
 
+static int lock_path(char *path, size_t len)
+{
+	struct stat st;
+
+	if (stat("/proc/self/ns/net", &st))
+		return -errno;
+	snprintf(path, len, XOFFD_LOCK_DIR "/daemon-netns-%llu.lock",
+		 (unsigned long long)st.st_ino);
+	return 0;
+}
+
 /* A second daemon in the same namespace would hand out the same slots: refuse it. */
 static int lock_netns(void)
 {
 	char path[96];
-	struct stat st;
-	int fd;
+	int fd, err;
 
-	if (stat("/proc/self/ns/net", &st))
-		return fail("/proc/self/ns/net", -errno);
+	if ((err = lock_path(path, sizeof(path))))
+		return fail("/proc/self/ns/net", err);
 	if (mkdir(XOFFD_LOCK_DIR, 0700) && errno != EEXIST)
 		return fail(XOFFD_LOCK_DIR, -errno);
-	snprintf(path, sizeof(path), XOFFD_LOCK_DIR "/daemon-netns-%llu.lock",
-		 (unsigned long long)st.st_ino);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return fail(path, -errno);
 	if (flock(fd, LOCK_EX | LOCK_NB)) {
-		int err = -errno;
-
+		err = -errno;
 		close(fd);
 		if (err == -EWOULDBLOCK) {
 			xoffd_log(NULL, XSYNC_ERR, "another xoff daemon runs in this network "
@@ -122,28 +130,120 @@ static int lock_netns(void)
 	return fd;
 }
 
+int xoffd_running(void)
+{
+	char path[96];
+	int fd, err;
+
+	if ((err = lock_path(path, sizeof(path))))
+		return err;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	err = flock(fd, LOCK_SH | LOCK_NB) ? (errno == EWOULDBLOCK ? 1 : -errno) : 0;
+	close(fd);
+	return err;
+}
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* The heartbeat xoffctl status reads; @pid 0 when stopping. */
+static void heartbeat(struct xoff *x, struct xsync *s, struct xoff_daemon *d, __u32 pid)
+{
+	int fd = xoff_map_fd(x, XOFF_MAP_DAEMON);
+	struct xsync_stats st;
+	__u32 zero = 0;
+
+	xsync_get_stats(s, &st);
+	d->pid = pid;
+	d->sas = st.sas;
+	d->sas_mapped = st.sas_mapped;
+	d->policies = st.policies;
+	d->resyncs = st.resyncs;
+	d->mirror_writes = st.mirror_writes;
+	d->mirror_errors = st.mirror_errors;
+	d->expires_soft = st.expires_soft;
+	d->expires_hard = st.expires_hard;
+	if (fd >= 0)
+		bpf_map_update_elem(fd, &zero, d, 0);
+}
+
+/* Mirror modes set by attach for the devices SAs are offloaded to; the command line's
+ * mirror-dev entries come after and win. */
+static int apply_modes(struct xsync *s, const struct xoffd_opts *o, const char *pin_dir)
+{
+	struct xoff_iface ifs[XOFF_MAX_IFACES];
+	int i, n = xpin_ifaces(pin_dir, ifs, XOFF_MAX_IFACES), err = 0;
+
+	for (i = 0; i < n && !err; i++)
+		if (ifs[i].flags & XOFF_IF_MIRROR_SET)
+			err = xsync_set_mirror_mode(s, ifs[i].ifindex, ifs[i].mirror);
+	for (i = 0; i < (int)o->nmodes && !err; i++)
+		err = xsync_set_mirror_mode(s, o->modes[i].ifindex, o->modes[i].mode);
+	return err;
+}
+
+/* The reconciler over @x: the CPUs of the command line, else those attach enabled. */
+static int sync_open(struct xsync **s, struct xoff *x, struct xsync_cfg *cfg,
+		     const struct xoffd_opts *o, __u16 *cpus, unsigned int max)
+{
+	int n;
+
+	if (!o->cpus) {
+		n = xoff_cpus_enabled(x, cpus, max);
+		cfg->cpus = n > 0 ? cpus : NULL;
+		cfg->ncpus = n > 0 ? n : 0;
+	}
+	return xsync_new(s, x, cfg);
+}
+
+static bool cpus_changed(struct xoff *x, const __u16 *cpus, unsigned int n)
+{
+	__u16 now[1024];
+	int m = xoff_cpus_enabled(x, now, 1024);
+
+	if (m <= 0)
+		return false;
+	return (unsigned int)m != n || memcmp(now, cpus, n * sizeof(*now));
+}
+
 int xoffd_run(const struct xoffd_opts *o)
 {
 	unsigned int ms = o->interval_ms ? o->interval_ms : XOFFD_INTERVAL_MS;
-	struct xoff_opts xo = { .max_sas = o->max_sas,
-				.pin_dir = o->pin_dir ? o->pin_dir : XOFF_PIN_DIR };
+	struct xoff_opts xo = { .max_sas = o->max_sas };
 	struct itimerspec its = { .it_interval = { ms / 1000, (ms % 1000) * 1000000L } };
 	struct xsync_cfg cfg = { .cpus = o->cpus, .ncpus = o->ncpus, .tx_queues = o->tx_queues,
 				 .mirror = o->mirror, .kops = &xnl_kops, .log = xoffd_log };
+	static __u16 cpus[1024];
+	struct xoff_daemon hb = { 0 };
 	struct xoff *x = NULL;
 	struct xsync *s = NULL;
 	struct xnl *n = NULL;
-	int sfd = -1, tfd = -1, lfd, err;
-	unsigned int i;
+	int sfd = -1, tfd = -1, lfd = -1, err;
+	struct xpin pin = { .fd = -1 };
+	struct xerr e;
 	sigset_t mask;
 	bool stop = false;
 
 	log_max = o->log_level ? o->log_level : XSYNC_INFO;
 	its.it_value = its.it_interval;
-	if ((lfd = lock_netns()) < 0)
-		return lfd;
-	if (mkdir(xo.pin_dir, 0700) && errno != EEXIST)
-		return fail(xo.pin_dir, -errno);
+	/* The pin directory's lock while the maps are loaded and first synced, so that an
+	 * attach never meets half-made maps, then this namespace's daemon lock for life. */
+	if ((err = xpin_lock(&pin, o->pin_dir, true, true, &e))) {
+		xoffd_log(NULL, XSYNC_ERR, e.msg);
+		return err;
+	}
+	xo.pin_dir = pin.dir;
+	if ((lfd = lock_netns()) < 0) {
+		err = lfd;
+		goto out;
+	}
 	if ((err = xoff_open(&x, &xo)) || (err = xoff_load(x))) {
 		fail("loading xoff's maps", err);
 		goto out;
@@ -154,15 +254,14 @@ int xoffd_run(const struct xoffd_opts *o)
 		goto out;
 	}
 	cfg.kctx = n;
-	if ((err = xsync_new(&s, x, &cfg))) {
+	if ((err = sync_open(&s, x, &cfg, o, cpus, 1024))) {
 		fail("reading the pinned maps", err);
 		goto out;
 	}
-	for (i = 0; i < o->nmodes; i++)
-		if ((err = xsync_set_mirror_mode(s, o->modes[i].ifindex, o->modes[i].mode))) {
-			fail("mirror mode", err);
-			goto out;
-		}
+	if ((err = apply_modes(s, o, pin.dir))) {
+		fail("mirror mode", err);
+		goto out;
+	}
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
@@ -177,6 +276,9 @@ int xoffd_run(const struct xoffd_opts *o)
 	}
 	if ((err = xoffd_resync(s, n)) && err != -EINTR)
 		fail("initial resync", err);
+	hb.start_ns = hb.last_sync_ns = mono_ns();
+	heartbeat(x, s, &hb, getpid());
+	xpin_unlock(&pin);
 	stats_line(s, "started");
 
 	while (!stop) {
@@ -201,6 +303,7 @@ int xoffd_run(const struct xoffd_opts *o)
 				fail("XFRM event", err);
 				xoffd_resync(s, n);	/* a map update failed: repair */
 			}
+			hb.last_sync_ns = mono_ns();
 		}
 		if (p[1].revents) {
 			__u64 ticks;
@@ -208,6 +311,8 @@ int xoffd_run(const struct xoffd_opts *o)
 			if (read(tfd, &ticks, sizeof(ticks)) == sizeof(ticks) &&
 			    (err = xsync_mirror(s, time(NULL))))
 				fail("mirror sweep", err);
+			hb.last_mirror_ns = mono_ns();
+			heartbeat(x, s, &hb, getpid());
 		}
 		if (p[2].revents) {
 			struct signalfd_siginfo si;
@@ -216,7 +321,21 @@ int xoffd_run(const struct xoffd_opts *o)
 				continue;
 			if (si.ssi_signo == SIGHUP) {
 				xoffd_log(NULL, XSYNC_INFO, "SIGHUP: full resync");
+				if (!o->cpus && cpus_changed(x, cpus, cfg.ncpus)) {
+					/* New steering CPUs: start over as after a restart,
+					 * which keeps every SA's slot and (allowed) CPU. */
+					xsync_mirror(s, time(NULL));
+					xsync_free(s);
+					s = NULL;
+					if ((err = sync_open(&s, x, &cfg, o, cpus, 1024))) {
+						fail("steering CPUs changed", err);
+						break;
+					}
+				}
+				apply_modes(s, o, pin.dir);
 				xoffd_resync(s, n);
+				hb.last_sync_ns = mono_ns();
+				heartbeat(x, s, &hb, getpid());
 			} else if (si.ssi_signo == SIGUSR1) {
 				stats_line(s, "stats");
 			} else {
@@ -224,10 +343,25 @@ int xoffd_run(const struct xoffd_opts *o)
 			}
 		}
 	}
+	if (!s)
+		goto out;
 	err = 0;
-	/* A last sweep so counters up to now reach the kernel; maps stay pinned. */
+	/* A last sweep so counters up to now reach the kernel. */
 	xsync_mirror(s, time(NULL));
+	heartbeat(x, s, &hb, 0);
 	stats_line(s, "stopped");
+	/* The maps stay pinned for the next daemon while an interface uses them; with none
+	 * attached nothing needs them, and every count has just been written. */
+	char dir[sizeof(pin.dir)];
+
+	memcpy(dir, pin.dir, sizeof(dir));
+	if (!xpin_lock(&pin, dir, false, true, &e)) {
+		struct xoff_iface one;
+
+		if (xpin_ifaces(pin.dir, &one, 1) == 0 && !xpin_remove_all(pin.dir))
+			xoffd_log(NULL, XSYNC_INFO, "no interface attached: maps unpinned");
+		xpin_unlock(&pin);
+	}
 out:
 	if (sfd >= 0)
 		close(sfd);
@@ -236,6 +370,8 @@ out:
 	xsync_free(s);
 	xnl_close(n);
 	xoff_close(x);
-	close(lfd);
+	if (lfd >= 0)
+		close(lfd);
+	xpin_unlock(&pin);
 	return err;
 }

@@ -6,7 +6,7 @@
 
 #include "sync.h"
 
-#define XOFF_PIN_DIR		"/sys/fs/bpf/xoff"
+#include "pins.h"
 #define XOFFD_INTERVAL_MS	1000
 
 struct xoffd_opts {
@@ -32,6 +32,8 @@ struct xoffd_opts {
 /* Runs until SIGTERM or SIGINT (0) or a fatal error (negative errno, logged). SIGHUP:
  * full resync; SIGUSR1: a stats line. */
 int xoffd_run(const struct xoffd_opts *o);
+/* 1 when a daemon runs in this network namespace, 0 when none, or a negative errno. */
+int xoffd_running(void);
 
 /* Full resync of @s from the kernel over @n: both dumps, retried while the kernel
  * reports an interrupted dump. */

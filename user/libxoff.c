@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include <bpf/bpf.h>
@@ -17,11 +18,13 @@ struct xoff {
 	int nr_cpus;
 	struct xoff_counters *pcpu;	/* scratch for one per-CPU value */
 	unsigned int hz;		/* the kernel's tick rate, 0 until measured */
+	bool mmapped;			/* loaded by the skeleton: .data and .bss are mmapped */
 };
 
 /* Maps shared by all interfaces; the reason maps and .data stay per instance. */
 static const char *const shared_maps[] = {
 	XOFF_MAP_SAS, XOFF_MAP_COUNTERS, XOFF_MAP_POLICIES, XOFF_MAP_CPUS, XOFF_MAP_MIRROR,
+	XOFF_MAP_IFACES, XOFF_MAP_DAEMON,
 };
 
 __u32 xoff_max_sas(struct xoff *x)
@@ -32,6 +35,11 @@ __u32 xoff_max_sas(struct xoff *x)
 int xoff_nr_cpus(void)
 {
 	return libbpf_num_possible_cpus();
+}
+
+static int err_of(int ret)
+{
+	return ret < 0 ? (errno ? -errno : ret) : 0;
 }
 
 static int set_pin_paths(struct xoff *x, const char *dir)
@@ -103,7 +111,40 @@ fail:
 
 int xoff_load(struct xoff *x)
 {
-	return xoff_bpf__load(x->skel);
+	int err = xoff_bpf__load(x->skel);
+
+	x->mmapped = !err;
+	return err;
+}
+
+const char *const *xoff_shared_maps(size_t *n)
+{
+	*n = sizeof(shared_maps) / sizeof(shared_maps[0]);
+	return shared_maps;
+}
+
+/* The maps private to this instance, pinned under @dir so that status and stats read
+ * them after the loader has exited. */
+int xoff_pin_instance(struct xoff *x, const char *dir)
+{
+	struct bpf_map *maps[] = { x->skel->maps.data, x->skel->maps.xoff_xdp_reasons,
+				   x->skel->maps.xoff_tc_reasons };
+	const char *names[] = { XOFF_MAP_CFG, XOFF_MAP_XDP_REASONS, XOFF_MAP_TC_REASONS };
+	char path[256];
+	size_t i;
+	int err = 0;
+
+	for (i = 0; i < 3 && !err; i++) {
+		if (snprintf(path, sizeof(path), "%s/%s", dir, names[i]) >= (int)sizeof(path))
+			err = -ENAMETOOLONG;
+		else
+			err = bpf_map__pin(maps[i], path);
+	}
+	if (err)
+		while (i-- > 0)
+			if (snprintf(path, sizeof(path), "%s/%s", dir, names[i]) < (int)sizeof(path))
+				unlink(path);
+	return err;
 }
 
 void xoff_close(struct xoff *x)
@@ -141,11 +182,13 @@ int xoff_map_fd(struct xoff *x, const char *name)
 	return fd < 0 ? -EBADF : fd;
 }
 
-/* .data is mmapped after load, so plain stores reach the running programs; the
- * fields are written one at a time and each is a single aligned store. */
+/* Loaded by the skeleton, .data is mmapped, so plain stores reach the running programs
+ * (each field a single aligned store). Before load they set the initial value. Loaded by
+ * someone else (libxdp), .data is a map the value is written to. */
 int xoff_config_set(struct xoff *x, const struct xoff_ifconfig *cfg)
 {
 	struct xoff_ifconfig *c = &x->skel->data->xoff_cfg;
+	int fd = bpf_map__fd(x->skel->maps.data);
 
 	if (cfg->unknown_spi > XOFF_UNKNOWN_DROP || cfg->steer > 1 || cfg->policies > 1)
 		return -EINVAL;
@@ -154,6 +197,11 @@ int xoff_config_set(struct xoff *x, const struct xoff_ifconfig *cfg)
 	c->unknown_spi = cfg->unknown_spi;
 	c->steer = cfg->steer;
 	c->policies = cfg->policies;
+	if (!x->mmapped && fd >= 0) {
+		__u32 zero = 0;
+
+		return err_of(bpf_map_update_elem(fd, &zero, x->skel->data, 0));
+	}
 	return 0;
 }
 
@@ -204,11 +252,6 @@ static int key_valid(const struct xoff_sa_key *k)
 {
 	return addr_len(k->family) > 0 && k->encap <= XOFF_ENCAP_ESPINUDP && !k->pad[0] &&
 	       !k->pad[1];
-}
-
-static int err_of(int ret)
-{
-	return ret < 0 ? (errno ? -errno : ret) : 0;
 }
 
 int xoff_sa_update(struct xoff *x, const struct xoff_sa_key *k, const struct xoff_sa *v)
@@ -314,6 +357,18 @@ int xoff_cpu_disable(struct xoff *x, __u32 cpu)
 	return err == -ENOENT ? 0 : err;
 }
 
+int xoff_cpus_enabled(struct xoff *x, __u16 *cpus, unsigned int max)
+{
+	struct bpf_cpumap_val v;
+	unsigned int n = 0;
+	__u32 c;
+
+	for (c = 0; c < (__u32)x->nr_cpus && n < max; c++)
+		if (!bpf_map__lookup_elem(x->skel->maps.xoff_cpus, &c, sizeof(c), &v, sizeof(v), 0))
+			cpus[n++] = c;
+	return n;
+}
+
 static void sum_into(struct xoff_counters *sum, const struct xoff_counters *c)
 {
 	sum->packets += c->packets;
@@ -395,6 +450,12 @@ int xoff_clock_read(struct xoff *x, __u64 *jiffies, __u64 *mono_ns)
 
 	if (bpf_prog_test_run_opts(bpf_program__fd(x->skel->progs.xoff_clock), &o))
 		return -errno;
+	if (!x->mmapped) {
+		__u32 zero = 0;
+
+		if (bpf_map_lookup_elem(bpf_map__fd(x->skel->maps.bss), &zero, x->skel->bss))
+			return -errno;
+	}
 	*jiffies = x->skel->bss->xoff_clock_jiffies;
 	*mono_ns = x->skel->bss->xoff_clock_ns;
 	return 0;

@@ -27,12 +27,18 @@ int xoff_open(struct xoff **out, const struct xoff_opts *opts);
 int xoff_load(struct xoff *x);
 void xoff_close(struct xoff *x);
 
+/* Names of the maps every instance shares (pinned in xoff_opts.pin_dir). */
+const char *const *xoff_shared_maps(size_t *n);
+/* Pin this instance's own maps (its config and reason counters) in @dir, which exists. */
+int xoff_pin_instance(struct xoff *x, const char *dir);
+
 struct bpf_object *xoff_object(struct xoff *x);
 struct bpf_program *xoff_xdp_prog(struct xoff *x);
 struct bpf_program *xoff_tc_prog(struct xoff *x);
 int xoff_map_fd(struct xoff *x, const char *name);
 
-/* Configuration of this instance's interface; effective at once after load. */
+/* Configuration of this instance's interface: before load, its initial value; after it,
+ * effective at once (whether the skeleton or libxdp loaded the object). */
 int xoff_config_set(struct xoff *x, const struct xoff_ifconfig *cfg);
 int xoff_config_get(struct xoff *x, struct xoff_ifconfig *cfg);
 
@@ -58,6 +64,8 @@ int xoff_policy_delete(struct xoff *x, const struct xoff_policy_key *k);
 /* Enable steering to @cpu with a queue of @qsize frames (0: a default), or disable it. */
 int xoff_cpu_enable(struct xoff *x, __u32 cpu, __u32 qsize);
 int xoff_cpu_disable(struct xoff *x, __u32 cpu);
+/* The CPUs steering is enabled to, at most @max of them; returns the count. */
+int xoff_cpus_enabled(struct xoff *x, __u16 *cpus, unsigned int max);
 
 int xoff_nr_cpus(void);
 /* Counter slots (and so SAs) this instance holds. */

@@ -187,7 +187,10 @@ static int mirror_sa(struct xsync *s, struct ssa *sa, const struct xoff_counters
 						       : "not counted by the driver: xoff writes");
 		if (sa->decision == XSYNC_WRITE)
 			return write_delta(s, &sa->x, slot, fp, now, false);
-		/* fall through */
+		m->packets = fp->packets;
+		m->bytes = fp->bytes;
+		m->flags |= XOFF_MIRROR_KERNEL;	/* the result outlives a restart */
+		return xsync_mirror_store(s, slot);
 	case XSYNC_KERNEL:
 		/* Kept in memory only: the kernel's own counts need no crash safety. */
 		m->packets = fp->packets;

@@ -296,6 +296,18 @@ static enum xsync_why path_why(const struct ssa *sa)
 	       XSYNC_WHY_HW_CRYPTO;
 }
 
+enum xsync_why xsync_classify(const struct xfrm_sa *x)
+{
+	if (x->proto != IPPROTO_ESP)
+		return XSYNC_WHY_NOT_ESP;
+	if (x->encap_type && x->encap_type != UDP_ENCAP_ESPINUDP)
+		return XSYNC_WHY_ENCAP;
+	if (!x->alg_known)
+		return XSYNC_WHY_ALG;
+	return !x->has_offload ? XSYNC_WHY_SW :
+	       x->offload_flags & XFRM_OFFLOAD_PACKET ? XSYNC_WHY_HW_PACKET : XSYNC_WHY_HW_CRYPTO;
+}
+
 /* Path, reason and the fast-path entry of an SA, from what the kernel reported. */
 static void decide(struct xsync *s, struct ssa *sa)
 {
@@ -304,15 +316,8 @@ static void decide(struct xsync *s, struct ssa *sa)
 	__u32 slot = sa->val.slot;
 	enum xsync_decision d;
 
-	sa->eligible = false;
-	if (x->proto != IPPROTO_ESP)
-		sa->why = XSYNC_WHY_NOT_ESP;
-	else if (x->encap_type && x->encap_type != UDP_ENCAP_ESPINUDP)
-		sa->why = XSYNC_WHY_ENCAP;
-	else if (!x->alg_known)
-		sa->why = XSYNC_WHY_ALG;
-	else
-		sa->eligible = true;
+	sa->why = xsync_classify(x);
+	sa->eligible = sa->why <= XSYNC_WHY_HW_PACKET;
 	derive_dir(s, sa);
 
 	memset(&sa->val, 0, sizeof(sa->val));
@@ -432,6 +437,8 @@ static int key_apply(struct xsync *s, struct keyent *ke, bool batch)
 								      ke->cur.queue);
 			if (s->mir[slot].flags & XOFF_MIRROR_WRITE)
 				sa->probe_result = XSYNC_WRITE;
+			else if (s->mir[slot].flags & XOFF_MIRROR_KERNEL)
+				sa->probe_result = XSYNC_KERNEL;
 			sa->decision = xsync_mirror_decide(s, sa);
 			ke->orphan = false;
 		}

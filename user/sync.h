@@ -124,6 +124,9 @@ int xsync_sa_foreach(struct xsync *s, int (*cb)(const struct xsync_sa_view *v, v
 int xsync_pol_foreach(struct xsync *s, int (*cb)(const struct xfrm_pol *p, void *ctx), void *ctx);
 void xsync_get_stats(const struct xsync *s, struct xsync_stats *st);
 const char *xsync_why_str(enum xsync_why why);
+/* What an SA's own attributes decide: its path (SW, HW_*) when the fast path can take it,
+ * else why not (NOT_ESP, ENCAP, ALG). CONFLICT and FULL depend on the other SAs. */
+enum xsync_why xsync_classify(const struct xfrm_sa *x);
 const char *xsync_decision_str(enum xsync_decision d);
 
 #endif /* XOFF_SYNC_H */

@@ -203,6 +203,52 @@ struct xoff_mirror {
 #define XOFF_MIRROR_SOFT_SENT	0x4	/* soft expire sent for this SA */
 #define XOFF_MIRROR_HARD_SENT	0x8	/* hard expire sent for this SA */
 #define XOFF_MIRROR_WRITE	0x10	/* xoff writes this SA's curlft */
+#define XOFF_MIRROR_KERNEL	0x20	/* packet offload: the probe found the driver counts */
+
+/* One per attached interface, in the pinned hash xoff_ifaces (key: ifindex). xoffctl
+ * writes it under the pin directory's lock; the daemon reads the mirror mode from it. */
+struct xoff_iface {
+	__u32	ifindex;
+	__u32	xdp_prog_id;	/* xoff's XDP program, alone or inside libxdp's dispatcher */
+	__u32	tc_prog_id;	/* 0: no TC program (no-tc) */
+	__u32	tc_handle;	/* the cls_bpf filter on clsact egress */
+	__u16	tc_prio;
+	__u8	xdp_mode;	/* enum xoff_xdp_mode */
+	__u8	flags;		/* XOFF_IF_* */
+	__u8	mirror;		/* enum xsync_mirror_mode of SAs offloaded to this device */
+	__u8	pad[3];		/* zero */
+	__u64	attach_time;	/* CLOCK_REALTIME seconds */
+	char	name[16];	/* the device's name at attach */
+};
+
+enum xoff_xdp_mode {
+	XOFF_XDP_NATIVE		= 1,	/* the driver's own hook */
+	XOFF_XDP_SKB		= 2,	/* generic XDP, after the skb is built */
+};
+
+#define XOFF_IF_DISPATCHER	0x1	/* XDP runs inside libxdp's dispatcher */
+#define XOFF_IF_QDISC		0x2	/* xoff created the clsact qdisc */
+#define XOFF_IF_MIRROR_SET	0x4	/* attach set the mirror mode explicitly */
+
+/* The daemon's heartbeat, one entry in the pinned array xoff_daemon, so that xoffctl status
+ * tells whether the maps are being kept in sync. Times are CLOCK_MONOTONIC ns. */
+struct xoff_daemon {
+	__u32	pid;		/* 0: no daemon since the maps were created, or it stopped */
+	__u32	pad;
+	__u64	start_ns;
+	__u64	last_sync_ns;	/* the last full resync or applied event */
+	__u64	last_mirror_ns;	/* the last mirror sweep */
+	__u64	sas;		/* SAs in the shadow SAD, of which mapped */
+	__u64	sas_mapped;
+	__u64	policies;
+	__u64	resyncs;
+	__u64	mirror_writes;
+	__u64	mirror_errors;
+	__u64	expires_soft;
+	__u64	expires_hard;
+};
+
+#define XOFF_MAX_IFACES		256
 
 /* Map names, as pinned and as bpftool shows them. */
 #define XOFF_MAP_SAS		"xoff_sas"
@@ -212,6 +258,9 @@ struct xoff_mirror {
 #define XOFF_MAP_XDP_REASONS	"xoff_xdp_reasons"
 #define XOFF_MAP_TC_REASONS	"xoff_tc_reasons"
 #define XOFF_MAP_MIRROR		"xoff_mirror"
+#define XOFF_MAP_IFACES		"xoff_ifaces"
+#define XOFF_MAP_DAEMON		"xoff_daemon"
+#define XOFF_MAP_CFG		"xoff_cfg"	/* an instance's .data, pinned per interface */
 
 _Static_assert(sizeof(struct xoff_sa_key) == 24, "SA key: 24 bytes, a multiple of 4");
 _Static_assert(sizeof(struct xoff_sa) == 20, "SA value layout");
@@ -220,5 +269,7 @@ _Static_assert(sizeof(struct xoff_policy_key) == 24, "LPM key layout");
 _Static_assert(sizeof(struct xoff_policy) == 12, "policy value layout");
 _Static_assert(sizeof(struct xoff_ifconfig) == 12, "interface config layout");
 _Static_assert(sizeof(struct xoff_mirror) == 80, "mirror state layout");
+_Static_assert(sizeof(struct xoff_iface) == 48, "interface record layout");
+_Static_assert(sizeof(struct xoff_daemon) == 96, "daemon heartbeat layout");
 
 #endif /* XOFF_ABI_H */
