@@ -9,7 +9,8 @@ ARCH	:= $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
 # Packages a bare Debian 12 needs to build, test and benchmark xoff.
 DEB_PKGS := make gcc libc6-dev clang llvm pkg-config libbpf-dev libxdp-dev bpftool libelf-dev \
-	    zlib1g-dev libmnl-dev libcriterion-dev linux-libc-dev iproute2 uthash-dev
+	    zlib1g-dev libmnl-dev libcriterion-dev linux-libc-dev iproute2 uthash-dev \
+	    libjansson-dev
 
 # Clang's own system include dirs, searched after ours so <asm/types.h> resolves
 # for -target bpf (the libbpf-bootstrap way).
@@ -21,12 +22,12 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wextra -Werror \
 	      -Iinclude $(CLANG_BPF_SYS_INCLUDES)
 CFLAGS	?= -O2 -g
 CFLAGS	+= -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iuser -I$(OUT)
-LDLIBS	:= -lmnl -lbpf -lelf -lz -lm
+LDLIBS	:= -lmnl -lxdp -lbpf -lelf -lz -lm -ljansson
 
 BPF_OBJS := $(OUT)/xoff.bpf.o $(OUT)/bench.bpf.o
 SKELS	 := $(BPF_OBJS:.bpf.o=.skel.h)
 LIB	 := $(OUT)/libxoff.a
-LIB_OBJS := $(addprefix $(OUT)/,libxoff.o xfrm.o sync.o lpm.o mirror.o nl.o daemon.o)
+LIB_OBJS := $(addprefix $(OUT)/,libxoff.o xfrm.o sync.o lpm.o mirror.o nl.o daemon.o pins.o attach.o report.o output.o cli.o probe.o)
 XOFFCTL	 := $(OUT)/xoffctl
 TESTS	 := $(OUT)/xoff-tests
 BENCH	 := $(OUT)/xoff-bench
@@ -40,7 +41,18 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all deps test bench clean
+PREFIX		?= /usr/local
+DESTDIR		?=
+SBINDIR		?= $(PREFIX)/sbin
+MANDIR		?= $(PREFIX)/share/man
+BASHCOMPDIR	?= $(PREFIX)/share/bash-completion/completions
+# The systemd unit is installed for PREFIX=/usr, or wherever SYSTEMDUNITDIR says.
+ifeq ($(PREFIX),/usr)
+SYSTEMDUNITDIR	?= $(PREFIX)/lib/systemd/system
+endif
+INSTALL		?= install
+
+.PHONY: all deps test bench clean install uninstall
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -83,17 +95,37 @@ $(XOFFCTL): $(OUT)/xoffctl.o $(LIB)
 $(TESTS): $(TEST_SRCS) $(wildcard tests/*.h) $(LIB) $(SKELS) $(XOFFCTL)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Wno-override-init -Itests -DXOFF_OUT='"$(abspath $(OUT))"' \
-		$(TEST_SRCS) $(LIB) -o $@ $(LDLIBS) -lxdp -lcriterion
+		$(TEST_SRCS) $(LIB) -o $@ $(LDLIBS) -lcriterion
 
 $(BENCH): tests/bench.c tests/bench_sync.c $(wildcard tests/*.h) $(LIB) $(SKELS)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests tests/bench.c tests/bench_sync.c $(LIB) -o $@ $(LDLIBS) -lm
 
 test: $(TESTS)
+	bash tests/completion.sh
 	$(TESTS) --jobs 1
 
 bench: $(BENCH)
 	$(BENCH)
+
+install: $(XOFFCTL)
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMPDIR)
+	$(INSTALL) -m 0755 $(XOFFCTL) $(DESTDIR)$(SBINDIR)/xoffctl
+	$(INSTALL) -m 0644 doc/xoffctl.8 $(DESTDIR)$(MANDIR)/man8/xoffctl.8
+	$(INSTALL) -m 0644 contrib/bash-completion/xoffctl $(DESTDIR)$(BASHCOMPDIR)/xoffctl
+ifneq ($(SYSTEMDUNITDIR),)
+	$(INSTALL) -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	sed 's|^ExecStart=/usr/sbin/xoffctl|ExecStart=$(SBINDIR)/xoffctl|' xoff.service \
+		> $(DESTDIR)$(SYSTEMDUNITDIR)/xoff.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/xoff.service
+endif
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/xoffctl $(DESTDIR)$(MANDIR)/man8/xoffctl.8 \
+		$(DESTDIR)$(BASHCOMPDIR)/xoffctl
+ifneq ($(SYSTEMDUNITDIR),)
+	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/xoff.service
+endif
 
 clean:
 	rm -rf $(OUT)
