@@ -228,7 +228,8 @@ int xcli_parse_detach(int argc, char **argv, const char **dev, bool *keep_maps,
 	if (argc == 2 && xcli_matches(argv[1], "keep-maps"))
 		*keep_maps = true;
 	else if (argc >= 2)
-		return usage(e, "detach: unknown argument '%s'", argv[1]);
+		return usage(e, "detach: unknown argument '%s'",
+			     argc > 2 && xcli_matches(argv[1], "keep-maps") ? argv[2] : argv[1]);
 	return 0;
 }
 

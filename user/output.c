@@ -226,6 +226,8 @@ void xprom_escape(char *out, size_t len, const char *in)
 {
 	size_t o = 0;
 
+	if (!len)
+		return;
 	for (; in && *in && o + 3 < len; in++) {
 		if (*in == '\\' || *in == '"') {
 			out[o++] = '\\';
