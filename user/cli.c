@@ -754,6 +754,20 @@ static int version(void)
 	return XCLI_OK;
 }
 
+/* A read command without arguments: `help` or nothing. */
+static int bare_cmd(const char *name, int argc, char **argv,
+		    int (*fn)(struct xview *v, void *ctx))
+{
+	struct xerr e;
+
+	if (!argc)
+		return with_view(fn, NULL, name);
+	if (argc == 1 && xcli_matches(argv[0], "help"))
+		return printf("Usage: %s %s\n", prog, name) < 0;
+	snprintf(e.msg, sizeof(e.msg), "%s: unknown argument '%s'", name, argv[0]);
+	return usage_fail(&e, "");
+}
+
 int xoffctl_main(int argc, char **argv)
 {
 	const char *obj;
@@ -781,35 +795,14 @@ int xoffctl_main(int argc, char **argv)
 		return do_detach(argc, argv);
 	if (xcli_matches(obj, "sa"))
 		return do_sa(argc, argv);
-	if (xcli_matches(obj, "status")) {
-		if (argc && !xcli_matches(argv[0], "help")) {
-			snprintf(e.msg, sizeof(e.msg), "status: unknown argument '%s'", argv[0]);
-			return usage_fail(&e, "");
-		}
-		if (argc)
-			return printf("Usage: %s status\n", prog) < 0;
-		return with_view(status_fn, NULL, "status");
-	}
-	if (xcli_matches(obj, "stats")) {
-		if (argc && !xcli_matches(argv[0], "help")) {
-			snprintf(e.msg, sizeof(e.msg), "stats: unknown argument '%s'", argv[0]);
-			return usage_fail(&e, "");
-		}
-		if (argc)
-			return printf("Usage: %s stats\n", prog) < 0;
-		return with_view(stats_fn, NULL, "stats");
-	}
+	if (xcli_matches(obj, "status"))
+		return bare_cmd("status", argc, argv, status_fn);
+	if (xcli_matches(obj, "stats"))
+		return bare_cmd("stats", argc, argv, stats_fn);
 	if (xcli_matches(obj, "policy"))
 		return do_policy(argc, argv);
-	if (xcli_matches(obj, "metrics")) {
-		if (argc && !xcli_matches(argv[0], "help")) {
-			snprintf(e.msg, sizeof(e.msg), "metrics: unknown argument '%s'", argv[0]);
-			return usage_fail(&e, "");
-		}
-		if (argc)
-			return printf("Usage: %s metrics\n", prog) < 0;
-		return with_view(metrics_fn, NULL, "metrics");
-	}
+	if (xcli_matches(obj, "metrics"))
+		return bare_cmd("metrics", argc, argv, metrics_fn);
 	if (xcli_matches(obj, "probe"))
 		return do_probe(argc, argv);
 	if (xcli_matches(obj, "run"))
