@@ -12,6 +12,8 @@
 #include <linux/rtnetlink.h>
 #include <linux/udp.h>
 #include <libmnl/libmnl.h>
+#include <uthash.h>
+#include <stddef.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "attach.h"
@@ -153,7 +155,46 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+static __u32 route_query(struct mnl_socket *nl, int family, const void *addr);
+
+/* Peers are few beside SAs (a rekey adds SAs, not peers): one route query per peer. */
+struct route_ent {
+	int family;
+	xfrm_address_t addr;
+	__u32 oif;
+	UT_hash_handle hh;
+};
+static struct route_ent *routes;
+
 static __u32 route_dev(struct mnl_socket *nl, int family, const void *addr)
+{
+	struct route_ent key = { .family = family }, *r;
+	size_t klen = offsetof(struct route_ent, oif);
+
+	memcpy(&key.addr, addr, family == AF_INET ? 4 : 16);
+	HASH_FIND(hh, routes, &key, klen, r);
+	if (r)
+		return r->oif;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return route_query(nl, family, addr);
+	*r = key;
+	r->oif = route_query(nl, family, addr);
+	HASH_ADD(hh, routes, family, klen, r);
+	return r->oif;
+}
+
+static void routes_free(void)
+{
+	struct route_ent *r, *t;
+
+	HASH_ITER(hh, routes, r, t) {
+		HASH_DEL(routes, r);
+		free(r);
+	}
+}
+
+static __u32 route_query(struct mnl_socket *nl, int family, const void *addr)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
@@ -429,12 +470,25 @@ static void sa_fill(struct xview *v, struct xreport_sa *r, struct mnl_socket *rt
 	r->traffic_esp_hw = r->traffic_ifindex && dev_esp_hw(r->traffic_ifindex);
 }
 
+struct key_ix {
+	const struct xoff_sa_key *key;
+	size_t ix;
+};
+
+static int key_cmp(const void *a, const void *b)
+{
+	const struct key_ix *x = a, *y = b;
+
+	return memcmp(x->key, y->key, sizeof(*x->key));
+}
+
 int xreport_sas(struct xview *v, const struct xreport_filter *f, json_t **out, struct xerr *e)
 {
 	struct sa_list l = { 0 };
 	struct xoff_sa_key *keys = NULL;
+	struct key_ix *order = NULL;
 	struct mnl_socket *rt;
-	size_t i, j;
+	size_t i;
 	int err;
 
 	*out = NULL;
@@ -454,12 +508,24 @@ int xreport_sas(struct xview *v, const struct xreport_filter *f, json_t **out, s
 		sa_fill(v, &l.v[i], rt, &keys[i]);
 	if (rt)
 		mnl_socket_close(rt);
-	/* Two SAs under one fast-path key (different marks): neither is in the map. */
+	routes_free();
+	/* Two SAs under one fast-path key (different marks): neither is in the map. Sorted
+	 * by key, they are neighbours. */
+	order = calloc(l.n ? l.n : 1, sizeof(*order));
+	if (!order) {
+		err = xerr_set(e, -ENOMEM, "out of memory");
+		goto done;
+	}
 	for (i = 0; i < l.n; i++)
-		for (j = i + 1; j < l.n; j++)
-			if (l.v[i].why <= XSYNC_WHY_HW_PACKET && l.v[j].why <= XSYNC_WHY_HW_PACKET &&
-			    !memcmp(&keys[i], &keys[j], sizeof(keys[i])))
-				l.v[i].conflict = l.v[j].conflict = 1;
+		order[i] = (struct key_ix){ .key = &keys[i], .ix = i };
+	qsort(order, l.n, sizeof(*order), key_cmp);
+	for (i = 0; i + 1 < l.n; i++) {
+		size_t a = order[i].ix, b = order[i + 1].ix;
+
+		if (l.v[a].why <= XSYNC_WHY_HW_PACKET && l.v[b].why <= XSYNC_WHY_HW_PACKET &&
+		    !memcmp(&keys[a], &keys[b], sizeof(keys[a])))
+			l.v[a].conflict = l.v[b].conflict = 1;
+	}
 	*out = json_array();
 	for (i = 0; *out && i < l.n; i++) {
 		if (l.v[i].conflict)
@@ -474,6 +540,7 @@ done:
 		explicit_bzero(l.v, l.cap * sizeof(*l.v));
 	free(l.v);
 	free(keys);
+	free(order);
 	return err;
 }
 
