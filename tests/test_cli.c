@@ -652,7 +652,7 @@ Test(cli, filter_dev_and_more)
 	cr_assert_eq(f.ifindex, if_nametoindex("lo"));
 	cr_assert_eq(filter_argv(CLI_ARGS("de", "lo"), &f), 0, "%s", cli_e.msg);
 	cr_assert_eq(f.ifindex, 1);
-	cr_assert_eq(filter_argv(CLI_ARGS("dev", "nosuchdev0"), &f), -EINVAL);
+	cr_assert_eq(filter_argv(CLI_ARGS("dev", "nosuchdev0"), &f), -ENODEV);
 	expect_names("nosuchdev0");
 	cr_assert_eq(filter_argv(CLI_ARGS("dev", "../lo"), &f), -EINVAL);
 	expect_names("../lo");
@@ -828,7 +828,7 @@ Test(cli, run_mirror_dev)
 	cr_assert(strstr(cli_e.msg, "needs auto, on or off"), "'%s'", cli_e.msg);
 	cr_assert_eq(run_argv(CLI_ARGS("mirror-dev", "lo", "sometimes"), &o), -EINVAL);
 	expect_names("sometimes");
-	cr_assert_eq(run_argv(CLI_ARGS("mirror-dev", "nosuchdev0", "on"), &o), -EINVAL);
+	cr_assert_eq(run_argv(CLI_ARGS("mirror-dev", "nosuchdev0", "on"), &o), -ENODEV);
 	expect_names("nosuchdev0");
 	cr_assert_eq(run_argv(CLI_ARGS("mirror-dev", "a/b", "on"), &o), -EINVAL);
 	expect_names("a/b");

@@ -515,10 +515,11 @@ undo:
 		xdp_remove(ifindex, r->rec.xdp_prog_id);
 	if (cpus_changed)
 		cpus_restore(sx, cpus_before);
-	if (created_maps)
-		xpin_remove_all(pin.dir);
 	memset(&r->rec, 0, sizeof(r->rec));
 out:
+	/* A refused or failed first attach leaves no pin directory (xpin_lock made it). */
+	if (err && created_maps)
+		xpin_remove_all(pin.dir);
 	if (prog)
 		xdp_program__close(prog);
 	xoff_close(x);

@@ -118,6 +118,20 @@ static bool dev_name_ok(const char *s)
 	       strcmp(s, "..") && !strpbrk(s, " \t\n:");
 }
 
+static const char *const attach_words[] = { "xdp-mode", "steer", "cpus", "unknown-spi",
+					    "mirror", NULL };
+static const char *const filter_words[] = { "dst", "spi", "dev", NULL };
+static const char *const run_words[] = { "pin-dir", "interval", "cpus", "tx-queues", "mirror",
+					 "mirror-dev", "rcvbuf", "log-level", NULL };
+
+static bool known(const char *k, const char *const *words)
+{
+	for (; *words; words++)
+		if (xcli_matches(k, *words))
+			return true;
+	return false;
+}
+
 int xcli_parse_global(int *argc, char ***argv, struct xcli_global *g, struct xerr *e)
 {
 	memset(g, 0, sizeof(*g));
@@ -170,7 +184,8 @@ int xcli_parse_attach(int argc, char **argv, struct xattach_opts *o, __u16 *cpus
 			w = 6;
 			o->no_tc = true;
 		} else if (!v) {
-			return usage(e, "attach: '%s' needs a value", k);
+			return usage(e, known(k, attach_words) ? "attach: '%s' needs a value" :
+				     "attach: unknown argument '%s'", k);
 		} else if (xcli_matches(k, "xdp-mode")) {
 			w = 0;
 			if (!strcmp(v, "native"))
@@ -243,7 +258,8 @@ int xcli_parse_filter(int argc, char **argv, struct xreport_filter *f, struct xe
 		const char *k = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (!val)
-			return usage(e, "'%s' needs a value", k);
+			return usage(e, known(k, filter_words) ? "'%s' needs a value" :
+				     "unknown filter '%s' (dst, spi, dev)", k);
 		if (xcli_matches(k, "dst")) {
 			if (f->has_dst)
 				return usage(e, "dst given twice");
@@ -268,8 +284,10 @@ int xcli_parse_filter(int argc, char **argv, struct xreport_filter *f, struct xe
 			if (!dev_name_ok(val))
 				return usage(e, "dev: '%s' is not a device name", val);
 			f->ifindex = if_nametoindex(val);
-			if (!f->ifindex)
-				return usage(e, "dev: no device '%s'", val);
+			if (!f->ifindex) {
+				usage(e, "dev: no device '%s'", val);
+				return -ENODEV;
+			}
 		} else {
 			return usage(e, "unknown filter '%s' (dst, spi, dev)", k);
 		}
@@ -287,7 +305,8 @@ int xcli_parse_run(int argc, char **argv, struct xoffd_opts *o, __u16 *cpus,
 		const char *k = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (!val)
-			return usage(e, "'%s' needs a value", k);
+			return usage(e, known(k, run_words) ? "'%s' needs a value" :
+				     "run: unknown argument '%s'", k);
 		if (xcli_matches(k, "pin-dir")) {
 			if (val[0] != '/' || strlen(val) >= 200)
 				return usage(e, "pin-dir: '%s' must be an absolute path", val);
@@ -308,10 +327,14 @@ int xcli_parse_run(int argc, char **argv, struct xoffd_opts *o, __u16 *cpus,
 		} else if (!strcmp(k, "mirror-dev")) {
 			unsigned int ifindex = dev_name_ok(val) ? if_nametoindex(val) : 0;
 
+			if (!dev_name_ok(val))
+				return usage(e, "mirror-dev: '%s' is not a device name", val);
 			if (i + 2 >= argc)
 				return usage(e, "mirror-dev %s: needs auto, on or off", val);
-			if (!ifindex)
-				return usage(e, "mirror-dev: no device '%s'", val);
+			if (!ifindex) {
+				usage(e, "mirror-dev: no device '%s'", val);
+				return -ENODEV;
+			}
 			if (o->nmodes == sizeof(o->modes) / sizeof(o->modes[0]))
 				return usage(e, "mirror-dev: more than 64 devices at '%s'", val);
 			if (mirror_mode(argv[i + 2], &m))
@@ -544,7 +567,11 @@ static int do_sa(int argc, char **argv)
 
 	if (argc < 1 || xcli_matches(argv[0], "list") || xcli_matches(argv[0], "show")) {
 		c.show = argc >= 1 && xcli_matches(argv[0], "show");
-		if (xcli_parse_filter(argc ? argc - 1 : 0, argv + 1, &c.f, &e))
+		int err = xcli_parse_filter(argc ? argc - 1 : 0, argv + 1, &c.f, &e);
+
+		if (err == -ENODEV)
+			return fail(e.msg);
+		if (err)
 			return usage_fail(&e, "sa ");
 		return with_view(sa_fn, &c, "sa");
 	}
@@ -696,6 +723,7 @@ static int do_run(int argc, char **argv)
 	static __u16 cpus[4096];
 	struct xoffd_opts o = { 0 };
 	struct xerr e;
+	int err;
 
 	if (argc == 1 && xcli_matches(argv[0], "help")) {
 		printf("Usage: %s run [pin-dir DIR] [interval MS] [cpus LIST] [tx-queues N]\n"
@@ -704,7 +732,10 @@ static int do_run(int argc, char **argv)
 		return XCLI_OK;
 	}
 	o.pin_dir = G.pin_dir;
-	if (xcli_parse_run(argc, argv, &o, cpus, 4096, &e))
+	err = xcli_parse_run(argc, argv, &o, cpus, 4096, &e);
+	if (err == -ENODEV)
+		return fail(e.msg);
+	if (err)
 		return usage_fail(&e, "run ");
 	if (need_privileges("run"))
 		return XCLI_ERR;

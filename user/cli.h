@@ -20,7 +20,8 @@ struct xcli_global {
 };
 
 /* Options before the object; argc and argv are advanced past them. Parsers return 0, or
- * -EINVAL with a one-line message in @e (a usage error: exit 2). */
+ * -EINVAL with a one-line message in @e (a usage error: exit 2), or -ENODEV for a device
+ * that does not exist (an error about the system: exit 1). */
 int xcli_parse_global(int *argc, char ***argv, struct xcli_global *g, struct xerr *e);
 /* iproute2-style keyword match: any unambiguous prefix of @word. */
 bool xcli_matches(const char *arg, const char *word);
