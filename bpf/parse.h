@@ -76,6 +76,17 @@ static __always_inline int xoff_parse_natt(void *pos, void *end, __u32 udp_len,
 }
 
 /* L4 dispatch once the IP headers are behind us. @l4_len comes from the IP header. */
+/* A 16-bit length from the wire, with its bound made explicit: the 6.1 verifier forgets
+ * every bound of a byte swap's result ("math between pkt pointer and register with
+ * unbounded min value"), and the compiler drops a plain mask it knows to be redundant. */
+static __always_inline __u32 xoff_len16(__be16 v)
+{
+	__u32 x = bpf_ntohs(v);
+
+	asm volatile("%[x] &= 0xffff" : [x] "+r"(x));
+	return x;
+}
+
 static __always_inline int xoff_parse_l4(void *pos, void *end, __u8 proto, __u32 l4_len,
 					 __be16 natt_port, int egress, struct xoff_pkt *p)
 {
@@ -106,7 +117,7 @@ static __always_inline int xoff_parse_l4(void *pos, void *end, __u8 proto, __u32
 		return XOFF_R_OTHER;
 	/* The UDP length rules (the kernel trims to it, and drops what exceeds the IP
 	 * payload), so ESP-in-UDP is counted from it. */
-	ulen = bpf_ntohs(udp->len);
+	ulen = xoff_len16(udp->len);
 	if (ulen < sizeof(*udp) || ulen > l4_len)
 		return XOFF_R_MALFORMED;
 	return xoff_parse_natt(udp + 1, end, ulen, p);
@@ -121,7 +132,7 @@ static __always_inline int xoff_parse_ip4(void *pos, void *end, __be16 natt_port
 	if (!XOFF_PULL(ip, pos, end))
 		return XOFF_R_MALFORMED;
 	hlen = ip->ihl * 4;
-	tot = bpf_ntohs(ip->tot_len);
+	tot = xoff_len16(ip->tot_len);
 	if (ip->version != 4 || hlen < sizeof(*ip) || tot < hlen ||
 	    (void *)ip + tot > end)
 		return XOFF_R_MALFORMED;
@@ -151,7 +162,7 @@ static __always_inline int xoff_parse_ip6(void *pos, void *end, __be16 natt_port
 
 	if (!XOFF_PULL(ip6, pos, end))
 		return XOFF_R_MALFORMED;
-	len = bpf_ntohs(ip6->payload_len);
+	len = xoff_len16(ip6->payload_len);
 	if (ip6->version != 6 || pos + sizeof(*ip6) + len > end)
 		return XOFF_R_MALFORMED;
 	p->key.family = AF_INET6;
