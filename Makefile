@@ -10,7 +10,7 @@ ARCH	:= $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 # Packages a bare Debian 12 needs to build, test and benchmark xoff.
 DEB_PKGS := make gcc libc6-dev clang llvm pkg-config libbpf-dev libxdp-dev bpftool libelf-dev \
 	    zlib1g-dev libmnl-dev libcriterion-dev linux-libc-dev iproute2 uthash-dev \
-	    libjansson-dev
+	    libjansson-dev qemu-system-x86 busybox-static kmod cpio xz-utils file
 
 # Clang's own system include dirs, searched after ours so <asm/types.h> resolves
 # for -target bpf (the libbpf-bootstrap way).
@@ -52,7 +52,7 @@ SYSTEMDUNITDIR	?= $(PREFIX)/lib/systemd/system
 endif
 INSTALL		?= install
 
-.PHONY: all deps test bench clean install uninstall
+.PHONY: all deps test test-vm bench clean install uninstall
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -104,6 +104,13 @@ $(BENCH): tests/bench.c tests/bench_sync.c $(wildcard tests/*.h) $(LIB) $(SKELS)
 test: $(TESTS)
 	bash tests/completion.sh
 	$(TESTS) --jobs 1
+	$(MAKE) --no-print-directory test-vm
+
+# The same tests on Debian's own 6.1 kernel in a qemu VM (ESP, xfrm_user, the oldest
+# verifier xoff supports); SKIP with the reason where the VM cannot run.
+test-vm: $(TESTS)
+	@selftests/vm/vm.sh -t 2400 -- $(TESTS) --jobs 1; rc=$$?; \
+	if [ $$rc = 4 ]; then echo "SKIP: VM tests (reason above)"; exit 0; fi; exit $$rc
 
 bench: $(BENCH)
 	$(BENCH)
