@@ -109,7 +109,7 @@ test: $(TESTS)
 # The same tests on Debian's own 6.1 kernel in a qemu VM (ESP, xfrm_user, the oldest
 # verifier xoff supports); SKIP with the reason where the VM cannot run.
 test-vm: $(TESTS)
-	@selftests/vm/vm.sh -t 2400 -- $(TESTS) --jobs 1; rc=$$?; \
+	@selftests/vm/vm.sh -t 2400 -- $(abspath $(TESTS)) --jobs 1; rc=$$?; \
 	if [ $$rc = 4 ]; then echo "SKIP: VM tests (reason above)"; exit 0; fi; exit $$rc
 
 bench: $(BENCH)

@@ -195,6 +195,64 @@ out:
 	return err ? err : n;
 }
 
+/* The kind of the qdisc at ffff: on @ifindex ("clsact", "ingress"), "" if none. */
+struct kind_q {
+	int ifindex;
+	char kind[16];
+};
+
+static int kind_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct tcmsg *t = mnl_nlmsg_get_payload(nlh);
+	struct kind_q *q = data;
+	const struct nlattr *a;
+
+	if (nlh->nlmsg_type != RTM_NEWQDISC || t->tcm_ifindex != q->ifindex ||
+	    t->tcm_parent != TC_H_INGRESS)
+		return MNL_CB_OK;
+	mnl_attr_for_each(a, nlh, sizeof(*t))
+		if (mnl_attr_get_type(a) == TCA_KIND && !mnl_attr_validate(a, MNL_TYPE_NUL_STRING))
+			snprintf(q->kind, sizeof(q->kind), "%s", mnl_attr_get_str(a));
+	return MNL_CB_OK;
+}
+
+static int ingress_kind(int ifindex, char *kind, size_t len)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_ROUTE);
+	struct kind_q q = { .ifindex = ifindex };
+	struct nlmsghdr *nlh;
+	struct tcmsg *t;
+	__u32 seq = time(NULL);
+	ssize_t n;
+	int err = 0;
+
+	if (!nl)
+		return -errno;
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETQDISC;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq;
+	t = mnl_nlmsg_put_extra_header(nlh, sizeof(*t));
+	t->tcm_family = AF_UNSPEC;
+	t->tcm_ifindex = ifindex;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) ||
+	    mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		err = -errno;
+		goto out;
+	}
+	while ((n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0) {
+		int r = mnl_cb_run(buf, n, seq, mnl_socket_get_portid(nl), kind_cb, &q);
+
+		if (r <= MNL_CB_STOP)
+			break;
+	}
+	snprintf(kind, len, "%s", q.kind);
+out:
+	mnl_socket_close(nl);
+	return err;
+}
+
 static int tc_remove(const struct xoff_iface *rec, bool *gone, bool *qdisc_removed)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = rec->ifindex,
@@ -452,12 +510,25 @@ int xattach(const struct xattach_opts *o, struct xattach_result *r, struct xerr 
 		struct bpf_prog_info info = { 0 };
 		__u32 len = sizeof(info);
 
+		char kind[16] = "";
+
 		hook.ifindex = ifindex;
+		old_print = libbpf_set_print(NULL);	/* "Exclusivity flag on" is expected */
 		err = bpf_tc_hook_create(&hook);
+		libbpf_set_print(old_print);
 		if (!err)
 			r->rec.flags |= XOFF_IF_QDISC;
 		else if (err != -EEXIST) {
 			xerr_set(e, err, "%s: creating the clsact qdisc: %s", o->dev, strerror(-err));
+			goto undo;
+		}
+		/* An "ingress" qdisc answers at ffff: too, and would take the egress filter
+		 * onto ingress: only clsact has an egress hook. */
+		if (err == -EEXIST && (ingress_kind(ifindex, kind, sizeof(kind)) ||
+				       strcmp(kind, "clsact"))) {
+			err = xerr_set(e, -EBUSY, "%s: has an '%s' qdisc, not clsact: TC egress "
+				       "needs clsact (replace it, or attach with no-tc)", o->dev,
+				       kind[0] ? kind : "unknown");
 			goto undo;
 		}
 		tco.prog_fd = bpf_program__fd(xoff_tc_prog(x));
@@ -531,17 +602,26 @@ out:
 	return err;
 }
 
+/* The record of @dev: by its ifindex while it exists, else by the name it had, for a
+ * device deleted (even if another has taken its name since). */
 static int find_rec(int fd, const char *dev, struct xoff_iface *rec)
 {
-	__u32 key, next, *prev = NULL;
 	unsigned int ifindex = if_nametoindex(dev);
+	__u32 key, next, *prev;
+	char name[IF_NAMESIZE];
+	int pass;
 
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		if (!bpf_map_lookup_elem(fd, &next, rec) &&
-		    (ifindex ? rec->ifindex == ifindex : !strcmp(rec->name, dev)))
-			return 0;
-		key = next;
-		prev = &key;
+	for (pass = 0; pass < 2; pass++) {
+		prev = NULL;
+		while (!bpf_map_get_next_key(fd, prev, &next)) {
+			if (!bpf_map_lookup_elem(fd, &next, rec) &&
+			    (pass == 0 ? ifindex && rec->ifindex == ifindex :
+					 !strcmp(rec->name, dev) &&
+					 !if_indextoname(rec->ifindex, name)))
+				return 0;
+			key = next;
+			prev = &key;
+		}
 	}
 	return -ENOENT;
 }
@@ -550,6 +630,7 @@ int xdetach(const char *pin_dir, const char *dev, bool keep_maps, struct xdetach
 	    struct xerr *e)
 {
 	struct xoff_iface rec;
+	char name[IF_NAMESIZE];
 	struct xpin pin;
 	__u32 k;
 	int fd, err;
@@ -567,7 +648,7 @@ int xdetach(const char *pin_dir, const char *dev, bool keep_maps, struct xdetach
 		goto out;
 	}
 	libxdp_set_print(libxdp_quiet);
-	if (if_nametoindex(dev) == rec.ifindex) {
+	if (if_indextoname(rec.ifindex, name)) {
 		err = xdp_remove(rec.ifindex, rec.xdp_prog_id);
 		if (err == -ENOENT) {
 			r->xdp_gone = true;

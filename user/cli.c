@@ -405,27 +405,34 @@ static int need_privileges(const char *what)
 		return 0;	/* let the kernel decide */
 #define HAS(c) (d[(c) / 32].effective & (1u << ((c) % 32)))
 	net = HAS(CAP_NET_ADMIN);
-	bpf = HAS(CAP_SYS_ADMIN) || (HAS(CAP_BPF) && HAS(CAP_PERFMON));
+	/* libxdp reads the programs on a device by id: BPF_PROG_GET_FD_BY_ID, which
+	 * needs CAP_SYS_ADMIN even where CAP_BPF exists. */
+	bpf = HAS(CAP_SYS_ADMIN);
 #undef HAS
 	if (net && bpf)
 		return 0;
-	snprintf(msg, sizeof(msg), "%s: needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN, or "
-		 "CAP_BPF with CAP_PERFMON)", what);
+	snprintf(msg, sizeof(msg), "%s: needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN)", what);
 	return fail(msg);
 }
 
+/* Where reports go: stdout, or a memory buffer while the pin directory is locked, so a
+ * slow reader of our output never holds up attach, detach or the daemon. */
+static FILE *out;
+
 static int emit(json_t *o, void (*text)(FILE *, json_t *))
 {
+	FILE *f = out ? out : stdout;
+
 	if (!o)
 		return fail("out of memory");
 	if (G.json) {
-		json_dumpf(o, stdout, G.pretty ? JSON_INDENT(2) : JSON_COMPACT);
-		fputc('\n', stdout);
+		json_dumpf(o, f, G.pretty ? JSON_INDENT(2) : JSON_COMPACT);
+		fputc('\n', f);
 	} else {
-		text(stdout, o);
+		text(f, o);
 	}
 	json_decref(o);
-	return fflush(stdout) ? XCLI_ERR : XCLI_OK;
+	return fflush(f) ? XCLI_ERR : XCLI_OK;
 }
 
 static int do_attach(int argc, char **argv)
@@ -521,11 +528,24 @@ static int with_view(int (*fn)(struct xview *v, void *ctx), void *ctx, const cha
 
 	if (need_privileges(what))
 		return XCLI_ERR;
+	char *buf = NULL;
+	size_t len = 0;
+
 	if (xview_open(&v, G.pin_dir, &e))
 		return fail(e.msg);
+	out = open_memstream(&buf, &len);
+	if (!out) {
+		xview_close(&v);
+		return fail("out of memory");
+	}
 	ret = fn(&v, ctx);
 	xview_close(&v);
-	return ret;
+	fclose(out);
+	out = NULL;
+	if (len && fwrite(buf, 1, len, stdout) != len)
+		ret = XCLI_ERR;
+	free(buf);
+	return fflush(stdout) ? XCLI_ERR : ret;
 }
 
 static int status_fn(struct xview *v, void *ctx)
@@ -625,9 +645,9 @@ static int metrics_fn(struct xview *v, void *ctx)
 	struct xerr e;
 
 	(void)ctx;
-	if (xreport_metrics(v, stdout, &e))
+	if (xreport_metrics(v, out ? out : stdout, &e))
 		return fail(e.msg);
-	return fflush(stdout) ? XCLI_ERR : XCLI_OK;
+	return XCLI_OK;
 }
 
 static json_t *tri(int v)

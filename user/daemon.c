@@ -298,12 +298,13 @@ int xoffd_run(const struct xoffd_opts *o)
 			err = xnl_events(n, feed, s);
 			if (err == -ENOBUFS) {
 				xoffd_log(NULL, XSYNC_WARN, "XFRM events lost (ENOBUFS): full resync");
-				xoffd_resync(s, n);
+				err = xoffd_resync(s, n);
 			} else if (err) {
 				fail("XFRM event", err);
-				xoffd_resync(s, n);	/* a map update failed: repair */
+				err = xoffd_resync(s, n);	/* a map update failed: repair */
 			}
-			hb.last_sync_ns = mono_ns();
+			if (!err)	/* the heartbeat tells only of syncs that worked */
+				hb.last_sync_ns = mono_ns();
 		}
 		if (p[1].revents) {
 			__u64 ticks;
@@ -311,7 +312,8 @@ int xoffd_run(const struct xoffd_opts *o)
 			if (read(tfd, &ticks, sizeof(ticks)) == sizeof(ticks) &&
 			    (err = xsync_mirror(s, time(NULL))))
 				fail("mirror sweep", err);
-			hb.last_mirror_ns = mono_ns();
+			else
+				hb.last_mirror_ns = mono_ns();
 			heartbeat(x, s, &hb, getpid());
 		}
 		if (p[2].revents) {

@@ -257,15 +257,18 @@ static const char *str(json_t *o, const char *k, char *buf, size_t len)
 
 static void sa_samples(FILE *f, json_t *sas, const char *metric, const char *key)
 {
-	char d[8], s[64], t[64], spi[16], p[8];
+	char d[8], s[64], t[64], spi[16], p[8], pr[8], rq[16], mk[16];
 	size_t i;
 	json_t *o;
 
+	/* proto, reqid and mark too: SAs that share SPI and destination stay apart. */
 	json_array_foreach(sas, i, o)
-		fprintf(f, "%s{dir=\"%s\",src=\"%s\",dst=\"%s\",spi=\"%s\",path=\"%s\"} %lld\n",
+		fprintf(f, "%s{dir=\"%s\",src=\"%s\",dst=\"%s\",spi=\"%s\",proto=\"%s\","
+			"reqid=\"%s\",mark=\"%s\",path=\"%s\"} %lld\n",
 			metric, str(o, "dir", d, sizeof(d)), str(o, "src", s, sizeof(s)),
 			str(o, "dst", t, sizeof(t)), str(o, "spi", spi, sizeof(spi)),
-			str(o, "path", p, sizeof(p)),
+			str(o, "proto", pr, sizeof(pr)), str(o, "reqid", rq, sizeof(rq)),
+			str(o, "mark", mk, sizeof(mk)), str(o, "path", p, sizeof(p)),
 			(long long)json_integer_value(json_object_get(o, key)));
 }
 

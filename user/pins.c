@@ -55,6 +55,14 @@ static bool is_bpffs(const char *path)
 	return !statfs(path, &st) && st.f_type == BPF_FS_MAGIC;
 }
 
+static bool same_mntns(void)
+{
+	struct stat a, b;
+
+	return !stat("/proc/self/ns/mnt", &a) && !stat("/proc/1/ns/mnt", &b) &&
+	       a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
 /* bpffs where @dir will be: mounted on /sys/fs/bpf when that is where it goes and nothing
  * is mounted there (as systemd and iproute2 do); anywhere else it must already be. */
 static int ensure_bpffs(const char *dir, struct xerr *e)
@@ -72,6 +80,13 @@ static int ensure_bpffs(const char *dir, struct xerr *e)
 	if (strcmp(parent, "/sys/fs/bpf"))
 		return xerr_set(e, -ENOTDIR, "%s: not a bpf filesystem (mount -t bpf bpf %s)",
 				parent, parent);
+	/* Every bpffs mount is a new, empty one. In a mount namespace of its own (such as
+	 * `ip netns exec` makes, remounting /sys) the pins would vanish with the command
+	 * and leave programs behind that nothing can find. */
+	if (!same_mntns())
+		return xerr_set(e, -ENOTDIR, "%s: no bpffs in this mount namespace (ip netns exec "
+				"remounts /sys): mount one that outlives this command, or use "
+				"-P DIR on one", parent);
 	if (mount("bpf", parent, "bpf", 0, "mode=0700"))
 		return xerr_set(e, -errno, "mounting bpffs on %s: %s", parent, strerror(errno));
 	return 0;

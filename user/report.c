@@ -269,6 +269,8 @@ static void why_text(const struct xreport_sa *r, bool loaded, char *buf, size_t 
 	if (!r->mapped) {
 		if (r->conflict)
 			snprintf(buf, len, "%s", xsync_why_str(XSYNC_WHY_CONFLICT));
+		else if (r->map_full)
+			snprintf(buf, len, "%s", xsync_why_str(XSYNC_WHY_FULL));
 		else if (!loaded)
 			snprintf(buf, len, "xoff is not loaded: nothing is pinned");
 		else
@@ -506,6 +508,15 @@ int xreport_sas(struct xview *v, const struct xreport_filter *f, json_t **out, s
 	}
 	for (i = 0; i < l.n; i++)
 		sa_fill(v, &l.v[i], rt, &keys[i]);
+	/* Every slot taken: an eligible SA outside the map waits for one. */
+	if (v->loaded) {
+		size_t mapped = 0;
+
+		for (i = 0; i < l.n; i++)
+			mapped += l.v[i].mapped;
+		for (i = 0; i < l.n; i++)
+			l.v[i].map_full = !l.v[i].mapped && mapped >= xoff_max_sas(v->x);
+	}
 	if (rt)
 		mnl_socket_close(rt);
 	routes_free();
@@ -707,6 +718,12 @@ static json_t *iface_json(struct xview *v, const struct xoff_iface *rec)
 	__u32 zero = 0;
 	int fd;
 
+	libbpf_print_fn_t old = libbpf_set_print(NULL);	/* a vanished qdisc is an answer */
+	bool tc_ok;
+
+	tc_ok = present && rec->tc_prog_id && !bpf_tc_query(&hook, &q) &&
+		q.prog_id == rec->tc_prog_id;
+	libbpf_set_print(old);
 	xattach_xdp_id(rec->ifindex, &xdp_now);
 	set(o, "dev", json_string(present ? name : rec->name));
 	set(o, "ifindex", json_integer(rec->ifindex));
@@ -716,8 +733,7 @@ static json_t *iface_json(struct xview *v, const struct xoff_iface *rec)
 	set(o, "xdp_attached", json_boolean(present && xdp_now == rec->xdp_prog_id));
 	set(o, "dispatcher", json_boolean(rec->flags & XOFF_IF_DISPATCHER));
 	set(o, "tc_prog_id", rec->tc_prog_id ? json_integer(rec->tc_prog_id) : json_null());
-	set(o, "tc_attached", json_boolean(present && rec->tc_prog_id && !bpf_tc_query(&hook, &q) &&
-					   q.prog_id == rec->tc_prog_id));
+	set(o, "tc_attached", json_boolean(tc_ok));
 	set(o, "qdisc_created", json_boolean(rec->flags & XOFF_IF_QDISC));
 	xpin_dev_dir(dir, sizeof(dir), v->pin.dir, rec->ifindex);
 	fd = xpin_map(dir, XOFF_MAP_CFG);

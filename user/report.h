@@ -34,6 +34,7 @@ struct xreport_sa {
 	struct xoff_mirror	mir;
 	enum xsync_why		why;
 	int			conflict;	/* another SA has the same key */
+	bool			map_full;	/* every counter slot is taken */
 	__u32			traffic_ifindex; /* route to the peer, 0 unknown */
 	bool			traffic_esp_hw;	/* that device offers esp-hw-offload */
 	int			mirror_mode;	/* enum xsync_mirror_mode set by attach, -1 */
