@@ -330,17 +330,12 @@ static int sync_maps(struct xoff *x, unsigned int *sas, struct xerr *e)
 	struct xsync_stats st;
 	struct xsync *s = NULL;
 	struct xnl *n = NULL;
-	int err, ncpu;
+	int err;
 
-	ncpu = xoff_cpus_enabled(x, cpus, sizeof(cpus) / sizeof(cpus[0]));
-	if (ncpu > 0) {
-		cfg.cpus = cpus;
-		cfg.ncpus = ncpu;
-	}
 	err = xnl_open(&n, 0, sync_log, NULL);
 	if (err)
 		return xerr_set(e, err, "XFRM netlink socket: %s", strerror(-err));
-	err = xsync_new(&s, x, &cfg);
+	err = xoffd_sync_new(&s, x, &cfg, false, cpus, sizeof(cpus) / sizeof(cpus[0]));
 	if (err) {
 		xnl_close(n);
 		return xerr_set(e, err, "reading the pinned maps: %s", strerror(-err));
@@ -377,7 +372,7 @@ int xattach(const struct xattach_opts *o, struct xattach_result *r, struct xerr 
 	struct xpin pin;
 	struct xdp_seen seen;
 	char devdir[256];
-	int ifindex, err, ifs_fd = -1;
+	int ifindex, err, ifs_fd;
 	enum xdp_attach_mode mode;
 	libbpf_print_fn_t old_print;
 
@@ -397,8 +392,10 @@ int xattach(const struct xattach_opts *o, struct xattach_result *r, struct xerr 
 	ifs_fd = xpin_map(pin.dir, XOFF_MAP_IFACES);
 	if (ifs_fd >= 0) {
 		__u32 k = ifindex;
+		bool found = !bpf_map_lookup_elem(ifs_fd, &k, &r->rec);
 
-		if (!bpf_map_lookup_elem(ifs_fd, &k, &r->rec)) {
+		close(ifs_fd);
+		if (found) {
 			err = xerr_set(e, -EEXIST, "%s: already attached (xdp program id %u); "
 				       "detach it first", o->dev, r->rec.xdp_prog_id);
 			goto out;
@@ -435,10 +432,7 @@ int xattach(const struct xattach_opts *o, struct xattach_result *r, struct xerr 
 		xerr_set(e, err, "loading xoff: %s", strerror(-err));
 		goto undo;
 	}
-	if (ifs_fd < 0)
-		ifs_fd = xoff_map_fd(sx, XOFF_MAP_IFACES);
-	else
-		close(ifs_fd), ifs_fd = dup(xoff_map_fd(sx, XOFF_MAP_IFACES));
+	ifs_fd = xoff_map_fd(sx, XOFF_MAP_IFACES);	/* sx's own from here on */
 	cpus_before = calloc(xoff_nr_cpus(), sizeof(*cpus_before));
 	if (!cpus_before) {
 		err = xerr_set(e, -ENOMEM, "out of memory");
@@ -594,8 +588,6 @@ out:
 	if (prog)
 		xdp_program__close(prog);
 	xoff_close(x);
-	if (ifs_fd >= 0 && (!sx || ifs_fd != xoff_map_fd(sx, XOFF_MAP_IFACES)))
-		close(ifs_fd);
 	xoff_close(sx);
 	free(cpus_before);
 	xpin_unlock(&pin);

@@ -189,13 +189,12 @@ static int apply_modes(struct xsync *s, const struct xoffd_opts *o, const char *
 	return err;
 }
 
-/* The reconciler over @x: the CPUs of the command line, else those attach enabled. */
-static int sync_open(struct xsync **s, struct xoff *x, struct xsync_cfg *cfg,
-		     const struct xoffd_opts *o, __u16 *cpus, unsigned int max)
+int xoffd_sync_new(struct xsync **s, struct xoff *x, struct xsync_cfg *cfg, bool cpus_given,
+		   __u16 *cpus, unsigned int max)
 {
 	int n;
 
-	if (!o->cpus) {
+	if (!cpus_given) {
 		n = xoff_cpus_enabled(x, cpus, max);
 		cfg->cpus = n > 0 ? cpus : NULL;
 		cfg->ncpus = n > 0 ? n : 0;
@@ -254,7 +253,7 @@ int xoffd_run(const struct xoffd_opts *o)
 		goto out;
 	}
 	cfg.kctx = n;
-	if ((err = sync_open(&s, x, &cfg, o, cpus, 1024))) {
+	if ((err = xoffd_sync_new(&s, x, &cfg, o->cpus, cpus, 1024))) {
 		fail("reading the pinned maps", err);
 		goto out;
 	}
@@ -329,7 +328,7 @@ int xoffd_run(const struct xoffd_opts *o)
 					xsync_mirror(s, time(NULL));
 					xsync_free(s);
 					s = NULL;
-					if ((err = sync_open(&s, x, &cfg, o, cpus, 1024))) {
+					if ((err = xoffd_sync_new(&s, x, &cfg, o->cpus, cpus, 1024))) {
 						fail("steering CPUs changed", err);
 						break;
 					}

@@ -32,6 +32,11 @@ struct xoffd_opts {
 /* Runs until SIGTERM or SIGINT (0) or a fatal error (negative errno, logged). SIGHUP:
  * full resync; SIGUSR1: a stats line. */
 int xoffd_run(const struct xoffd_opts *o);
+/* The reconciler over @x with the steering CPUs of @cfg when @cpus_given, else the CPUs
+ * attach enabled in the cpumap (read into @cpus, at most @max), else every CPU. */
+int xoffd_sync_new(struct xsync **s, struct xoff *x, struct xsync_cfg *cfg, bool cpus_given,
+		   __u16 *cpus, unsigned int max);
+
 /* 1 when a daemon runs in this network namespace, 0 when none, or a negative errno. */
 int xoffd_running(void);
 

@@ -746,7 +746,6 @@ static json_t *iface_json(struct xview *v, const struct xoff_iface *rec)
 	set(o, "tc_policies", json_boolean(cfg.policies));
 	set(o, "mirror", json_string(mirror_str(rec->mirror)));
 	set(o, "attach_time", json_integer(rec->attach_time));
-	(void)v;
 	return o;
 }
 
