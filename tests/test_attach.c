@@ -43,6 +43,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <criterion/criterion.h>
+#include "proc.h"
 #include <jansson.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -248,16 +249,6 @@ static void spawn(struct proc *p, bool nobody, const int *gate, char *const args
 		_exit(127);
 	}
 	close(fd);
-}
-
-static void slurp(FILE *f, char *buf, size_t len)
-{
-	size_t n;
-
-	rewind(f);
-	n = fread(buf, 1, len - 1, f);
-	buf[n] = '\0';
-	fclose(f);
 }
 
 static int reap(struct proc *p, struct run *r)
@@ -1329,20 +1320,6 @@ static bool log_has(const char *s)
 	fclose(f);
 	b[n] = '\0';
 	return strstr(b, s) != NULL;
-}
-
-static int wait_exit(pid_t pid)
-{
-	int st, i;
-
-	for (i = 0; i < 500; i++) {
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-		usleep(10000);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &st, 0);
-	return -1;
 }
 
 Test(attach, with_daemon)

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <linux/udp.h>
 #include <criterion/criterion.h>
+#include "proc.h"
 #include <criterion/parameterized.h>
 #include <jansson.h>
 #include "cli.h"
@@ -1622,16 +1623,6 @@ struct run {
 	char	out[1 << 16];
 	char	err[1 << 14];
 };
-
-static void slurp(FILE *f, char *buf, size_t len)
-{
-	size_t n;
-
-	rewind(f);
-	n = fread(buf, 1, len - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-}
 
 /* Runs xoffctl with @argv (argv[0] included); @nobody: as uid/gid 65534. Returns the exit
  * code; stdout and stderr are in @r. */

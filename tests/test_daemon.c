@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <criterion/criterion.h>
+#include "proc.h"
 #include <bpf/bpf.h>
 #include "xoff/abi.h"
 #include "bpffs.h"
@@ -100,20 +101,6 @@ static bool wait_log(const char *s, int count)
 		usleep(10000);
 	}
 	return false;
-}
-
-static int wait_exit(pid_t pid)
-{
-	int st, i;
-
-	for (i = 0; i < 500; i++) {
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-		usleep(10000);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &st, 0);
-	return -1;
 }
 
 Test(daemon, lifecycle)
