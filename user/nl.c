@@ -180,7 +180,7 @@ static int rq_recv(struct xnl *n, __u32 seq, xnl_cb cb, void *ctx)
 			return -EMSGSIZE;
 		}
 		left = len;
-		for (nlh = (void *)n->buf; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+		for (nlh = (void *)n->buf; xnl_msg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
 			if (nlh->nlmsg_seq != seq || nlh->nlmsg_pid != n->portid)
 				continue;	/* a stale answer */
 			if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
@@ -268,7 +268,7 @@ int xnl_events(struct xnl *n, xnl_cb cb, void *ctx)
 			return drain(n);	/* a lost message is a lost event */
 		}
 		left = len;
-		for (nlh = (void *)n->buf; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+		for (nlh = (void *)n->buf; xnl_msg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
 			int e = cb(nlh, ctx);
 
 			first = first ?: e;

@@ -11,6 +11,14 @@ struct xnl;
 
 typedef int (*xnl_cb)(const struct nlmsghdr *nlh, void *ctx);
 
+/* mnl_nlmsg_ok() compares nlmsg_len as a signed int, so a length of 2^31 or more passes
+ * it; this one does not. Walk received buffers with it. */
+static inline int xnl_msg_ok(const struct nlmsghdr *nlh, int left)
+{
+	return left >= (int)sizeof(*nlh) && nlh->nlmsg_len >= sizeof(*nlh) &&
+	       nlh->nlmsg_len <= (unsigned int)left;
+}
+
 /* @rcvbuf: the event socket's receive buffer in bytes (0: the system default). */
 int xnl_open(struct xnl **out, int rcvbuf, void (*log)(void *ctx, int level, const char *msg),
 	     void *log_ctx);

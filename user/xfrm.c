@@ -78,17 +78,24 @@ static const char *const attr_bad[XOFF_XFRMA_MAX + 1] = {
 static int parse_attrs(const struct nlmsghdr *nlh, size_t hdrlen, struct attrs *t,
 		       const char **why)
 {
-	const struct nlattr *attr;
+	const char *end = (const char *)nlh + nlh->nlmsg_len, *a;
 	unsigned int i;
 
 	memset(t, 0, sizeof(*t));
 	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + MNL_ALIGN(hdrlen))
 		return BAD("message shorter than its header");
-	/* The walk stops, without an error, at the first attribute that does not fit:
-	 * any byte left after it belongs to one. */
-	mnl_attr_for_each(attr, nlh, MNL_ALIGN(hdrlen))
+	/* Bounded by nlmsg_len itself, not by its 4-byte alignment as mnl_attr_for_each()
+	 * is: the bytes after an unaligned length are not the message's. */
+	for (a = (const char *)nlh + MNL_NLMSG_HDRLEN + MNL_ALIGN(hdrlen);
+	     end - a >= (ptrdiff_t)sizeof(struct nlattr);
+	     a += MNL_ALIGN(((const struct nlattr *)a)->nla_len)) {
+		const struct nlattr *attr = (const void *)a;
+
+		if (attr->nla_len < sizeof(*attr) || attr->nla_len > end - a)
+			return BAD("attribute overruns the message");
 		attr_cb(attr, t);
-	if ((const char *)attr < (const char *)mnl_nlmsg_get_payload_tail(nlh))
+	}
+	if (a < end)
 		return BAD("attribute overruns the message");
 	for (i = 0; i <= XOFF_XFRMA_MAX; i++) {
 		unsigned int len;
@@ -330,7 +337,17 @@ static int userpolicy_info(const struct xfrm_userpolicy_info *p, struct xfrm_pol
 
 int xfrm_parse(const struct nlmsghdr *nlh, struct xfrm_msg *out, const char **why)
 {
-	const void *hdr = mnl_nlmsg_get_payload(nlh);
+	/* Messages sit at 4-byte offsets in a recv() buffer, but these headers hold 64-bit
+	 * fields: read them from an aligned copy (each case checks its length first). */
+	union {
+		struct xfrm_usersa_info		sa;
+		struct xfrm_user_expire		expire;
+		struct xfrm_userpolicy_info	pol;
+		struct xfrm_user_polexpire	polexpire;
+		struct xfrm_user_mapping	mapping;
+		struct xfrm_aevent_id		ae;
+	} h;
+	const void *hdr = &h;
 	struct attrs t;
 	int err;
 
@@ -339,6 +356,10 @@ int xfrm_parse(const struct nlmsghdr *nlh, struct xfrm_msg *out, const char **wh
 	out->type = nlh->nlmsg_type;
 	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN)
 		return BAD("message shorter than a netlink header");
+	memset(&h, 0, sizeof(h));
+	memcpy(&h, mnl_nlmsg_get_payload(nlh),
+	       nlh->nlmsg_len - MNL_NLMSG_HDRLEN < sizeof(h) ? nlh->nlmsg_len - MNL_NLMSG_HDRLEN :
+								sizeof(h));
 
 	switch (nlh->nlmsg_type) {
 	case XFRM_MSG_NEWSA:
