@@ -10,7 +10,7 @@ ARCH	:= $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 # Packages a bare Debian 12 needs to build, test and benchmark xoff.
 DEB_PKGS := make gcc libc6-dev clang llvm pkg-config libbpf-dev libxdp-dev bpftool libelf-dev \
 	    zlib1g-dev libmnl-dev libcriterion-dev linux-libc-dev iproute2 uthash-dev \
-	    libjansson-dev qemu-system-x86 busybox-static kmod cpio xz-utils file
+	    libjansson-dev qemu-system-x86 busybox-static kmod cpio xz-utils file jq xdp-tools iputils-ping
 
 # Clang's own system include dirs, searched after ours so <asm/types.h> resolves
 # for -target bpf (the libbpf-bootstrap way).
@@ -32,6 +32,9 @@ XOFFCTL	 := $(OUT)/xoffctl
 TESTS	 := $(OUT)/xoff-tests
 BENCH	 := $(OUT)/xoff-bench
 TEST_SRCS := $(wildcard tests/test_*.c)
+# Selftests: a crafted-frame generator and test-only BPF objects.
+PKTGEN	 := $(OUT)/xoff-pktgen
+ST_BPF_OBJS := $(patsubst selftests/bpf/%.bpf.c,$(OUT)/%.bpf.o,$(wildcard selftests/bpf/*.bpf.c))
 
 ifeq ($(V),1)
 Q =
@@ -52,11 +55,11 @@ SYSTEMDUNITDIR	?= $(PREFIX)/lib/systemd/system
 endif
 INSTALL		?= install
 
-.PHONY: all deps test test-vm bench clean install uninstall
+.PHONY: all deps test test-vm selftest selftest-vm demo fuzz fuzz-seeds bench bench-vm clean install uninstall
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-all: $(LIB) $(XOFFCTL) $(TESTS) $(BENCH)
+all: $(LIB) $(XOFFCTL) $(TESTS) $(BENCH) $(PKTGEN) $(ST_BPF_OBJS)
 
 deps:
 	@if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (apt-get)" >&2; exit 1; fi
@@ -74,6 +77,10 @@ $(OUT):
 $(OUT)/%.bpf.o: bpf/%.bpf.c bpf/parse.h include/xoff/abi.h | $(OUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUT)/%.bpf.o: selftests/bpf/%.bpf.c bpf/parse.h include/xoff/abi.h | $(OUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -Ibpf -c $< -o $@
 
 $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 	$(call msg,SKEL,$@)
@@ -97,23 +104,81 @@ $(TESTS): $(TEST_SRCS) $(wildcard tests/*.h) $(LIB) $(SKELS) $(XOFFCTL)
 	$(Q)$(CC) $(CFLAGS) -Wno-override-init -Itests -DXOFF_OUT='"$(abspath $(OUT))"' \
 		$(TEST_SRCS) $(LIB) -o $@ $(LDLIBS) -lcriterion
 
-$(BENCH): tests/bench.c tests/bench_sync.c $(wildcard tests/*.h) $(LIB) $(SKELS)
+BENCH_SRCS := tests/bench.c tests/bench_sync.c tests/bench_xfrm.c
+$(BENCH): $(BENCH_SRCS) $(wildcard tests/*.h) $(LIB) $(SKELS) $(XOFFCTL)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests tests/bench.c tests/bench_sync.c $(LIB) -o $@ $(LDLIBS) -lm
+	$(Q)$(CC) $(CFLAGS) -Itests -DXOFF_OUT='"$(abspath $(OUT))"' $(BENCH_SRCS) $(LIB) -o $@ \
+		$(LDLIBS) -lm
 
-test: $(TESTS)
+$(PKTGEN): selftests/pktgen.c | $(OUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< -o $@
+
+test: all
 	bash tests/completion.sh
 	$(TESTS) --jobs 1
+	$(MAKE) --no-print-directory fuzz FUZZ_SECS=60
+	$(MAKE) --no-print-directory selftest
 	$(MAKE) --no-print-directory test-vm
 
-# The same tests on Debian's own 6.1 kernel in a qemu VM (ESP, xfrm_user, the oldest
-# verifier xoff supports); SKIP with the reason where the VM cannot run.
-test-vm: $(TESTS)
+# End-to-end on this kernel: veth, namespaces, crafted frames (selftests/test_*.sh).
+selftest: $(XOFFCTL) $(PKTGEN) $(ST_BPF_OBJS)
+	OUT=$(abspath $(OUT)) bash selftests/run.sh selftests
+
+# On Debian's own 6.1 kernel in a qemu VM (ESP, xfrm_user, the oldest verifier xoff
+# supports): the unit suite, then the end-to-end tests with real SAs
+# (selftests/vm/test_*.sh); SKIP with the reason where the VM cannot run.
+test-vm: all
 	@selftests/vm/vm.sh -t 2400 -- $(abspath $(TESTS)) --jobs 1; rc=$$?; \
 	if [ $$rc = 4 ]; then echo "SKIP: VM tests (reason above)"; exit 0; fi; exit $$rc
+	$(MAKE) --no-print-directory selftest-vm
 
+selftest-vm: $(XOFFCTL) $(PKTGEN) $(ST_BPF_OBJS)
+	@selftests/vm/vm.sh -t 1800 -- env OUT=$(abspath $(OUT)) bash selftests/run.sh selftests/vm; \
+	rc=$$?; if [ $$rc = 4 ]; then echo "SKIP: VM selftests (reason above)"; exit 0; fi; exit $$rc
+
+# libFuzzer (clang, ASan + UBSan) over the XFRM netlink parser, from the committed corpus;
+# what it finds goes to $(OUT)/fuzz-corpus, crashes to $(OUT)/fuzz-crash-*.
+FUZZ	  := $(OUT)/fuzz-xfrm
+FUZZ_SECS ?= 60
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	       -Iinclude -Iuser -I$(OUT)
+
+$(FUZZ): fuzz/xfrm_parse.c user/xfrm.c user/xfrm.h $(LIB)
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) fuzz/xfrm_parse.c user/xfrm.c $(LIB) -o $@ $(LDLIBS)
+
+$(OUT)/fuzz-seeds: fuzz/seeds.c tests/xmsg.h $(LIB)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB) -o $@ $(LDLIBS)
+
+fuzz: $(FUZZ)
+	@mkdir -p $(OUT)/fuzz-corpus
+	$(FUZZ) -max_total_time=$(FUZZ_SECS) -max_len=4096 -print_final_stats=1 \
+		-artifact_prefix=$(OUT)/fuzz-crash- $(OUT)/fuzz-corpus fuzz/corpus/xfrm_parse
+
+# The corpus: messages as the kernel lays them out (fuzz/seeds.c), plus what earlier runs
+# found that adds coverage (merged with -merge=1, named by their SHA-1).
+fuzz-seeds: $(OUT)/fuzz-seeds
+	mkdir -p fuzz/corpus/xfrm_parse
+	$(OUT)/fuzz-seeds fuzz/corpus/xfrm_parse
+
+# Everything at work in one command, from a fresh Debian 12 (as root): packages, build,
+# two namespaces with real SAs (in the VM when this kernel has no ESP), traffic, reports.
+demo:
+	$(MAKE) --no-print-directory deps
+	$(MAKE) --no-print-directory all
+	OUT=$(abspath $(OUT)) bash selftests/demo.sh
+
+# Figures and ratios measured side by side in one run; the control plane against real ESP
+# states runs in the VM on Debian's kernel (bench-vm), SKIP where qemu cannot run.
 bench: $(BENCH)
 	$(BENCH)
+	$(MAKE) --no-print-directory bench-vm
+
+bench-vm: $(BENCH) $(XOFFCTL)
+	@selftests/vm/vm.sh -t 1200 -- $(abspath $(BENCH)) real; rc=$$?; \
+	if [ $$rc = 4 ]; then echo "SKIP: VM bench (reason above)"; exit 0; fi; exit $$rc
 
 install: $(XOFFCTL)
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMPDIR)

@@ -15,6 +15,7 @@
 #include "bench.skel.h"
 
 void bench_control_plane(void);
+void bench_real_kernel(void);
 
 #define REPEAT		1000000	/* BPF_PROG_TEST_RUN repetitions per packet measurement */
 #define RUNS		5	/* measurements per figure; the median is reported */
@@ -186,7 +187,7 @@ static double loop_ns(struct bench_bpf *b, int prog)
 	return median(v, RUNS);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	double hit4[NR_SIZES], hit6[NR_SIZES], miss[NR_SIZES], other[NR_SIZES];
 	double floor_[NR_SIZES], lookup[NR_SIZES], empty, chase;
@@ -208,6 +209,15 @@ int main(void)
 		return 1;
 	}
 	libbpf_set_print(quiet);
+	/* `xoff-bench real`: only the part that needs a kernel with ESP (make bench-vm). */
+	if (argc > 1 && !strcmp(argv[1], "real")) {
+		bench_real_kernel();
+		return 0;
+	}
+	if (argc > 1) {
+		fprintf(stderr, "usage: xoff-bench [real]\n");
+		return 2;
+	}
 	err = xoff_open(&x, &opts);
 	if (!err)
 		err = xoff_load(x);
@@ -272,5 +282,6 @@ int main(void)
 	bench_bpf__destroy(b);
 	xoff_close(x);
 	bench_control_plane();
+	bench_real_kernel();
 	return 0;
 }
