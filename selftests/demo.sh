@@ -28,6 +28,7 @@ esp_here()
 
 if [ $here = 0 ] && [ "$(id -u)" = 0 ] && ! esp_here; then
 	echo "# this kernel ($(uname -r)) has no ESP: running the demo in a VM on Debian's own kernel"
+	rm -f "$ST_STATE"
 	exec "$ST_ROOT/selftests/vm/vm.sh" -t 600 -- env OUT="$OUT" bash "$ST_ROOT/selftests/demo.sh" --here
 fi
 

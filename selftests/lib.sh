@@ -7,7 +7,10 @@
 #   st_pass T / st_fail T WHY / st_skip T WHY
 #   st_ns SUFFIX                        -> echoes the netns name, removed on exit
 #   st_bpffs                            -> echoes a private bpffs mount point, removed on exit
-#   st_bg PIDFILE-LESS COMMAND...       run in the background, killed on exit ($ST_BG_PID)
+#   st_tmpdir                           -> echoes a temporary directory, removed on exit
+#                                          (all three may be called as $(st_ns x): what they
+#                                          create is recorded in a file, not only a variable)
+#   st_bg COMMAND...                    run in the background, killed on exit ($ST_BG_PID)
 #   st_wait SECS COMMAND...             poll (every 50 ms) until COMMAND succeeds
 #   st_done                             summary line; exit 0, 1 (a FAIL) or 4 (all SKIP)
 #
@@ -27,6 +30,9 @@ ST_NPASS=0
 ST_NFAIL=0
 ST_NSKIP=0
 ST_NAME=selftest
+# What to remove at exit, one "kind value" per line; a file so that subshells add to it.
+ST_STATE=$(mktemp /tmp/xst-state.$$.XXXXXX)
+trap st_cleanup EXIT
 
 st_log() { echo "# $*"; }
 
@@ -46,37 +52,52 @@ st_check()
 	fi
 }
 
+st_record() { echo "$1 $2" >> "$ST_STATE"; }
+
 st_cleanup()
 {
-	local p n m t
+	local p kind v
 	for p in "${ST_PIDS[@]}"; do
+		[ -n "$p" ] || continue
 		kill "$p" 2>/dev/null && { timeout 5 tail --pid="$p" -f /dev/null 2>/dev/null || kill -9 "$p" 2>/dev/null; }
 	done
 	ST_PIDS=()
-	for n in "${ST_NETNS[@]}"; do
-		ip netns pids "$n" 2>/dev/null | xargs -r kill -9 2>/dev/null
-		ip netns del "$n" 2>/dev/null
+	[ -f "$ST_STATE" ] || return 0
+	for kind in netns mount tmp; do
+		while read -r k v; do
+			[ "$k" = $kind ] || continue
+			case $kind in
+			netns)	ip netns pids "$v" 2>/dev/null | xargs -r kill -9 2>/dev/null
+				ip netns del "$v" 2>/dev/null ;;
+			mount)	umount -l "$v" 2>/dev/null
+				rmdir "$v" 2>/dev/null ;;
+			tmp)	rm -rf "$v" ;;
+			esac
+		done < "$ST_STATE"
 	done
-	ST_NETNS=()
-	for m in "${ST_MOUNTS[@]}"; do
-		umount -l "$m" 2>/dev/null
-		rmdir "$m" 2>/dev/null
-	done
-	ST_MOUNTS=()
-	for t in "${ST_TMP[@]}"; do rm -rf "$t"; done
-	ST_TMP=()
+	rm -f "$ST_STATE"
 }
 
-# Namespaces of runs that were killed before their trap ran: their pid is gone.
+# What runs that were killed before their trap ran left behind: their pid is gone.
 st_stale()
 {
-	local n pid
+	local n pid f
 	for n in $(ip netns list 2>/dev/null | awk '{ print $1 }' | grep '^xst[0-9]*-'); do
 		pid=${n%%-*}
 		pid=${pid#xst}
 		[ -d "/proc/$pid" ] && continue
 		ip netns pids "$n" 2>/dev/null | xargs -r kill -9 2>/dev/null
 		ip netns del "$n" 2>/dev/null
+	done
+	for f in /tmp/xst-bpffs.* /tmp/xst-tmp.* /tmp/xst-state.*; do
+		[ -e "$f" ] || continue
+		pid=${f#/tmp/xst-*.}
+		pid=${pid%%.*}
+		[ -d "/proc/$pid" ] && continue
+		case $f in
+		*bpffs*) umount -l "$f" 2>/dev/null; rmdir "$f" 2>/dev/null ;;
+		*) rm -rf "$f" ;;
+		esac
 	done
 }
 
@@ -93,7 +114,6 @@ st_init()
 		exit 1
 	fi
 	st_stale
-	trap st_cleanup EXIT
 	trap 'exit 130' INT TERM
 }
 
@@ -101,6 +121,7 @@ st_ns()
 {
 	local n=$ST_PREFIX-$1
 	ip netns add "$n" || return 1
+	st_record netns "$n"
 	ST_NETNS+=("$n")
 	ip -n "$n" link set lo up
 	echo "$n"
@@ -109,8 +130,9 @@ st_ns()
 st_bpffs()
 {
 	local d
-	d=$(mktemp -d /tmp/xst-bpffs.XXXXXX) || return 1
+	d=$(mktemp -d /tmp/xst-bpffs.$$.XXXXXX) || return 1
 	mount -t bpf bpf "$d" || { rmdir "$d"; return 1; }
+	st_record mount "$d"
 	ST_MOUNTS+=("$d")
 	echo "$d"
 }
@@ -118,7 +140,8 @@ st_bpffs()
 st_tmpdir()
 {
 	local d
-	d=$(mktemp -d /tmp/xst-tmp.XXXXXX) || return 1
+	d=$(mktemp -d /tmp/xst-tmp.$$.XXXXXX) || return 1
+	st_record tmp "$d"
 	ST_TMP+=("$d")
 	echo "$d"
 }

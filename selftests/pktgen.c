@@ -136,32 +136,27 @@ static void __attribute__((noreturn, format(printf, 2, 3))) die(int code, const 
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	if (code == 2)
-		fputs("Try '" PROG " --help'.\n", stderr);
+	fputs(code == 2 ? " (see --help)\n" : "\n", stderr);
 	exit(code);
 }
 
 /* Decimal, or hex with 0x; no sign, no junk, within [min, max]. */
-static unsigned long long num(const char *opt, const char *s, unsigned long long min,
+static unsigned long long num(const char *opt, const char *arg, unsigned long long min,
 			      unsigned long long max)
 {
+	bool hex = arg[0] == '0' && (arg[1] == 'x' || arg[1] == 'X');
+	const char *s = hex ? arg + 2 : arg;
 	unsigned long long v;
-	int base = 10;
 	char *end;
 
-	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-		base = 16;
-		s += 2;
-	}
-	if (!*s || !(base == 16 ? isxdigit((unsigned char)*s) : isdigit((unsigned char)*s)))
-		die(2, "%s: '%s' is not a number", opt, s - (base == 16 ? 2 : 0));
+	if (!(hex ? isxdigit((unsigned char)*s) : isdigit((unsigned char)*s)))
+		die(2, "%s: '%s' is not a number", opt, arg);
 	errno = 0;
-	v = strtoull(s, &end, base);
+	v = strtoull(s, &end, hex ? 16 : 10);
 	if (*end)
-		die(2, "%s: '%s' is not a number", opt, s - (base == 16 ? 2 : 0));
+		die(2, "%s: '%s' is not a number", opt, arg);
 	if (errno == ERANGE || v < min || v > max)
-		die(2, "%s: %s out of range %llu-%llu", opt, s - (base == 16 ? 2 : 0), min, max);
+		die(2, "%s: %s is out of range %llu-%llu", opt, arg, min, max);
 	return v;
 }
 

@@ -248,7 +248,7 @@ void bench_real_kernel(void)
 	for (i = 0; i < DUMP_RUNS; i++) {
 		struct xsync_cfg cfg = { 0 };
 		struct xsync *s = NULL;
-		struct xoff_opts o = { 0 };
+		struct xoff_opts o = { .maps_only = true };
 		struct xoff *x = NULL;
 		__u16 cpus[1024];
 		int got = 0;

@@ -428,7 +428,10 @@ int xattach(const struct xattach_opts *o, struct xattach_result *r, struct xerr 
 
 	/* The shared maps, created and pinned if needed, and synced before any packet
 	 * meets them: with unknown-spi drop an empty map would drop every SA's ESP. */
-	if ((err = xoff_open(&sx, &xo)) || (err = xoff_load(sx))) {
+	xo.maps_only = true;
+	err = xoff_open(&sx, &xo) ?: xoff_load(sx);
+	xo.maps_only = false;
+	if (err) {
 		xerr_set(e, err, "loading xoff: %s", strerror(-err));
 		goto undo;
 	}

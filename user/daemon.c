@@ -239,6 +239,7 @@ int xoffd_run(const struct xoffd_opts *o)
 		return err;
 	}
 	xo.pin_dir = pin.dir;
+	xo.maps_only = true;
 	if ((lfd = lock_netns()) < 0) {
 		err = lfd;
 		goto out;

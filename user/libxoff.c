@@ -100,6 +100,10 @@ int xoff_open(struct xoff **out, const struct xoff_opts *opts)
 	err = err ?: bpf_map__set_max_entries(x->skel->maps.xoff_cpus, x->nr_cpus);
 	if (!err && opts && opts->pin_dir)
 		err = set_pin_paths(x, opts->pin_dir);
+	if (!err && opts && opts->maps_only) {
+		err = bpf_program__set_autoload(x->skel->progs.xoff_xdp, false);
+		err = err ?: bpf_program__set_autoload(x->skel->progs.xoff_tc, false);
+	}
 	if (err)
 		goto fail;
 	*out = x;

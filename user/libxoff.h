@@ -19,6 +19,9 @@ struct xoff_opts {
 	/* Directory where the shared maps (SAs, counters, policies, cpus) are pinned:
 	 * reused when present, pinned there at load otherwise. NULL: private maps. */
 	const char *pin_dir;
+	/* Load the maps and the clock program only, not the XDP and TC programs: for the
+	 * daemon and readers, which never attach (the verifier's time is the load's). */
+	bool	maps_only;
 };
 
 /* Open the BPF object and size its maps; nothing is in the kernel yet, so a caller

@@ -51,6 +51,7 @@ int xview_open(struct xview *v, const char *pin_dir, struct xerr *e)
 	xo.pin_dir = v->loaded ? v->pin.dir : NULL;
 	xo.max_sas = v->loaded ? 0 : 1;
 	xo.max_policies = v->loaded ? 0 : 1;
+	xo.maps_only = true;
 	if ((err = xoff_open(&v->x, &xo)) || (err = xoff_load(v->x))) {
 		xview_close(v);
 		return xerr_set(e, err, "loading xoff's maps: %s", strerror(-err));
