@@ -104,10 +104,11 @@ static __always_inline void xoff_count(const __u32 *slot, __u32 bytes)
 }
 
 /* Count one packet of @esp_len bytes of ESP for @sa; false if too short to be ESP of
- * this SA (the kernel would drop it uncounted). */
-static __always_inline int xoff_count_esp(const struct xoff_sa *sa, __u32 esp_len)
+ * this SA (the kernel would drop it uncounted). @tail: trailer and ICV are in place. */
+static __always_inline int xoff_count_esp(const struct xoff_sa *sa, __u32 esp_len, int tail)
 {
-	__u32 overhead = XOFF_ESP_HDR_LEN + sa->iv_len + sa->icv_len + XOFF_ESP_TRAILER_LEN;
+	__u32 overhead = XOFF_ESP_HDR_LEN + sa->iv_len +
+			 (tail ? sa->icv_len + XOFF_ESP_TRAILER_LEN : 0);
 
 	if (esp_len < overhead)
 		return 0;
@@ -143,7 +144,7 @@ int xoff_xdp(struct xdp_md *ctx)
 		r = XOFF_R_WRONG_DIR;
 		goto out;
 	}
-	if (!xoff_count_esp(sa, p.esp_len)) {
+	if (!xoff_count_esp(sa, p.esp_len, 1)) {
 		r = XOFF_R_MALFORMED;
 		goto out;
 	}
@@ -182,6 +183,18 @@ static __always_inline int xoff_count_policy(struct __sk_buff *skb, const struct
 	return 1;
 }
 
+/* ESP whose transform the kernel defers to the device's transmit (crypto offload, or
+ * esp4_offload/esp6_offload loaded and an SA without encapsulation: xfrm_dev_offload_ok())
+ * passes TC egress before validate_xmit_xfrm() adds padding, trailer and ICV, and still
+ * carries its state in a secpath (xfrm_output() resets any other). After its IV comes
+ * the plaintext the kernel counted, so it is counted without the tail. */
+static __always_inline int xoff_esp_deferred(struct __sk_buff *skb)
+{
+	struct bpf_xfrm_state xs;
+
+	return !bpf_skb_get_xfrm_state(skb, 0, &xs, sizeof(xs), 0);
+}
+
 SEC("tc")
 int xoff_tc(struct __sk_buff *skb)
 {
@@ -209,7 +222,7 @@ int xoff_tc(struct __sk_buff *skb)
 		r = XOFF_R_WRONG_DIR;
 		goto out;
 	}
-	if (!xoff_count_esp(sa, p.esp_len)) {
+	if (!xoff_count_esp(sa, p.esp_len, !xoff_esp_deferred(skb))) {
 		r = XOFF_R_MALFORMED;
 		goto out;
 	}
