@@ -27,6 +27,11 @@
  * block-1 bytes for CBC ciphers, plus any TFC padding. An overcount can only bring a
  * byte-limit rekey forward, never delay it. Packets are counted exactly.
  *
+ * Outbound ESP whose transform the kernel finishes in the device's transmit (crypto
+ * offload, or esp4_offload/esp6_offload with an SA without encapsulation) reaches TC
+ * egress before padding, trailer and ICV exist; it still carries its state in a secpath,
+ * and is counted as esp_len - XOFF_ESP_HDR_LEN - iv_len: exactly the kernel's count.
+ *
  * Plaintext that leaves through a packet-offload SA (matched by selector on egress) is
  * counted as the kernel would count it: the IP packet in tunnel mode, the IP payload
  * in transport mode.
