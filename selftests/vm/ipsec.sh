@@ -1,0 +1,239 @@
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# shellcheck shell=bash
+# Helpers for selftests with real SAs (sourced after ../lib.sh, bash; the kernel must have
+# esp4/esp6 and xfrm_user: Debian's kernel in selftests/vm/vm.sh). Keys are derived from
+# the SPI (test traffic only). Everything they create lives in the test's namespaces and
+# goes with them.
+#
+#   ips_ns NAME                   st_ns without a subshell: the namespace's name in $IPS_NS
+#                                 (NS=$(st_ns x) loses lib.sh's record of it: never cleaned)
+#   ips_bpffs                     st_bpffs likewise: the mount point in $IPS_BPFFS
+#   ips_tmpdir                    st_tmpdir likewise: the directory in $IPS_TMP
+#   ips_veth NS_A DEV_A NS_B DEV_B    a veth pair between two namespaces, both up
+#   ips_sa NS SRC DST SPI [ARGS...]   ESP state, AES-GCM (rfc4106, 128-bit ICV), reqid 1,
+#                                 tunnel mode; ARGS are appended to `ip xfrm state add`
+#                                 (a later "mode transport" or "reqid N" wins)
+#   ips_aead SPI                  the rfc4106 key of SPI: "rfc4106(gcm(aes)) 0x... 128"
+#   ips_tunnel NS_A NS_B OA OB IA IB SPI_AB SPI_BA REQID [ARGS...]
+#                                 a tunnel-mode ESP tunnel between inner addresses IA (in
+#                                 NS_A) and IB (in NS_B) over the outer OA/OB: SAs in both
+#                                 namespaces, policies out/in on both sides, a route to
+#                                 the inner peer with the inner source; ARGS go to every
+#                                 `ip xfrm state add` (e.g. encap espinudp 4500 4500 0.0.0.0).
+#                                 IA and IB must already be local (e.g. on lo).
+#   ips_curlft NS SPI             "BYTES PACKETS" of the kernel's curlft, parsed from
+#                                 `ip -s xfrm state` (iproute2 6.1 has no JSON for xfrm)
+#   ips_curlft_all < TEXT         "SPI BYTES PACKETS" (SPI as 0x%08x) for every state in
+#                                 `ip -s xfrm state` output
+#   ips_report < LINES            "PASS<TAB>name" / "FAIL<TAB>name<TAB>why" lines (from a
+#                                 jq program that checks many things at once) as st_pass
+#                                 and st_fail; "INFO<TAB>text" and others as "# " lines
+#   ips_xfrm_stat NS NAME         a counter of /proc/net/xfrm_stat in NS (XfrmInNoStates)
+#   ips_encap_sock NS PORT FILE [FAMILY]  a background process holding a UDP socket with
+#                                 UDP_ENCAP_ESPINUDP on PORT (FAMILY 4 or 6), as an IKE
+#                                 daemon would, so the kernel decapsulates ESP-in-UDP; FILE
+#                                 counts what reaches the socket (IKE behind the non-ESP
+#                                 marker); returns when bound
+#   ips_udp_sink NS ADDR PORT FILE    a background UDP receiver: FILE holds the number of
+#                                 datagrams received so far (0 once bound)
+#   ips_udp_send NS ADDR KIND:PORT:COUNT...   send COUNT datagrams to ADDR:PORT, for
+#                                 each spec in turn: KIND ike (an IKEv2 header), ike-marker
+#                                 (non-ESP marker + IKEv2 header, as on 4500), keepalive
+#                                 (one 0xff byte)
+#   ips_netns_ino NS              the inode of NS's namespace file (names the daemon's lock)
+#   ips_ip6_hex ADDR / ips_ip4_hex ADDR   an address as 32 hex digits, as xoff_sa_key.daddr
+
+IPS_PY=$(command -v python3 || echo /usr/bin/python3)
+
+ips_ns()
+{
+	st_ns "$1" >/dev/null || return 1
+	IPS_NS=${ST_NETNS[${#ST_NETNS[@]} - 1]}
+}
+
+ips_bpffs()
+{
+	st_bpffs >/dev/null || return 1
+	IPS_BPFFS=${ST_MOUNTS[${#ST_MOUNTS[@]} - 1]}
+}
+
+ips_tmpdir()
+{
+	st_tmpdir >/dev/null || return 1
+	IPS_TMP=${ST_TMP[${#ST_TMP[@]} - 1]}
+}
+
+ips_veth()
+{
+	ip link add name "$2" netns "$1" type veth peer name "$4" netns "$3" || return 1
+	ip -n "$1" link set "$2" up && ip -n "$3" link set "$4" up
+}
+
+ips_aead()
+{
+	printf 'rfc4106(gcm(aes)) 0x%040x 128' "$1"
+}
+
+ips_sa()
+{
+	local ns=$1 src=$2 dst=$3 spi=$4
+	shift 4
+	# shellcheck disable=SC2046
+	ip -n "$ns" xfrm state add src "$src" dst "$dst" proto esp spi "$spi" reqid 1 \
+		mode tunnel aead $(ips_aead "$spi") "$@"
+}
+
+ips_tunnel()
+{
+	local na=$1 nb=$2 oa=$3 ob=$4 ia=$5 ib=$6 sab=$7 sba=$8 reqid=$9 sas
+	shift 9
+	# One `ip -batch` per namespace: under TCG each ip costs most of a second.
+	sas=$(printf 'xfrm state add src %s dst %s proto esp spi %s reqid %s mode tunnel aead %s %s\n' \
+		"$oa" "$ob" "$sab" "$reqid" "$(ips_aead "$sab")" "$*" \
+		"$ob" "$oa" "$sba" "$reqid" "$(ips_aead "$sba")" "$*")
+	ip -n "$na" -batch - <<EOF || return 1
+$sas
+xfrm policy add src $ia dst $ib dir out tmpl src $oa dst $ob proto esp reqid $reqid mode tunnel
+xfrm policy add src $ib dst $ia dir in tmpl src $ob dst $oa proto esp reqid $reqid mode tunnel
+route add $ib via $ob src $ia
+EOF
+	ip -n "$nb" -batch - <<EOF
+$sas
+xfrm policy add src $ia dst $ib dir in tmpl src $oa dst $ob proto esp reqid $reqid mode tunnel
+xfrm policy add src $ib dst $ia dir out tmpl src $ob dst $oa proto esp reqid $reqid mode tunnel
+route add $ia via $oa src $ib
+EOF
+}
+
+# "SPI BYTES PACKETS" (SPI as 0x%08x) of every state in `ip -s xfrm state` output on stdin.
+ips_curlft_all()
+{
+	awk '
+		$1 == "proto" && $2 == "esp" && $3 == "spi" { spi = substr($4, 1, 10); want = 0; next }
+		spi != "" && /lifetime current:/ { want = 1; next }
+		want { gsub(/[(),]|bytes|packets/, " "); print spi, $1, $2; want = 0; spi = "" }'
+}
+
+ips_curlft()
+{
+	ip -n "$1" -s xfrm state | ips_curlft_all | awk -v spi="$(printf '0x%08x' "$2")" \
+		'$1 == spi { print $2, $3 }'
+}
+
+ips_xfrm_stat()
+{
+	ip netns exec "$1" awk -v n="$2" '$1 == n { print $2 }' /proc/net/xfrm_stat
+}
+
+# Waits (30 s at most: a python start under TCG on a busy host) for FILE to appear.
+ips_wait_file()
+{
+	st_wait 30 test -e "$1"
+}
+
+ips_encap_sock()
+{
+	st_bg ip netns exec "$1" "$IPS_PY" -c '
+import socket, sys, signal, os
+fam = socket.AF_INET6 if sys.argv[3] == "6" else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_DGRAM)
+s.setsockopt(17, 100, 2)	# SOL_UDP, UDP_ENCAP, UDP_ENCAP_ESPINUDP
+s.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", int(sys.argv[1])))
+signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
+n = 0
+while True:
+    with open(sys.argv[2] + ".tmp", "w") as f:
+        f.write("%d\n" % n)
+    os.rename(sys.argv[2] + ".tmp", sys.argv[2])
+    s.recv(65536)	# what the kernel does not take as ESP: IKE behind the marker
+    n += 1
+' "$2" "$3" "${4:-4}"
+	ips_wait_file "$3"
+}
+
+ips_udp_sink()
+{
+	st_bg ip netns exec "$1" "$IPS_PY" -c '
+import socket, sys, signal, os
+fam = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], int(sys.argv[2])))
+signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
+n = 0
+while True:
+    with open(sys.argv[3] + ".tmp", "w") as f:
+        f.write("%d\n" % n)
+    os.rename(sys.argv[3] + ".tmp", sys.argv[3])
+    s.recv(65536)
+    n += 1
+' "$2" "$3" "$4"
+	ips_wait_file "$4"
+}
+
+ips_udp_send()
+{
+	local ns=$1
+	shift
+	ip netns exec "$ns" "$IPS_PY" -c '
+import socket, sys, struct, time
+addr = sys.argv[1]
+fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_DGRAM)
+# IKEv2 header: initiator SPI, responder SPI 0, next payload SA, version 2.0, IKE_SA_INIT,
+# flags initiator, message id 0, length 28.
+ike = struct.pack("!QQBBBBII", 0x1122334455667788, 0, 33, 0x20, 34, 0x08, 0, 28)
+kinds = {"ike": ike, "ike-marker": b"\0\0\0\0" + ike, "keepalive": b"\xff"}
+for spec in sys.argv[2:]:
+    kind, port, count = spec.split(":")
+    for i in range(int(count)):
+        s.sendto(kinds[kind], (addr, int(port)))
+        time.sleep(0.01)
+' "$@"
+}
+
+ips_report()
+{
+	local kind name why
+	while IFS=$'\t' read -r kind name why; do
+		case $kind in
+		PASS) st_pass "$name" ;;
+		FAIL) st_fail "$name" "$why" ;;
+		INFO) st_log "$name${why:+ $why}" ;;
+		"") ;;
+		*) st_log "$kind${name:+ $name}${why:+ $why}" ;;
+		esac
+	done
+}
+
+ips_netns_ino()
+{
+	stat -L -c %i "/run/netns/$1"
+}
+
+ips_ip4_hex()
+{
+	local IFS=.
+	# shellcheck disable=SC2086
+	set -- $1
+	printf '%02x%02x%02x%02x%024d\n' "$1" "$2" "$3" "$4" 0
+}
+
+ips_ip6_hex()
+{
+	local a=$1 head tail n i g out=
+	local -a h=() t=()
+	if [[ $a == *::* ]]; then
+		head=${a%%::*}
+		tail=${a##*::}
+	else
+		head=$a
+		tail=
+	fi
+	[ -n "$head" ] && IFS=: read -ra h <<< "$head"
+	[ -n "$tail" ] && IFS=: read -ra t <<< "$tail"
+	n=$((8 - ${#h[@]} - ${#t[@]}))
+	for i in "${h[@]}"; do printf -v g '%04x' "0x$i"; out+=$g; done
+	for ((i = 0; i < n; i++)); do out+=0000; done
+	for i in "${t[@]}"; do printf -v g '%04x' "0x$i"; out+=$g; done
+	echo "$out"
+}
