@@ -37,13 +37,15 @@ st_init demo
 set -e
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-xo() { printf '$ xoffctl %s\n' "$*" >&2; ip netns exec "$B" "$XOFFCTL" -P "$PINS" "$@"; }
+xo() { printf '$ xoffctl %s\n' "$*" >&2; $X "$@"; }
 key() { echo "0x$(od -An -tx1 -N20 /dev/urandom | tr -d ' \n')"; }
 
 A=$(st_ns a)
 B=$(st_ns b)
-PINS=$(st_bpffs)/xoff
-X="ip netns exec $B $XOFFCTL -P $PINS"
+BPFFS=$(st_bpffs)
+PINS=$BPFFS/xoff
+# `ip netns exec` remounts /sys: libxdp keeps its dispatcher's state on our bpffs instead.
+X="ip netns exec $B env LIBXDP_BPFFS=$BPFFS $XOFFCTL -P $PINS"
 
 say "two namespaces, one veth: $A (sender) and $B (gateway running xoff)"
 ip link add name xdemo-a netns "$A" type veth peer name xdemo-b netns "$B"
