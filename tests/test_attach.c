@@ -63,6 +63,8 @@ static pid_t dpid;		/* a daemon this test started */
 
 /* ---- suite ------------------------------------------------------------------------------ */
 
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static ino_t ns_ino(const char *ns)
 {
 	struct stat st;
@@ -110,6 +112,9 @@ static void ateardown(void)
 			 (unsigned long long)ns_ino("/proc/self/ns/net"));
 		unlink(lock);
 	}
+	/* The namespace a device visited (away_ns), if a failed test left it. */
+	if (ready)
+		sh("ip netns del xoff-away-%d 2>/dev/null", (int)getpid());
 	if (sys_bpf_mounted && umount2("/sys/fs/bpf", MNT_DETACH))
 		fprintf(stderr, "umount /sys/fs/bpf: %s\n", strerror(errno));
 	sys_bpf_mounted = false;
@@ -1260,16 +1265,170 @@ Test(attach, device_deleted)
 	cr_assert(!jbool(i, "present"), "'%s'", R.out);
 	cr_assert(!jbool(i, "xdp_attached"));
 	cr_assert(!jbool(i, "tc_attached"));
+	cr_assert_str_eq(jstr(i, "state"), "gone", "'%s'", R.out);
+	cr_assert(json_is_null(json_object_get(i, "up")));
 	json_decref(st);
+	cr_assert_eq(X("status"), 0);
+	cr_assert(strstr(R.out, "xa0 (ifindex") && strstr(R.out, " GONE: "), "'%s'", R.out);
 	cr_assert_eq(X("-j", "stats"), 0, "stats with a gone device: %s", R.err);
 	cr_assert_eq(X("-j", "detach", "xa0"), 0, "detach of a gone device: %s", R.err);
 	a = out_json(&R);
 	cr_assert(jbool(a, "xdp_gone"));
+	cr_assert(!jbool(a, "xdp_elsewhere"));
 	cr_assert(jbool(a, "maps_removed"));
 	json_decref(a);
 	expect_no_pins();
 	cr_assert_eq(X("detach", "xa0"), 1);
 	err_has(&R, "not attached");
+}
+
+/* The one interface record of status, with what it says of the device. */
+static json_t *only_iface(json_t *st)
+{
+	json_t *a = ifaces(st);
+
+	cr_assert_eq(json_array_size(a), 1, "'%s'", R.out);
+	return json_array_get(a, 0);
+}
+
+static void expect_state(const char *dev, const char *state, const char *attached_as)
+{
+	json_t *st = status(), *i = only_iface(st);
+
+	cr_assert_str_eq(jstr(i, "dev"), dev, "'%s'", R.out);
+	cr_assert_str_eq(jstr(i, "state"), state, "'%s'", R.out);
+	cr_assert_str_eq(jstr(i, "attached_as"), attached_as, "'%s'", R.out);
+	json_decref(st);
+}
+
+Test(attach, renamed_down_up)
+{
+	unsigned int ifindex;
+
+	start();
+	ifindex = if_nametoindex("xa0");
+	cr_assert_eq(X("attach", "xa0"), 0, "attach: %s", R.err);
+	expect_state("xa0", "ok", "xa0");
+	cr_assert_eq(sh("ip link set dev xa0 down && ip link set dev xa0 name xr0"), 0);
+	expect_state("xr0", "down", "xa0");
+	cr_assert_eq(X("status"), 0);
+	cr_assert(strstr(R.out, "xr0 (ifindex ") && strstr(R.out, ", attached as xa0) DOWN: "),
+		  "'%s'", R.out);
+	cr_assert_eq(sh("ip link set dev xr0 up"), 0);
+	expect_state("xr0", "ok", "xa0");
+	cr_assert_eq(if_nametoindex("xr0"), ifindex);
+	/* Attached still, under the new name: a second attach is refused, detach works. */
+	cr_assert_eq(X("attach", "xr0"), 1);
+	err_has(&R, "already attached");
+	cr_assert_eq(X("-j", "detach", "xr0"), 0, "detach: %s", R.err);
+	cr_assert_eq(sh("ip link show dev xr0 | grep -q xdp"), 1, "XDP left on xr0");
+	cr_assert_eq(sh("tc filter show dev xr0 egress 2>/dev/null | grep -q xoff_tc"), 1);
+	expect_no_pins();
+	cr_assert_eq(X("attach", "xr0"), 0, "attach again: %s", R.err);
+	expect_state("xr0", "ok", "xr0");
+	cr_assert_eq(X("detach", "xr0"), 0, "%s", R.err);
+}
+
+/* A namespace of the host's list for the device to visit; removed at the end. */
+static void away_ns(char *name, size_t len)
+{
+	snprintf(name, len, "xoff-away-%d", (int)getpid());
+	sh("ip netns del %s 2>/dev/null", name);
+	cr_assert_eq(sh("ip netns add %s", name), 0);
+}
+
+Test(attach, moved_away_and_back)
+{
+	char ns[32], xdp[32];
+	json_t *st, *i, *a;
+	unsigned int ifindex;
+
+	start();
+	away_ns(ns, sizeof(ns));
+	ifindex = if_nametoindex("xa0");
+	cr_assert_eq(X("attach", "xa0"), 0, "attach: %s", R.err);
+	cr_assert_eq(sh("ip link set dev xa0 netns %s", ns), 0);
+	/* The XDP program moved with the device; the qdisc (and TC filter) did not. */
+	cr_assert_eq(sh("ip -n %s link show dev xa0 2>/dev/null | grep -q 'prog/xdp'", ns), 0);
+	st = status();
+	i = only_iface(st);
+	cr_assert_str_eq(jstr(i, "state"), "elsewhere", "'%s'", R.out);
+	cr_assert(!jbool(i, "present") && !jbool(i, "xdp_attached"), "'%s'", R.out);
+	json_decref(st);
+	cr_assert_eq(X("status"), 0);
+	cr_assert(strstr(R.out, "NOT IN THIS NAMESPACE"), "'%s'", R.out);
+	/* Back: same ifindex, XDP still on, the TC filter gone with the qdisc. */
+	cr_assert_eq(sh("ip -n %s link set dev xa0 netns /proc/%d/ns/net", ns, (int)getpid()), 0);
+	cr_assert_eq(if_nametoindex("xa0"), ifindex);
+	cr_assert_eq(sh("ip link set dev xa0 up"), 0);
+	st = status();
+	i = only_iface(st);
+	cr_assert_str_eq(jstr(i, "state"), "degraded", "'%s'", R.out);
+	cr_assert(jbool(i, "xdp_attached") && !jbool(i, "tc_attached"), "'%s'", R.out);
+	json_decref(st);
+	cr_assert_eq(X("-j", "detach", "xa0"), 0, "detach: %s", R.err);
+	a = out_json(&R);
+	cr_assert(!jbool(a, "xdp_gone") && jbool(a, "tc_gone"), "'%s'", R.out);
+	json_decref(a);
+	snprintf(xdp, sizeof(xdp), "prog/xdp");
+	cr_assert_eq(sh("ip link show dev xa0 | grep -q '%s'", xdp), 1, "XDP left on xa0");
+	expect_no_pins();
+	cr_assert_eq(X("attach", "xa0"), 0, "attach again: %s", R.err);
+	expect_state("xa0", "ok", "xa0");
+	cr_assert_eq(X("detach", "xa0"), 0, "%s", R.err);
+	sh("ip netns del %s", ns);
+}
+
+Test(attach, detached_while_away)
+{
+	char ns[32];
+	json_t *a;
+	__u32 id;
+
+	start();
+	away_ns(ns, sizeof(ns));
+	cr_assert_eq(X("-j", "attach", "xa0"), 0, "attach: %s", R.err);
+	a = out_json(&R);
+	id = json_integer_value(json_object_get(a, "xdp_prog_id"));
+	json_decref(a);
+	cr_assert_eq(sh("ip link set dev xa0 netns %s", ns), 0);
+	/* Detach forgets the record and says the program is out of its reach. */
+	cr_assert_eq(X("detach", "xa0"), 0, "detach: %s", R.err);
+	cr_assert(strstr(R.out, "not in this network namespace") && strstr(R.out, "xdp off"),
+		  "'%s'", R.out);
+	cr_assert_eq(X("-j", "detach", "xa0"), 1);
+	err_has(&R, "not attached");
+	/* Back, with xoff's program on it and no record: attach names it, changes nothing. */
+	cr_assert_eq(sh("ip -n %s link set dev xa0 netns /proc/%d/ns/net", ns, (int)getpid()), 0);
+	cr_assert_eq(X("attach", "xa0"), 1);
+	err_has(&R, "already runs xoff's XDP program");
+	cr_assert_eq(sh("ip link show dev xa0 | grep -q 'prog/xdp id %u'", id), 0);
+	cr_assert_eq(sh("ip link set dev xa0 xdp off"), 0);
+	cr_assert_eq(X("attach", "xa0"), 0, "attach after xdp off: %s", R.err);
+	cr_assert_eq(X("detach", "xa0"), 0, "%s", R.err);
+	sh("ip netns del %s", ns);
+}
+
+/* Back under another ifindex (its own was taken meanwhile): detach finds the record by
+ * the XDP program the device runs. */
+Test(attach, back_under_another_ifindex)
+{
+	char ns[32];
+	unsigned int ifindex;
+
+	start();
+	away_ns(ns, sizeof(ns));
+	ifindex = if_nametoindex("xa0");
+	cr_assert_eq(X("attach", "xa0"), 0, "attach: %s", R.err);
+	cr_assert_eq(sh("ip link set dev xa0 netns %s", ns), 0);
+	cr_assert_eq(sh("ip link add name xc0 index %u type veth peer name xc1", ifindex), 0,
+		     "ip link add ... index");
+	cr_assert_eq(sh("ip -n %s link set dev xa0 netns /proc/%d/ns/net", ns, (int)getpid()), 0);
+	cr_assert_neq(if_nametoindex("xa0"), ifindex);
+	cr_assert_eq(X("-j", "detach", "xa0"), 0, "detach: %s", R.err);
+	cr_assert_eq(sh("ip link show dev xa0 | grep -q 'prog/xdp'"), 1, "XDP left on xa0");
+	expect_no_pins();
+	sh("ip netns del %s", ns);
 }
 
 /* ---- 9: probe ------------------------------------------------------------------------------- */

@@ -597,23 +597,47 @@ out:
 	return err;
 }
 
-/* The record of @dev: by its ifindex while it exists, else by the name it had, for a
- * device deleted (even if another has taken its name since). */
-static int find_rec(int fd, const char *dev, struct xoff_iface *rec)
+bool xattach_prog_exists(__u32 id)
+{
+	int fd = id ? bpf_prog_get_fd_by_id(id) : -1;
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/* The record of @dev: by its ifindex while it exists; else the one whose XDP program it
+ * runs (it left the namespace and came back under another ifindex); else by the name it
+ * had, for a device that has gone (even if another has taken its name since). *@now: the
+ * device's ifindex now, 0 if it is not in this namespace. */
+static int find_rec(int fd, const char *dev, struct xoff_iface *rec, unsigned int *now)
 {
 	unsigned int ifindex = if_nametoindex(dev);
-	__u32 key, next, *prev;
+	__u32 key, next, *prev, xdp_id = 0;
 	char name[IF_NAMESIZE];
 	int pass;
 
-	for (pass = 0; pass < 2; pass++) {
+	if (ifindex)
+		xattach_xdp_id(ifindex, &xdp_id);
+	for (pass = 0; pass < 3; pass++) {
 		prev = NULL;
 		while (!bpf_map_get_next_key(fd, prev, &next)) {
-			if (!bpf_map_lookup_elem(fd, &next, rec) &&
-			    (pass == 0 ? ifindex && rec->ifindex == ifindex :
-					 !strcmp(rec->name, dev) &&
-					 !if_indextoname(rec->ifindex, name)))
+			bool hit = false;
+
+			if (!bpf_map_lookup_elem(fd, &next, rec)) {
+				if (pass == 0)
+					hit = ifindex && rec->ifindex == ifindex;
+				else if (pass == 1)	/* program ids are never reused */
+					hit = xdp_id && rec->xdp_prog_id == xdp_id;
+				else
+					hit = !strcmp(rec->name, dev) &&
+					      !if_indextoname(rec->ifindex, name);
+			}
+			if (hit) {
+				*now = pass < 2 ? ifindex : 0;
 				return 0;
+			}
 			key = next;
 			prev = &key;
 		}
@@ -624,8 +648,8 @@ static int find_rec(int fd, const char *dev, struct xoff_iface *rec)
 int xdetach(const char *pin_dir, const char *dev, bool keep_maps, struct xdetach_result *r,
 	    struct xerr *e)
 {
-	struct xoff_iface rec;
-	char name[IF_NAMESIZE];
+	struct xoff_iface rec, here;
+	unsigned int now = 0;
 	struct xpin pin;
 	__u32 k;
 	int fd, err;
@@ -638,13 +662,15 @@ int xdetach(const char *pin_dir, const char *dev, bool keep_maps, struct xdetach
 	if (err)
 		return err;
 	fd = xpin_map(pin.dir, XOFF_MAP_IFACES);
-	if (fd < 0 || find_rec(fd, dev, &rec)) {
+	if (fd < 0 || find_rec(fd, dev, &rec, &now)) {
 		err = xerr_set(e, -ENOENT, "%s: not attached", dev);
 		goto out;
 	}
 	libxdp_set_print(libxdp_quiet);
-	if (if_indextoname(rec.ifindex, name)) {
-		err = xdp_remove(rec.ifindex, rec.xdp_prog_id);
+	if (now) {
+		here = rec;
+		here.ifindex = now;
+		err = xdp_remove(now, rec.xdp_prog_id);
 		if (err == -ENOENT) {
 			r->xdp_gone = true;
 			err = 0;
@@ -652,13 +678,20 @@ int xdetach(const char *pin_dir, const char *dev, bool keep_maps, struct xdetach
 			xerr_set(e, err, "%s: removing XDP: %s", dev, strerror(-err));
 			goto out;
 		}
-		err = tc_remove(&rec, &r->tc_gone, &r->qdisc_removed);
+		/* Back under another ifindex: its qdisc went with the move. */
+		err = now == rec.ifindex ? tc_remove(&here, &r->tc_gone, &r->qdisc_removed) : 0;
+		r->tc_gone |= now != rec.ifindex;
 		if (err) {
 			xerr_set(e, err, "%s: removing the TC filter: %s", dev, strerror(-err));
 			goto out;
 		}
 	} else {
-		r->xdp_gone = r->tc_gone = true;	/* the device went, and its programs */
+		/* Not in this namespace. Deleted, its programs went with it; moved to another
+		 * namespace, xoff's XDP program still runs there, out of reach from here. */
+		r->tc_gone = true;
+		r->xdp_elsewhere = xattach_prog_exists(rec.xdp_prog_id);
+		r->xdp_gone = !r->xdp_elsewhere;
+		r->xdp_prog_id = rec.xdp_prog_id;
 	}
 	xpin_remove_dev(pin.dir, rec.ifindex);
 	k = rec.ifindex;

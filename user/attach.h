@@ -36,6 +36,10 @@ struct xdetach_result {
 	bool		xdp_gone;	/* xoff's XDP program was no longer attached */
 	bool		tc_gone;
 	bool		qdisc_removed;
+	bool		xdp_elsewhere;	/* the device is not in this namespace, but xoff's XDP
+					 * program still exists (moved with the device, or
+					 * held by libxdp's pins) */
+	__u32		xdp_prog_id;
 	bool		maps_removed;	/* the last interface: pins removed */
 	pid_t		daemon;		/* maps kept because this daemon uses them */
 };
@@ -46,6 +50,9 @@ int xdetach(const char *pin_dir, const char *dev, bool keep_maps, struct xdetach
 
 /* xoff's XDP program on @ifindex now (alone or in a dispatcher), 0 if none. */
 int xattach_xdp_id(int ifindex, __u32 *id);
+
+/* Whether BPF program @id still exists. */
+bool xattach_prog_exists(__u32 id);
 
 /* The running daemon of this network namespace from its heartbeat, 0 if none. */
 pid_t xattach_daemon_pid(const char *pin_dir);

@@ -499,9 +499,10 @@ static int do_detach(int argc, char **argv)
 	if (xdetach(G.pin_dir, dev, keep, &r, &e))
 		return fail(e.msg);
 	if (G.json) {
-		json_t *j = json_pack("{s:s,s:b,s:b,s:b,s:b,s:o}", "dev", dev, "xdp_gone",
-				      r.xdp_gone, "tc_gone", r.tc_gone, "qdisc_removed",
-				      r.qdisc_removed, "maps_removed", r.maps_removed, "daemon_pid",
+		json_t *j = json_pack("{s:s,s:b,s:b,s:b,s:b,s:b,s:o}", "dev", dev, "xdp_gone",
+				      r.xdp_gone, "xdp_elsewhere", r.xdp_elsewhere, "tc_gone",
+				      r.tc_gone, "qdisc_removed", r.qdisc_removed, "maps_removed",
+				      r.maps_removed, "daemon_pid",
 				      r.daemon ? json_integer(r.daemon) : json_null());
 
 		json_dumpf(j, stdout, G.pretty ? JSON_INDENT(2) : JSON_COMPACT);
@@ -514,6 +515,10 @@ static int do_detach(int argc, char **argv)
 	       r.tc_gone ? " (its TC filter was already gone)" : "",
 	       r.qdisc_removed ? "; clsact qdisc removed" : "",
 	       r.maps_removed ? "; last interface: maps unpinned" : "");
+	if (r.xdp_elsewhere)
+		printf("%s: not in this network namespace, but xoff's XDP program (id %u) still "
+		       "exists: the device may have moved to another namespace with it; if so, "
+		       "remove it there (ip link set dev DEV xdp off)\n", dev, r.xdp_prog_id);
 	if (r.daemon)
 		printf("maps kept: the daemon (pid %d) uses them\n", (int)r.daemon);
 	return XCLI_OK;

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -212,6 +213,27 @@ static bool cpus_changed(struct xoff *x, const __u16 *cpus, unsigned int n)
 	return (unsigned int)m != n || memcmp(now, cpus, n * sizeof(*now));
 }
 
+struct link_ctx {
+	struct xsync	*s;
+	bool		resync;
+};
+
+/* A device that went down or away takes the SAs offloaded to it along, silently. */
+static void link_event(__u32 ifindex, bool lost, void *data)
+{
+	struct link_ctx *l = data;
+
+	if (lost && !l->resync && xsync_uses_dev(l->s, ifindex)) {
+		char msg[96], name[IF_NAMESIZE];
+
+		snprintf(msg, sizeof(msg), "%s (ifindex %u) went down or away with offloaded "
+			 "SAs: resync", if_indextoname(ifindex, name) ? name : "a device",
+			 ifindex);
+		xoffd_log(NULL, XSYNC_INFO, msg);
+		l->resync = true;
+	}
+}
+
 int xoffd_run(const struct xoffd_opts *o)
 {
 	unsigned int ms = o->interval_ms ? o->interval_ms : XOFFD_INTERVAL_MS;
@@ -253,6 +275,10 @@ int xoffd_run(const struct xoffd_opts *o)
 		fail("XFRM netlink socket", err);
 		goto out;
 	}
+	if ((err = xnl_link_open(n))) {
+		fail("rtnetlink link events", err);
+		goto out;
+	}
 	cfg.kctx = n;
 	if ((err = xoffd_sync_new(&s, x, &cfg, o->cpus, cpus, 1024))) {
 		fail("reading the pinned maps", err);
@@ -282,13 +308,14 @@ int xoffd_run(const struct xoffd_opts *o)
 	stats_line(s, "started");
 
 	while (!stop) {
-		struct pollfd p[3] = {
+		struct pollfd p[4] = {
 			{ .fd = xnl_event_fd(n), .events = POLLIN },
 			{ .fd = tfd, .events = POLLIN },
 			{ .fd = sfd, .events = POLLIN },
+			{ .fd = xnl_link_fd(n), .events = POLLIN },
 		};
 
-		if (poll(p, 3, -1) < 0) {
+		if (poll(p, 4, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			err = fail("poll", -errno);
@@ -304,6 +331,16 @@ int xoffd_run(const struct xoffd_opts *o)
 				err = xoffd_resync(s, n);	/* a map update failed: repair */
 			}
 			if (!err)	/* the heartbeat tells only of syncs that worked */
+				hb.last_sync_ns = mono_ns();
+		}
+		if (p[3].revents) {
+			struct link_ctx l = { .s = s };
+
+			if (xnl_link_events(n, link_event, &l) == -ENOBUFS) {
+				xoffd_log(NULL, XSYNC_WARN, "link events lost (ENOBUFS): full resync");
+				l.resync = true;
+			}
+			if (l.resync && !(err = xoffd_resync(s, n)))
 				hb.last_sync_ns = mono_ns();
 		}
 		if (p[1].revents) {

@@ -9,7 +9,9 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <libmnl/libmnl.h>
+#include <linux/rtnetlink.h>
 #include <linux/xfrm.h>
+#include <net/if.h>
 #include "nl.h"
 
 #ifndef NETLINK_EXT_ACK
@@ -30,6 +32,7 @@
 struct xnl {
 	struct mnl_socket *ev;		/* multicast events */
 	struct mnl_socket *rq;		/* dumps and requests */
+	struct mnl_socket *link;	/* rtnetlink link events, when watched */
 	__u32		portid;		/* of rq */
 	__u32		seq;
 	char		*buf;
@@ -118,6 +121,8 @@ void xnl_close(struct xnl *n)
 		mnl_socket_close(n->ev);
 	if (n->rq)
 		mnl_socket_close(n->rq);
+	if (n->link)
+		mnl_socket_close(n->link);
 	if (n->buf)
 		explicit_bzero(n->buf, XNL_BUF);
 	free(n->buf);
@@ -127,6 +132,74 @@ void xnl_close(struct xnl *n)
 int xnl_event_fd(const struct xnl *n)
 {
 	return mnl_socket_get_fd(n->ev);
+}
+
+int xnl_link_open(struct xnl *n)
+{
+	unsigned int grp = RTNLGRP_LINK;
+
+	if (n->link)
+		return 0;
+	n->link = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (!n->link)
+		return -errno;
+	if (mnl_socket_bind(n->link, 0, MNL_SOCKET_AUTOPID) ||
+	    mnl_socket_setsockopt(n->link, NETLINK_ADD_MEMBERSHIP, &grp, sizeof(grp))) {
+		int err = -errno;
+
+		mnl_socket_close(n->link);
+		n->link = NULL;
+		return err;
+	}
+	return 0;
+}
+
+int xnl_link_fd(const struct xnl *n)
+{
+	return n->link ? mnl_socket_get_fd(n->link) : -1;
+}
+
+int xnl_link_events(struct xnl *n, void (*cb)(__u32 ifindex, bool lost, void *ctx), void *ctx)
+{
+	char buf[8192] __attribute__((aligned(8)));
+	int lost = 0;
+
+	if (!n->link)
+		return -EINVAL;
+	for (;;) {
+		ssize_t len = recv(mnl_socket_get_fd(n->link), buf, sizeof(buf), MSG_TRUNC);
+		const struct nlmsghdr *nlh;
+		int left;
+
+		if (len < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return lost;
+			if (errno == ENOBUFS) {
+				lost = -ENOBUFS;	/* keep reading: the queue must empty */
+				continue;
+			}
+			return -errno;
+		}
+		if (len > (ssize_t)sizeof(buf)) {
+			lost = -ENOBUFS;	/* a truncated message is a lost event */
+			continue;
+		}
+		left = len;
+		for (nlh = (void *)buf; xnl_msg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+			const struct ifinfomsg *ifi;
+
+			if ((nlh->nlmsg_type != RTM_NEWLINK && nlh->nlmsg_type != RTM_DELLINK) ||
+			    nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*ifi)))
+				continue;
+			ifi = mnl_nlmsg_get_payload(nlh);
+			if (ifi->ifi_index <= 0)
+				continue;
+			cb(ifi->ifi_index, nlh->nlmsg_type == RTM_DELLINK || !(ifi->ifi_flags & IFF_UP),
+			   ctx);
+		}
+	}
 }
 
 const char *xnl_extack(const struct xnl *n)

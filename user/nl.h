@@ -33,6 +33,17 @@ int xnl_dump(struct xnl *n, __u16 type, xnl_cb cb, void *ctx);
  * do not stop the drain; the first one is returned. */
 int xnl_events(struct xnl *n, xnl_cb cb, void *ctx);
 
+/* Link events (RTNLGRP_LINK) on a socket of their own, for the daemon: the kernel drops
+ * the SAs offloaded to a device that goes down or away without an XFRM event. */
+int xnl_link_open(struct xnl *n);
+int xnl_link_fd(const struct xnl *n);	/* -1 before xnl_link_open() */
+
+/* Every link event queued now: @cb(ifindex, lost, ctx) for each device that went down,
+ * was deleted or left the namespace (lost true) or changed otherwise (lost false).
+ * -ENOBUFS: events were lost (any device may have gone). */
+int xnl_link_events(struct xnl *n, void (*cb)(__u32 ifindex, bool lost, void *ctx),
+		    void *ctx);
+
 /* The kernel's extended ack text of the last failed request ("" if none). */
 const char *xnl_extack(const struct xnl *n);
 

@@ -119,6 +119,23 @@ void xprint_blocks(FILE *f, json_t *arr, const char *title_key)
 	}
 }
 
+/* The interface's state, as a warning after its name ("" when all is well). */
+static const char *state_text(const char *state)
+{
+	static const struct { const char *state, *text; } t[] = {
+		{ "down", " DOWN" },
+		{ "degraded", " DEGRADED (detach and attach again)" },
+		{ "elsewhere", " NOT IN THIS NAMESPACE (its XDP program still exists: moved?)" },
+		{ "gone", " GONE" },
+	};
+	size_t i;
+
+	for (i = 0; state && i < sizeof(t) / sizeof(t[0]); i++)
+		if (!strcmp(state, t[i].state))
+			return t[i].text;
+	return "";
+}
+
 void xprint_status(FILE *f, json_t *st)
 {
 	json_t *d = json_object_get(st, "daemon"), *m = json_object_get(st, "maps");
@@ -151,10 +168,15 @@ void xprint_status(FILE *f, json_t *st)
 	if (!json_array_size(ifs))
 		fprintf(f, "interfaces: none attached\n");
 	json_array_foreach(ifs, k, i) {
-		fprintf(f, "%s (ifindex %lld)%s: xdp %s id %lld %s%s, ",
-			json_string_value(json_object_get(i, "dev")),
-			(long long)json_integer_value(json_object_get(i, "ifindex")),
-			json_is_true(json_object_get(i, "present")) ? "" : " GONE",
+		const char *dev = json_string_value(json_object_get(i, "dev"));
+		const char *as = json_string_value(json_object_get(i, "attached_as"));
+
+		fprintf(f, "%s (ifindex %lld", dev,
+			(long long)json_integer_value(json_object_get(i, "ifindex")));
+		if (as && dev && strcmp(as, dev))
+			fprintf(f, ", attached as %s", as);
+		fprintf(f, ")%s: xdp %s id %lld %s%s, ",
+			state_text(json_string_value(json_object_get(i, "state"))),
 			json_string_value(json_object_get(i, "xdp_mode")),
 			(long long)json_integer_value(json_object_get(i, "xdp_prog_id")),
 			json_is_true(json_object_get(i, "dispatcher")) ? "in libxdp's dispatcher" :

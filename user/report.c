@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <linux/rtnetlink.h>
 #include <linux/udp.h>
 #include <libmnl/libmnl.h>
@@ -706,6 +708,40 @@ static json_t *age_json(__u64 then_ns)
 	return json_real((double)(now - then_ns) / 1e9);
 }
 
+static bool dev_up(const char *name)
+{
+	struct ifreq ifr = { 0 };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bool up = false;
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (fd >= 0 && !ioctl(fd, SIOCGIFFLAGS, &ifr))
+		up = ifr.ifr_flags & IFF_UP;
+	if (fd >= 0)
+		close(fd);
+	return up;
+}
+
+/*
+ * What became of an attached interface:
+ *   ok        present and up, xoff's programs attached
+ *   down      present, xoff's programs attached, the device down (it passes nothing)
+ *   degraded  present, but xoff's XDP program or TC filter is no longer attached (removed
+ *             by someone, or the qdisc went with a move out of the namespace and back)
+ *   elsewhere not in this namespace, xoff's XDP program still exists (the device moved
+ *             to another namespace with it, or libxdp's pins hold it)
+ *   gone      not in this namespace, and its XDP program is gone: deleted
+ */
+static const char *iface_state(const struct xoff_iface *rec, bool present, const char *name,
+			       __u32 xdp_now, bool tc_ok)
+{
+	if (!present)
+		return xattach_prog_exists(rec->xdp_prog_id) ? "elsewhere" : "gone";
+	if (xdp_now != rec->xdp_prog_id || (rec->tc_prog_id && !tc_ok))
+		return "degraded";
+	return dev_up(name) ? "ok" : "down";
+}
+
 static json_t *iface_json(struct xview *v, const struct xoff_iface *rec)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = rec->ifindex,
@@ -729,6 +765,9 @@ static json_t *iface_json(struct xview *v, const struct xoff_iface *rec)
 	set(o, "dev", json_string(present ? name : rec->name));
 	set(o, "ifindex", json_integer(rec->ifindex));
 	set(o, "present", json_boolean(present));
+	set(o, "attached_as", json_string(rec->name));
+	set(o, "up", present ? json_boolean(dev_up(name)) : json_null());
+	set(o, "state", json_string(iface_state(rec, present, name, xdp_now, tc_ok)));
 	set(o, "xdp_mode", json_string(rec->xdp_mode == XOFF_XDP_SKB ? "skb" : "native"));
 	set(o, "xdp_prog_id", json_integer(rec->xdp_prog_id));
 	set(o, "xdp_attached", json_boolean(present && xdp_now == rec->xdp_prog_id));

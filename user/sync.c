@@ -871,6 +871,20 @@ bool xsync_in_resync(const struct xsync *s)
 	return s->resync;
 }
 
+bool xsync_uses_dev(const struct xsync *s, __u32 ifindex)
+{
+	const struct ssa *sa, *tmp;
+	const struct spol *sp, *pt;
+
+	HASH_ITER(hh, s->sas, sa, tmp)
+		if (sa->x.has_offload && sa->x.offload_ifindex == ifindex)
+			return true;
+	HASH_ITER(hh, s->pols, sp, pt)
+		if (sp->p.has_offload && sp->p.offload_ifindex == ifindex)
+			return true;
+	return false;
+}
+
 int xsync_resync_end(struct xsync *s)
 {
 	struct ssa *sa, *tmp;

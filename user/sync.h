@@ -95,6 +95,10 @@ int xsync_resync_end(struct xsync *s);
 /* A dump failed half way: keep what it did not show, apply what it did. */
 int xsync_resync_abort(struct xsync *s);
 bool xsync_in_resync(const struct xsync *s);
+/* Whether an SA or policy is offloaded to @ifindex. The kernel removes those of a device
+ * that goes down, leaves the namespace or unregisters (xfrm_dev_down()) without any XFRM
+ * event: the daemon resyncs on such link events for the devices this says are in use. */
+bool xsync_uses_dev(const struct xsync *s, __u32 ifindex);
 
 /* One XFRM message, from a dump or an event. -EBADMSG: rejected and logged, nothing
  * changed. Other errors: a map update failed; a resync repairs it. */
