@@ -686,8 +686,11 @@ int xdetach(const char *pin_dir, const char *dev, bool keep_maps, struct xdetach
 			goto out;
 		}
 	} else {
-		/* Not in this namespace. Deleted, its programs went with it; moved to another
-		 * namespace, xoff's XDP program still runs there, out of reach from here. */
+		/* Not in this namespace. Deleted: its programs went with it, but libxdp's pins
+		 * hold a dispatcher's, and release them here. Moved to another namespace: a
+		 * single XDP program still runs there, out of reach from here. */
+		if (rec.flags & XOFF_IF_DISPATCHER)
+			libxdp_clean_references(rec.ifindex);
 		r->tc_gone = true;
 		r->xdp_elsewhere = xattach_prog_exists(rec.xdp_prog_id);
 		r->xdp_gone = !r->xdp_elsewhere;

@@ -120,20 +120,21 @@ void xprint_blocks(FILE *f, json_t *arr, const char *title_key)
 }
 
 /* The interface's state, as a warning after its name ("" when all is well). */
-static const char *state_text(const char *state)
+static const char *state_text(json_t *i)
 {
-	static const struct { const char *state, *text; } t[] = {
-		{ "down", " DOWN" },
-		{ "degraded", " DEGRADED (detach and attach again)" },
-		{ "elsewhere", " NOT IN THIS NAMESPACE (its XDP program still exists: moved?)" },
-		{ "gone", " GONE" },
-	};
-	size_t i;
+	const char *state = json_string_value(json_object_get(i, "state"));
 
-	for (i = 0; state && i < sizeof(t) / sizeof(t[0]); i++)
-		if (!strcmp(state, t[i].state))
-			return t[i].text;
-	return "";
+	if (!state || !strcmp(state, "ok"))
+		return "";
+	if (!strcmp(state, "down"))
+		return " DOWN";
+	if (!strcmp(state, "degraded"))
+		return " DEGRADED (detach and attach again)";
+	if (!json_is_true(json_object_get(i, "xdp_prog_exists")))
+		return " GONE";
+	return json_is_true(json_object_get(i, "dispatcher")) ?
+	       " GONE (libxdp holds xoff's XDP program until detach)" :
+	       " GONE (xoff's XDP program still exists: moved to another namespace?)";
 }
 
 void xprint_status(FILE *f, json_t *st)
@@ -176,7 +177,7 @@ void xprint_status(FILE *f, json_t *st)
 		if (as && dev && strcmp(as, dev))
 			fprintf(f, ", attached as %s", as);
 		fprintf(f, ")%s: xdp %s id %lld %s%s, ",
-			state_text(json_string_value(json_object_get(i, "state"))),
+			state_text(i),
 			json_string_value(json_object_get(i, "xdp_mode")),
 			(long long)json_integer_value(json_object_get(i, "xdp_prog_id")),
 			json_is_true(json_object_get(i, "dispatcher")) ? "in libxdp's dispatcher" :

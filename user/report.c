@@ -728,15 +728,14 @@ static bool dev_up(const char *name)
  *   down      present, xoff's programs attached, the device down (it passes nothing)
  *   degraded  present, but xoff's XDP program or TC filter is no longer attached (removed
  *             by someone, or the qdisc went with a move out of the namespace and back)
- *   elsewhere not in this namespace, xoff's XDP program still exists (the device moved
- *             to another namespace with it, or libxdp's pins hold it)
- *   gone      not in this namespace, and its XDP program is gone: deleted
+ *   gone      not in this namespace: deleted, or moved to another namespace (a single
+ *             XDP program goes along; xdp_prog_exists tells)
  */
 static const char *iface_state(const struct xoff_iface *rec, bool present, const char *name,
 			       __u32 xdp_now, bool tc_ok)
 {
 	if (!present)
-		return xattach_prog_exists(rec->xdp_prog_id) ? "elsewhere" : "gone";
+		return "gone";
 	if (xdp_now != rec->xdp_prog_id || (rec->tc_prog_id && !tc_ok))
 		return "degraded";
 	return dev_up(name) ? "ok" : "down";
@@ -768,6 +767,7 @@ static json_t *iface_json(struct xview *v, const struct xoff_iface *rec)
 	set(o, "attached_as", json_string(rec->name));
 	set(o, "up", present ? json_boolean(dev_up(name)) : json_null());
 	set(o, "state", json_string(iface_state(rec, present, name, xdp_now, tc_ok)));
+	set(o, "xdp_prog_exists", json_boolean(xattach_prog_exists(rec->xdp_prog_id)));
 	set(o, "xdp_mode", json_string(rec->xdp_mode == XOFF_XDP_SKB ? "skb" : "native"));
 	set(o, "xdp_prog_id", json_integer(rec->xdp_prog_id));
 	set(o, "xdp_attached", json_boolean(present && xdp_now == rec->xdp_prog_id));
