@@ -254,3 +254,44 @@ Test(live, state_add_follows_or_changes_nothing)
 	cr_assert_eq(st.sas_mapped, 1, "the SA reached the fast-path map");
 	sh("ip xfrm state flush");
 }
+
+/* The mirror's requests on a real SA (a kernel with ESP: the VM test bed): GETAE reads
+ * curlft, NEWAE sets it and keeps add_time, a soft EXPIRE leaves the SA, a hard one makes
+ * the kernel delete it. Every request gets its answer (GETAE's carries the request's
+ * nlmsg_pid: with 0 there, the daemon waited forever). */
+Test(live, requests_on_real_sa)
+{
+	struct xfrm_sa sa = { .family = AF_INET, .proto = IPPROTO_ESP, .spi = htonl(0x200) };
+	struct xfrm_lifetime_cur cur = { 0 }, next;
+	int err;
+
+	live_start(0);
+	if (system("ip xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x200 "
+		   "aead 'rfc4106(gcm(aes))' 0x0102030405060708090a0b0c0d0e0f1011121314 128 "
+		   "limit byte-soft 1000 limit byte-hard 2000 2>/dev/null")) {
+		fprintf(stderr, "SKIP: live: no ESP in this kernel (the VM test bed runs this)\n");
+		cr_skip_test("no ESP in this kernel");
+		return;
+	}
+	inet_pton(AF_INET, "192.0.2.2", &sa.daddr);
+	cr_assert_eq(xnl_kops.getae(n, &sa, &cur), 0);
+	cr_assert_eq(cur.bytes, 0);
+	cr_assert_eq(cur.packets, 0);
+	cr_assert_neq(cur.add_time, 0);
+	next = cur;
+	next.bytes = 1500;
+	next.packets = 10;
+	next.use_time = cur.add_time + 1;
+	cr_assert_eq(xnl_kops.newae(n, &sa, &next), 0, "NEWAE: %s", xnl_extack(n));
+	memset(&cur, 0, sizeof(cur));
+	cr_assert_eq(xnl_kops.getae(n, &sa, &cur), 0);
+	cr_assert_eq(cur.bytes, 1500);
+	cr_assert_eq(cur.packets, 10);
+	cr_assert_eq(cur.add_time, next.add_time, "add_time kept");
+	cr_assert_eq(cur.use_time, next.use_time);
+	cr_assert_eq(xnl_kops.expire(n, &sa, false), 0, "soft EXPIRE: %s", xnl_extack(n));
+	cr_assert_eq(xnl_kops.getae(n, &sa, &cur), 0, "a soft expire leaves the SA");
+	cr_assert_eq(xnl_kops.expire(n, &sa, true), 0, "hard EXPIRE: %s", xnl_extack(n));
+	err = xnl_kops.getae(n, &sa, &cur);
+	cr_assert(err == -ESRCH || err == -ENOENT, "after a hard expire: %s", strerror(-err));
+}

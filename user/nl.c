@@ -29,6 +29,9 @@
 
 #define XNL_BUF		(64 * 1024)	/* larger than any dump skb the kernel builds */
 
+/* The longest wait for one part of an answer (a dump of 100k SAs takes well under 1 s). */
+static const struct timeval rq_timeout = { .tv_sec = 5 };
+
 struct xnl {
 	struct mnl_socket *ev;		/* multicast events */
 	struct mnl_socket *rq;		/* dumps and requests */
@@ -104,6 +107,12 @@ int xnl_open(struct xnl **out, int rcvbuf, void (*log)(void *ctx, int level, con
 			err = -errno;
 			goto fail;
 		}
+	/* An answer that never comes must not stop the daemon: fail the request instead. */
+	if (setsockopt(mnl_socket_get_fd(n->rq), SOL_SOCKET, SO_RCVTIMEO, &rq_timeout,
+		       sizeof(rq_timeout))) {
+		err = -errno;
+		goto fail;
+	}
 	n->portid = mnl_socket_get_portid(n->rq);
 	n->seq = time(NULL);
 	*out = n;
@@ -246,6 +255,11 @@ static int rq_recv(struct xnl *n, __u32 seq, xnl_cb cb, void *ctx)
 		if (len < 0) {
 			if (errno == EINTR)
 				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				xnl_log(n, 3, "XFRM netlink: no answer within %ld s",
+					(long)rq_timeout.tv_sec);
+				return -ETIMEDOUT;
+			}
 			return -errno;
 		}
 		if (len > XNL_BUF) {
@@ -285,6 +299,9 @@ static int rq_recv(struct xnl *n, __u32 seq, xnl_cb cb, void *ctx)
 
 static int rq_send(struct xnl *n, void *req, size_t len)
 {
+	/* Some answers carry the request's nlmsg_pid, not the socket's (GETAE: c.portid =
+	 * nlh->nlmsg_pid in xfrm_get_ae()): name ours, or the answer looks like another's. */
+	((struct nlmsghdr *)req)->nlmsg_pid = n->portid;
 	n->extack[0] = '\0';
 	if (mnl_socket_sendto(n->rq, req, len) < 0)
 		return -errno;
