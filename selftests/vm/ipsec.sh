@@ -41,6 +41,13 @@
 #                                 (non-ESP marker + IKEv2 header, as on 4500), keepalive
 #                                 (one 0xff byte)
 #   ips_netns_ino NS              the inode of NS's namespace file (names the daemon's lock)
+#   ips_charon_ok                 strongSwan is here (charon, swanctl); else prints why not
+#   ips_charon SIDE NS DIR        start a charon in NS for SIDE (a name) with its vici socket,
+#                                 log (DIR/charon.log) and strongswan.conf in DIR and a
+#                                 private /run; DIR/swanctl.conf is the caller's. Returns
+#                                 once its vici socket is up (20 s at most)
+#   ips_swanctl SIDE ARGS...      swanctl against SIDE's charon; prints its last lines on
+#                                 failure
 #   ips_ip6_hex ADDR / ips_ip4_hex ADDR   an address as 32 hex digits, as xoff_sa_key.daddr
 
 IPS_PY=$(command -v python3 || echo /usr/bin/python3)
@@ -236,4 +243,64 @@ ips_ip6_hex()
 	for ((i = 0; i < n; i++)); do out+=0000; done
 	for i in "${t[@]}"; do printf -v g '%04x' "0x$i"; out+=$g; done
 	echo "$out"
+}
+
+IPS_CHARON=/usr/lib/ipsec/charon
+declare -A IPS_CHARON_NS IPS_CHARON_DIR
+
+ips_charon_ok()
+{
+	local why
+	[ -x $IPS_CHARON ] && command -v swanctl >/dev/null && return 0
+	why=$(sed -n 's/^strongswan: //p' /xoff-io/absent 2>/dev/null)
+	echo "${why:-not installed; selftests/vm/vm.sh provides it in the VM}"
+	return 1
+}
+
+ips_charon()
+{
+	local side=$1 ns=$2 d=$3
+	mkdir -p "$d"
+	cat > "$d/strongswan.conf" <<-EOF
+	charon {
+		load = random nonce openssl kdf pem pkcs1 x509 pubkey kernel-netlink socket-default vici
+		install_routes = no
+		delete_rekeyed_delay = 1
+		plugins {
+			vici {
+				socket = unix://$d/charon.vici
+			}
+		}
+		filelog {
+			log {
+				path = $d/charon.log
+				default = 1
+			}
+		}
+		syslog {
+			daemon {
+				default = -1
+			}
+		}
+	}
+	swanctl {
+		load = random openssl pem pkcs1 x509 pubkey
+	}
+	EOF
+	IPS_CHARON_NS[$side]=$ns
+	IPS_CHARON_DIR[$side]=$d
+	st_bg ip netns exec "$ns" env STRONGSWAN_CONF="$d/strongswan.conf" \
+		sh -c "mount -t tmpfs tmpfs /run && exec $IPS_CHARON" 2>"$d/stderr"
+	st_wait 20 test -S "$d/charon.vici" || { tail -n 2 "$d/stderr" "$d/charon.log" 2>/dev/null; return 1; }
+}
+
+ips_swanctl()
+{
+	local side=$1 ns d
+	shift
+	ns=${IPS_CHARON_NS[$side]} d=${IPS_CHARON_DIR[$side]}
+	ip netns exec "$ns" env STRONGSWAN_CONF="$d/strongswan.conf" \
+		swanctl "$@" --uri "unix://$d/charon.vici" > "$d/swanctl.out" 2>&1 && return
+	grep -v '^opening directory' "$d/swanctl.out" | tail -n 2
+	return 1
 }

@@ -18,10 +18,8 @@
 . "$(dirname "$0")/ipsec.sh"
 
 st_init test_ike
-CHARON=/usr/lib/ipsec/charon
-if [ ! -x $CHARON ] || ! command -v swanctl >/dev/null; then
-	why=$(sed -n 's/^strongswan: //p' /xoff-io/absent 2>/dev/null)
-	echo "SKIP: test_ike: no strongSwan (charon, swanctl): ${why:-not installed; selftests/vm/vm.sh provides it in the VM}"
+if ! why=$(ips_charon_ok); then
+	echo "SKIP: test_ike: no strongSwan (charon, swanctl): $why"
 	exit 4
 fi
 for t in jq bpftool python3; do
@@ -65,38 +63,11 @@ ip -n "$NI" addr add $I6/64 dev $DI nodad
 ip -n "$NR" addr add $R6/64 dev $DR nodad
 
 # ---- strongSwan: configuration, one charon per namespace --------------------------------------
-# conf SIDE ME PEER ME6 PEER6 MYID PEERID
+# conf SIDE ME PEER ME6 PEER6 MYID PEERID: SIDE's swanctl.conf
 conf()
 {
-	local d=$TMP/$1
-	mkdir -p "$d"
-	cat > "$d/strongswan.conf" <<-EOF
-	charon {
-		load = random nonce openssl kdf pem pkcs1 x509 pubkey kernel-netlink socket-default vici
-		install_routes = no
-		delete_rekeyed_delay = 1
-		plugins {
-			vici {
-				socket = unix://$d/charon.vici
-			}
-		}
-		filelog {
-			log {
-				path = $d/charon.log
-				default = 1
-			}
-		}
-		syslog {
-			daemon {
-				default = -1
-			}
-		}
-	}
-	swanctl {
-		load = random openssl pem pkcs1 x509 pubkey
-	}
-	EOF
-	cat > "$d/swanctl.conf" <<-EOF
+	mkdir -p "$TMP/$1"
+	cat > "$TMP/$1/swanctl.conf" <<-EOF
 	connections {
 		t4 {
 			local_addrs = $2
@@ -150,29 +121,13 @@ conf()
 }
 conf i $I4 $R4 $I6 $R6 i.xoff.test r.xoff.test
 conf r $R4 $I4 $R6 $I6 r.xoff.test i.xoff.test
-NS_OF_i=$NI NS_OF_r=$NR
-for s in i r; do
-	ns=NS_OF_$s
-	st_bg ip netns exec "${!ns}" env STRONGSWAN_CONF="$TMP/$s/strongswan.conf" \
-		sh -c "mount -t tmpfs tmpfs /run && exec $CHARON" 2>"$TMP/$s/stderr"
-done
-# sw SIDE ARGS...: swanctl against that side's charon; prints its last lines if it fails.
-sw()
-{
-	local s=$1 ns=NS_OF_$1
-	shift
-	ip netns exec "${!ns}" env STRONGSWAN_CONF="$TMP/$s/strongswan.conf" \
-		swanctl "$@" --uri "unix://$TMP/$s/charon.vici" > "$TMP/$s/swanctl.out" 2>&1 && return
-	grep -v '^opening directory' "$TMP/$s/swanctl.out" | tail -n 2
-	return 1
-}
-charon_up() { [ -S "$TMP/i/charon.vici" ] && [ -S "$TMP/r/charon.vici" ]; }
-if st_wait 20 charon_up; then
+if ips_charon i "$NI" "$TMP/i" > "$TMP/charon.err" && ips_charon r "$NR" "$TMP/r" > "$TMP/charon.err"; then
 	st_pass "charon runs in both namespaces"
 else
-	st_fail "charon runs in both namespaces" "$(cat "$TMP"/[ir]/stderr | tail -n 2)"
+	st_fail "charon runs in both namespaces" "$(tr '\n' ' ' < "$TMP/charon.err")"
 	st_done
 fi
+sw() { ips_swanctl "$@"; }
 for s in i r; do
 	st_check "swanctl --load-all ($s)" sw $s --load-all --file "$TMP/$s/swanctl.conf"
 done
