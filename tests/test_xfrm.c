@@ -1503,6 +1503,7 @@ struct pol_bad_case {
 	unsigned int kind;	/* enum pol_kind */
 	__u16 family;		/* of the selector */
 	__u8 dir, prefix_d, prefix_s;
+	bool socket;		/* a per-socket policy: accepted, and nothing to act on */
 	char what[16];		/* "" when accepted */
 };
 
@@ -1511,7 +1512,11 @@ ParameterizedTestParameters(xfrm, policy_header_values)
 	static const struct pol_bad_case base[] = {
 		{ .family = AF_INET, .dir = XFRM_POLICY_IN },
 		{ .family = AF_INET, .dir = XFRM_POLICY_FWD },
-		{ .family = AF_INET, .dir = XFRM_POLICY_FWD + 1, .what = "direction" },
+		/* Per-socket policies (XFRM_POLICY_MAX + dir) in a dump: ignored. */
+		{ .family = AF_INET, .dir = XFRM_POLICY_MAX + XFRM_POLICY_IN, .socket = true },
+		{ .family = AF_INET, .dir = XFRM_POLICY_MAX + XFRM_POLICY_OUT, .socket = true },
+		{ .family = AF_INET, .dir = XFRM_POLICY_MAX + XFRM_POLICY_FWD, .socket = true },
+		{ .family = AF_INET, .dir = XFRM_POLICY_MAX + XFRM_POLICY_FWD + 1, .what = "direction" },
 		{ .family = AF_INET, .dir = 255, .what = "direction" },
 		{ .family = AF_INET, .prefix_d = 32, .prefix_s = 32 },
 		{ .family = AF_INET, .prefix_d = 33, .what = "prefix" },
@@ -1557,6 +1562,10 @@ ParameterizedTest(struct pol_bad_case *c, xfrm, policy_header_values)
 		return;
 	}
 	parse_ok(nlh, &m);
+	if (c->socket) {
+		cr_expect_eq(m.ev, XFRM_EV_NONE, "a socket policy is nothing to act on");
+		return;
+	}
 	cr_expect_eq(m.pol.dir, c->dir);
 	cr_expect_eq(m.pol.sel.family, c->family);
 	cr_expect_eq(m.pol.sel.prefixlen_d, c->prefix_d);
@@ -1590,7 +1599,10 @@ Test(xfrm, delpolicy_by_id)
 	cr_expect(m.pol.has_mark);
 	cr_expect_eq(m.pol.mark.m, 3);
 
-	id->dir = XFRM_POLICY_FWD + 1;
+	id->dir = XFRM_POLICY_MAX + XFRM_POLICY_OUT;	/* a per-socket policy: ignored */
+	parse_ok(nlh, &m);
+	cr_expect_eq(m.ev, XFRM_EV_NONE);
+	id->dir = XFRM_POLICY_MAX + XFRM_POLICY_FWD + 1;
 	parse_bad(nlh, "direction");
 
 	/* XFRMA_POLICY, when there, is the policy: its values, not the id's. */

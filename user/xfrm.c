@@ -316,10 +316,32 @@ static int parse_pol_attrs(const struct attrs *t, struct xfrm_pol *pol, const ch
 	return parse_tmpls(t, pol, why);
 }
 
+/* Per-socket policies (setsockopt IP_XFRM_POLICY: an IKE daemon's bypass for its own
+ * sockets) appear in dumps with XFRM_POLICY_MAX + dir. They govern one socket, not the
+ * traffic xoff classifies: taken as messages xoff ignores. */
+#define SOCKET_POLICY	1
+
+static bool socket_dir(__u8 dir)
+{
+	return dir >= XFRM_POLICY_MAX && dir <= XFRM_POLICY_MAX + XFRM_POLICY_FWD;
+}
+
+/* 0, SOCKET_POLICY, or -EBADMSG. */
+static int ignore_socket_policy(struct xfrm_msg *out, int err)
+{
+	if (err != SOCKET_POLICY)
+		return err;
+	memset(&out->pol, 0, sizeof(out->pol));
+	out->ev = XFRM_EV_NONE;
+	return 0;
+}
+
 static int userpolicy_info(const struct xfrm_userpolicy_info *p, struct xfrm_pol *pol,
 			   const char **why)
 {
 	memset(pol, 0, sizeof(*pol));
+	if (socket_dir(p->dir))
+		return SOCKET_POLICY;
 	if (p->dir > XFRM_POLICY_FWD)
 		return BAD("unknown policy direction");
 	if (p->sel.family && check_family(p->sel.family, why))
@@ -416,7 +438,7 @@ int xfrm_parse(const struct nlmsghdr *nlh, struct xfrm_msg *out, const char **wh
 			return err;
 		out->ev = XFRM_EV_POL;
 		if ((err = userpolicy_info(hdr, &out->pol, why)))
-			return err;
+			return ignore_socket_policy(out, err);
 		return parse_pol_attrs(&t, &out->pol, why);
 
 	case XFRM_MSG_DELPOLICY:
@@ -428,11 +450,13 @@ int xfrm_parse(const struct nlmsghdr *nlh, struct xfrm_msg *out, const char **wh
 
 			memcpy(&p, payload(&t, XFRMA_POLICY), sizeof(p));
 			if ((err = userpolicy_info(&p, &out->pol, why)))
-				return err;
+				return ignore_socket_policy(out, err);
 		} else {
 			const struct xfrm_userpolicy_id *id = hdr;
 
 			memset(&out->pol, 0, sizeof(out->pol));
+			if (socket_dir(id->dir))
+				return ignore_socket_policy(out, SOCKET_POLICY);
 			if (id->dir > XFRM_POLICY_FWD)
 				return BAD("unknown policy direction");
 			out->pol.sel = id->sel;
@@ -450,7 +474,7 @@ int xfrm_parse(const struct nlmsghdr *nlh, struct xfrm_msg *out, const char **wh
 			return 0;	/* soft: the policy stays, nothing changes for xoff */
 		out->ev = XFRM_EV_POL_DEL;
 		if ((err = userpolicy_info(&pe->pol, &out->pol, why)))
-			return err;
+			return ignore_socket_policy(out, err);
 		return parse_pol_attrs(&t, &out->pol, why);
 	}
 
