@@ -44,7 +44,8 @@
 #   ips_charon_ok                 strongSwan is here (charon, swanctl); else prints why not
 #   ips_charon SIDE NS DIR        start a charon in NS for SIDE (a name) with its vici socket,
 #                                 log (DIR/charon.log) and strongswan.conf in DIR and a
-#                                 private /run; DIR/swanctl.conf is the caller's. Returns
+#                                 private /run; DIR/swanctl.conf is the caller's; the old
+#                                 inbound SA of a rekey stays IPS_REKEYED_DELAY s (1). Returns
 #                                 once its vici socket is up (20 s at most)
 #   ips_swanctl SIDE ARGS...      swanctl against SIDE's charon; prints its last lines on
 #                                 failure
@@ -265,7 +266,7 @@ ips_charon()
 	charon {
 		load = random nonce openssl kdf pem pkcs1 x509 pubkey kernel-netlink socket-default vici
 		install_routes = no
-		delete_rekeyed_delay = 1
+		delete_rekeyed_delay = ${IPS_REKEYED_DELAY:-1}
 		plugins {
 			vici {
 				socket = unix://$d/charon.vici

@@ -303,6 +303,10 @@ fi
 st_check "after rekey: xoff shows c4's new SAs with the kernel's SPIs" xoff_shows 4 $R4
 st_check "after rekey: the map holds exactly the kernel's SPIs" map_is_kernel
 
+bad=$(grep -E 'xoffd: (error|warning)' "$TMP/daemon.log")
+[ -z "$bad" ] && st_pass "xoff's daemon logged no error or warning" ||
+	st_fail "xoff's daemon logged no error or warning" "$(head -n 1 <<< "$bad")"
+
 # ---- shutdown --------------------------------------------------------------------------------
 if out=$(xo detach $DR 2>&1); then st_pass "detach $DR"; else st_fail "detach $DR" "$out"; fi
 st_done
