@@ -48,15 +48,22 @@ static int resolve_pending(struct xsync *s, const struct xfrm_sa *x, __u32 slot)
 	struct xoff_mirror *m = &s->mir[slot];
 	struct xfrm_lifetime_cur cur;
 	int err = s->cfg.kops->getae(s->cfg.kctx, x, &cur);
+	bool landed;
+	char name[96];
 
 	if (err && !gone(err))
 		return err;
-	if (!err && cur.packets >= m->target_packets && cur.bytes >= m->target_bytes) {
+	landed = !err && cur.packets >= m->target_packets && cur.bytes >= m->target_bytes;
+	if (landed) {
 		m->written_packets += m->pend_packets - m->packets;
 		m->written_bytes += m->pend_bytes - m->bytes;
 		m->packets = m->pend_packets;
 		m->bytes = m->pend_bytes;
 	}
+	xsync_sa_name(x, name, sizeof(name));
+	xsync_log(s, XSYNC_INFO, "%s: a lifetime write was in flight when the last daemon stopped: "
+		  "%s", name, err ? "the SA is gone" : landed ? "it had landed" :
+		  "it had not landed, written again");
 	m->flags &= ~XOFF_MIRROR_PENDING;
 	m->pend_packets = m->pend_bytes = m->target_packets = m->target_bytes = 0;
 	return xsync_mirror_store(s, slot);

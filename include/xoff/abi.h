@@ -25,7 +25,12 @@
  * algorithm's name and ICV length (never from keys). The result exceeds the kernel's
  * count by the packet's padding: 0 to 3 bytes for AEAD (4-byte alignment), 0 to
  * block-1 bytes for CBC ciphers, plus any TFC padding. An overcount can only bring a
- * byte-limit rekey forward, never delay it. Packets are counted exactly.
+ * byte-limit rekey forward, never delay it. Packets are counted exactly, with one
+ * exception the fast path cannot avoid: it sees ESP before authentication, so ESP that
+ * carries a live SA's SPI but fails the kernel's ICV check (forged or corrupted) is
+ * counted here and not by the kernel (selftests/vm/test_faults.sh measures it). The
+ * mirror never writes the SAs whose ESP the kernel authenticates (software and crypto
+ * offload), so their lifetimes do not see such packets.
  *
  * Outbound ESP whose transform the kernel finishes in the device's transmit (crypto
  * offload, or esp4_offload/esp6_offload with an SA without encapsulation) reaches TC
