@@ -84,16 +84,58 @@ int xsync_mirror_store(struct xsync *s, __u32 slot)
 	return mirror_store(s, slot);
 }
 
-static int slot_alloc(struct xsync *s, const struct ssa *sa, __u32 *slot)
+/* A new slot's mirror record (the SA instance it belongs to) must be pinned before the SA
+ * map names the slot, so that a restart in between finds it. @defer: the caller stores
+ * it with the others of its batch (mirror_flush) before it writes the batch's SAs. */
+static int slot_alloc(struct xsync *s, const struct ssa *sa, __u32 *slot, bool defer)
 {
 	if (!s->nfree)
 		return -ENOSPC;
+	if (defer && s->nmir_pend == s->mir_pend_cap) {
+		unsigned int cap = s->mir_pend_cap ? 2 * s->mir_pend_cap : XSYNC_BATCH;
+		__u32 *n = realloc(s->mir_pend, cap * sizeof(*n));
+
+		if (!n)
+			defer = false;	/* stored one by one then */
+		else
+			s->mir_pend = n, s->mir_pend_cap = cap;
+	}
 	*slot = s->free[--s->nfree];
 	s->slot_state[*slot] = SLOT_USED;
 	memset(&s->mir[*slot], 0, sizeof(s->mir[*slot]));
 	s->mir[*slot].flags = XOFF_MIRROR_USED;
 	s->mir[*slot].add_time = sa->x.curlft.add_time;
-	return mirror_store(s, *slot);
+	if (!defer)
+		return mirror_store(s, *slot);
+	s->mir_pend[s->nmir_pend++] = *slot;
+	return 0;
+}
+
+/* Store the deferred mirror records, in batches. */
+static int mirror_flush(struct xsync *s)
+{
+	int fd = xoff_map_fd(s->x, XOFF_MAP_MIRROR), err = 0, e;
+	struct xoff_mirror vals[XSYNC_BATCH / 4];
+	unsigned int at, n, i;
+
+	for (at = 0; at < s->nmir_pend; at += n) {
+		LIBBPF_OPTS(bpf_map_batch_opts, o);
+		__u32 count;
+
+		n = s->nmir_pend - at;
+		if (n > XSYNC_BATCH / 4)
+			n = XSYNC_BATCH / 4;
+		for (i = 0; i < n; i++)
+			vals[i] = s->mir[s->mir_pend[at + i]];
+		count = n;
+		if (bpf_map_update_batch(fd, &s->mir_pend[at], vals, &count, &o))
+			count = 0;	/* one by one: that tells which */
+		for (i = count; i < n; i++)
+			if ((e = mirror_store(s, s->mir_pend[at + i])))
+				err = err ?: e;
+	}
+	s->nmir_pend = 0;
+	return err;
 }
 
 /* The slot leaves its SA; it is reused only after its final counters were read (and
@@ -459,7 +501,7 @@ static int key_apply(struct xsync *s, struct keyent *ke, bool batch)
 	if (sa && !sa->has_slot) {
 		__u32 slot;
 
-		if (slot_alloc(s, sa, &slot)) {
+		if (slot_alloc(s, sa, &slot, batch)) {
 			sa->why = XSYNC_WHY_FULL;
 			s->full_waiting = true;	/* retried when a slot is freed */
 			sa = NULL;
@@ -539,6 +581,14 @@ int xsync_apply(struct xsync *s)
 			LIBBPF_OPTS(bpf_map_batch_opts, o);
 			__u32 count = n;
 
+			/* The new slots' records first: the map must not name a slot before. */
+			if ((e = mirror_flush(s))) {
+				err = err ?: e;
+				for (i = 0; i < n; i++)
+					key_dirty(s, pend[i]);	/* the next apply tries again */
+				n = 0;
+				continue;
+			}
 			if (bpf_map_update_batch(fd, keys, vals, &count, &o))
 				count = 0;	/* one by one below: that names the failing key */
 			for (i = 0; i < n; i++) {
@@ -556,6 +606,8 @@ int xsync_apply(struct xsync *s)
 			n = 0;
 		}
 	}
+	e = mirror_flush(s);
+	err = err ?: e;
 	e = xsync_lpm_apply(s);
 	return err ?: e;
 }
@@ -925,6 +977,43 @@ int xsync_resync_abort(struct xsync *s)
 
 /* ---- setup ------------------------------------------------------------------------- */
 
+/* The pinned mirror records of every slot, in batches (one lookup per slot is 128k
+ * syscalls at each start). */
+static int mirror_load(struct xsync *s, int mfd)
+{
+	__u32 batch = 0, *keys = malloc(XSYNC_BATCH * sizeof(*keys)), slot = 0;
+	bool first = true;
+	int err = 0;
+
+	if (!keys)
+		return -ENOMEM;
+	while (slot < s->nslots) {
+		LIBBPF_OPTS(bpf_map_batch_opts, o);
+		__u32 count = s->nslots - slot < XSYNC_BATCH ? s->nslots - slot : XSYNC_BATCH, i;
+
+		if (bpf_map_lookup_batch(mfd, first ? NULL : &batch, &batch, keys, &s->mir[slot],
+					 &count, &o) && errno != ENOENT) {
+			err = -errno;
+			break;
+		}
+		first = false;
+		for (i = 0; i < count; i++)
+			if (keys[i] != slot + i)
+				err = -EIO;	/* an array answers in key order */
+		slot += count;
+		if (!count || err)
+			break;
+	}
+	free(keys);
+	if (!err && slot == s->nslots)
+		return 0;
+	/* No batches here (or an answer out of order): one by one. */
+	for (slot = 0; slot < s->nslots; slot++)
+		if (bpf_map_lookup_elem(mfd, &slot, &s->mir[slot]))
+			return -errno;
+	return 0;
+}
+
 /* What the pinned maps hold from an earlier daemon or attach. */
 static int load_maps(struct xsync *s)
 {
@@ -933,9 +1022,10 @@ static int load_maps(struct xsync *s)
 	struct xoff_sa v;
 	__u32 slot;
 
-	for (slot = 0; slot < s->nslots; slot++)
-		if (bpf_map_lookup_elem(mfd, &slot, &s->mir[slot]))
-			return -errno;
+	int err;
+
+	if ((err = mirror_load(s, mfd)))
+		return err;
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		struct keyent *ke;
 
@@ -1023,6 +1113,7 @@ void xsync_free(struct xsync *s)
 	free(s->mir);
 	free(s->free);
 	free(s->quar);
+	free(s->mir_pend);
 	free(s->sums);
 	free(s);
 }

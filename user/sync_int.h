@@ -142,6 +142,8 @@ struct xsync {
 	__u8		*slot_state;
 	struct ssa	**slot_owner;
 	struct xoff_mirror *mir;	/* in-memory copy of the pinned mirror map */
+	__u32		*mir_pend;	/* new slots whose record is not stored yet */
+	unsigned int	nmir_pend, mir_pend_cap;
 	__u32		*free;		/* stack of free slots, lowest on top */
 	__u32		nfree;
 	struct quar	*quar;
