@@ -105,11 +105,11 @@ $(TESTS): $(TEST_SRCS) $(wildcard tests/*.h) $(LIB) $(SKELS) $(XOFFCTL)
 	$(Q)$(CC) $(CFLAGS) -Wno-override-init -Itests -DXOFF_OUT='"$(abspath $(OUT))"' \
 		$(TEST_SRCS) $(LIB) -o $@ $(LDLIBS) -lcriterion
 
-BENCH_SRCS := tests/bench.c tests/bench_sync.c tests/bench_xfrm.c
+BENCH_SRCS := tests/bench.c tests/bench_sync.c tests/bench_xfrm.c tests/bench_veth.c
 $(BENCH): $(BENCH_SRCS) $(wildcard tests/*.h) $(LIB) $(SKELS) $(XOFFCTL)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests -DXOFF_OUT='"$(abspath $(OUT))"' $(BENCH_SRCS) $(LIB) -o $@ \
-		$(LDLIBS) -lm
+		$(LDLIBS) -lm -lpthread
 
 $(PKTGEN): selftests/pktgen.c | $(OUT)
 	$(call msg,CC,$@)

@@ -42,6 +42,22 @@ int bench_empty(struct xdp_md *ctx)
 	return XDP_PASS;
 }
 
+SEC("xdp")
+int bench_drop(struct xdp_md *ctx)
+{
+	return XDP_DROP;
+}
+
+/* The veth bench's traffic generator: run by BPF_PROG_RUN in live-frames mode, every
+ * frame goes out of gen_ifindex (into its veth peer, the receiver under test). */
+__u32 gen_ifindex;
+
+SEC("xdp")
+int bench_gen(struct xdp_md *ctx)
+{
+	return bpf_redirect(gen_ifindex, 0);
+}
+
 /* Parse Ethernet/IPv4/ESP into xoff's key and look it up once: nothing else. */
 SEC("xdp")
 int bench_floor(struct xdp_md *ctx)

@@ -16,6 +16,7 @@
 
 void bench_control_plane(void);
 void bench_real_kernel(void);
+void bench_veth(void);
 
 #define REPEAT		1000000	/* BPF_PROG_TEST_RUN repetitions per packet measurement */
 #define RUNS		5	/* measurements per figure; the median is reported */
@@ -282,6 +283,7 @@ int main(int argc, char **argv)
 	bench_bpf__destroy(b);
 	xoff_close(x);
 	bench_control_plane();
+	bench_veth();
 	bench_real_kernel();
 	return 0;
 }
