@@ -89,6 +89,8 @@ int xsync_mirror_store(struct xsync *s, __u32 slot)
  * it with the others of its batch (mirror_flush) before it writes the batch's SAs. */
 static int slot_alloc(struct xsync *s, const struct ssa *sa, __u32 *slot, bool defer)
 {
+	int err;
+
 	if (!s->nfree)
 		return -ENOSPC;
 	if (defer && s->nmir_pend == s->mir_pend_cap) {
@@ -105,18 +107,27 @@ static int slot_alloc(struct xsync *s, const struct ssa *sa, __u32 *slot, bool d
 	memset(&s->mir[*slot], 0, sizeof(s->mir[*slot]));
 	s->mir[*slot].flags = XOFF_MIRROR_USED;
 	s->mir[*slot].add_time = sa->x.curlft.add_time;
-	if (!defer)
-		return mirror_store(s, *slot);
-	s->mir_pend[s->nmir_pend++] = *slot;
-	return 0;
+	if (defer) {
+		s->mir_pend[s->nmir_pend++] = *slot;
+		return 0;
+	}
+	err = mirror_store(s, *slot);
+	if (err) {
+		/* Not recorded: the slot goes back, unused (its record is still free). */
+		memset(&s->mir[*slot], 0, sizeof(s->mir[*slot]));
+		s->slot_state[*slot] = SLOT_FREE;
+		s->free[s->nfree++] = *slot;
+	}
+	return err;
 }
 
-/* Store the deferred mirror records, in batches. */
+/* Store the deferred mirror records, in batches. Those that fail stay pending: no SA map
+ * entry may name their slots before they are stored (the caller retries later). */
 static int mirror_flush(struct xsync *s)
 {
 	int fd = xoff_map_fd(s->x, XOFF_MAP_MIRROR), err = 0, e;
 	struct xoff_mirror vals[XSYNC_BATCH / 4];
-	unsigned int at, n, i;
+	unsigned int at, n, i, left = 0;
 
 	for (at = 0; at < s->nmir_pend; at += n) {
 		LIBBPF_OPTS(bpf_map_batch_opts, o);
@@ -131,10 +142,12 @@ static int mirror_flush(struct xsync *s)
 		if (bpf_map_update_batch(fd, &s->mir_pend[at], vals, &count, &o))
 			count = 0;	/* one by one: that tells which */
 		for (i = count; i < n; i++)
-			if ((e = mirror_store(s, s->mir_pend[at + i])))
+			if ((e = mirror_store(s, s->mir_pend[at + i]))) {
 				err = err ?: e;
+				s->mir_pend[left++] = s->mir_pend[at + i];
+			}
 	}
-	s->nmir_pend = 0;
+	s->nmir_pend = left;
 	return err;
 }
 
