@@ -11,7 +11,9 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include "daemon.h"
@@ -213,25 +215,89 @@ static bool cpus_changed(struct xoff *x, const __u16 *cpus, unsigned int n)
 	return (unsigned int)m != n || memcmp(now, cpus, n * sizeof(*now));
 }
 
-struct link_ctx {
+/*
+ * A device that went down or away takes the SAs offloaded to it along, silently. The
+ * link message comes before the kernel's flush (dev_close_many() notifies, then calls the
+ * NETDEV_DOWN chain), so the resync waits LINK_DELAY_MS, and is repeated while a device
+ * that is down or gone still holds SAs in the dump (LINK_TRIES times at most).
+ */
+#define LINK_DELAY_MS	300
+#define LINK_TRIES	5
+#define LINK_MAX	16
+
+struct link_watch {
 	struct xsync	*s;
-	bool		resync;
+	int		tfd;		/* one-shot timer */
+	__u32		ifindex[LINK_MAX];
+	unsigned int	n, tries;
+	bool		armed, overflow;
 };
 
-/* A device that went down or away takes the SAs offloaded to it along, silently. */
+static void link_arm(struct link_watch *l)
+{
+	struct itimerspec its = { .it_value = { 0, LINK_DELAY_MS * 1000000L } };
+
+	if (!l->armed && !timerfd_settime(l->tfd, 0, &its, NULL))
+		l->armed = true;
+}
+
 static void link_event(__u32 ifindex, bool lost, void *data)
 {
-	struct link_ctx *l = data;
+	struct link_watch *l = data;
+	unsigned int i;
 
-	if (lost && !l->resync && xsync_uses_dev(l->s, ifindex)) {
-		char msg[96], name[IF_NAMESIZE];
+	if (!lost || !xsync_uses_dev(l->s, ifindex))
+		return;
+	for (i = 0; i < l->n && l->ifindex[i] != ifindex; i++)
+		;
+	if (i == l->n) {
+		char msg[128], name[IF_NAMESIZE];
 
+		if (l->n < LINK_MAX)
+			l->ifindex[l->n++] = ifindex;
+		else
+			l->overflow = true;
 		snprintf(msg, sizeof(msg), "%s (ifindex %u) went down or away with offloaded "
-			 "SAs: resync", if_indextoname(ifindex, name) ? name : "a device",
-			 ifindex);
+			 "SAs: resync", if_indextoname(ifindex, name) ? name : "a device", ifindex);
 		xoffd_log(NULL, XSYNC_INFO, msg);
-		l->resync = true;
 	}
+	l->tries = 0;
+	link_arm(l);
+}
+
+static bool dev_down_or_gone(__u32 ifindex)
+{
+	struct ifreq ifr = { 0 };
+	int fd;
+	bool down = true;
+
+	if (!if_indextoname(ifindex, ifr.ifr_name))
+		return true;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && !ioctl(fd, SIOCGIFFLAGS, &ifr))
+		down = !(ifr.ifr_flags & IFF_UP);
+	if (fd >= 0)
+		close(fd);
+	return down;
+}
+
+/* The timer fired: resync; keep watching the devices that still hold SAs. */
+static int link_resync(struct link_watch *l, struct xnl *n)
+{
+	unsigned int i, kept = 0;
+	int err = xoffd_resync(l->s, n);
+
+	l->armed = false;
+	for (i = 0; i < l->n; i++)
+		if (xsync_uses_dev(l->s, l->ifindex[i]) && dev_down_or_gone(l->ifindex[i]))
+			l->ifindex[kept++] = l->ifindex[i];
+	l->n = kept;
+	l->overflow = false;
+	if (kept && ++l->tries < LINK_TRIES)
+		link_arm(l);
+	else
+		l->n = l->tries = 0;
+	return err;
 }
 
 int xoffd_run(const struct xoffd_opts *o)
@@ -247,6 +313,7 @@ int xoffd_run(const struct xoffd_opts *o)
 	struct xsync *s = NULL;
 	struct xnl *n = NULL;
 	int sfd = -1, tfd = -1, lfd = -1, err;
+	struct link_watch lw = { .tfd = -1 };
 	struct xpin pin = { .fd = -1 };
 	struct xerr e;
 	sigset_t mask;
@@ -296,7 +363,8 @@ int xoffd_run(const struct xoffd_opts *o)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
-	if (sfd < 0 || tfd < 0 || timerfd_settime(tfd, 0, &its, NULL)) {
+	lw.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	if (sfd < 0 || tfd < 0 || lw.tfd < 0 || timerfd_settime(tfd, 0, &its, NULL)) {
 		err = fail("signalfd/timerfd", -errno);
 		goto out;
 	}
@@ -308,14 +376,16 @@ int xoffd_run(const struct xoffd_opts *o)
 	stats_line(s, "started");
 
 	while (!stop) {
-		struct pollfd p[4] = {
+		struct pollfd p[5] = {
 			{ .fd = xnl_event_fd(n), .events = POLLIN },
 			{ .fd = tfd, .events = POLLIN },
 			{ .fd = sfd, .events = POLLIN },
 			{ .fd = xnl_link_fd(n), .events = POLLIN },
+			{ .fd = lw.tfd, .events = POLLIN },
 		};
 
-		if (poll(p, 4, -1) < 0) {
+		lw.s = s;	/* a SIGHUP may have made a new one */
+		if (poll(p, 5, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			err = fail("poll", -errno);
@@ -333,14 +403,15 @@ int xoffd_run(const struct xoffd_opts *o)
 			if (!err)	/* the heartbeat tells only of syncs that worked */
 				hb.last_sync_ns = mono_ns();
 		}
-		if (p[3].revents) {
-			struct link_ctx l = { .s = s };
+		if (p[3].revents && xnl_link_events(n, link_event, &lw) == -ENOBUFS) {
+			xoffd_log(NULL, XSYNC_WARN, "link events lost (ENOBUFS): full resync");
+			link_arm(&lw);
+		}
+		if (p[4].revents) {
+			__u64 ticks;
 
-			if (xnl_link_events(n, link_event, &l) == -ENOBUFS) {
-				xoffd_log(NULL, XSYNC_WARN, "link events lost (ENOBUFS): full resync");
-				l.resync = true;
-			}
-			if (l.resync && !(err = xoffd_resync(s, n)))
+			if (read(lw.tfd, &ticks, sizeof(ticks)) == sizeof(ticks) &&
+			    !(err = link_resync(&lw, n)))
 				hb.last_sync_ns = mono_ns();
 		}
 		if (p[1].revents) {
@@ -406,6 +477,8 @@ out:
 		close(sfd);
 	if (tfd >= 0)
 		close(tfd);
+	if (lw.tfd >= 0)
+		close(lw.tfd);
 	xsync_free(s);
 	xnl_close(n);
 	xoff_close(x);
