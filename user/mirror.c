@@ -276,6 +276,8 @@ int xsync_mirror(struct xsync *s, __u64 now)
 		}
 		if ((e = mirror_sa(s, sa, &s->sums[slot], now)))
 			err = err ?: e;
+		if (e == -ETIMEDOUT)
+			break;	/* the kernel does not answer: the next sweep goes on */
 	}
 	if (s->retry_full && (e = xsync_apply(s)))
 		err = err ?: e;		/* slots freed above go to SAs waiting for one */

@@ -36,6 +36,7 @@ struct xnl {
 	struct mnl_socket *ev;		/* multicast events */
 	struct mnl_socket *rq;		/* dumps and requests */
 	struct mnl_socket *link;	/* rtnetlink link events, when watched */
+	bool		rq_stale;	/* a request timed out: reopen rq before the next */
 	__u32		portid;		/* of rq */
 	__u32		seq;
 	char		*buf;
@@ -70,6 +71,24 @@ static int sock_setup(struct mnl_socket *s)
 	return mnl_socket_bind(s, 0, MNL_SOCKET_AUTOPID) ? -errno : 0;
 }
 
+/* The request socket, and its settings. */
+static int rq_open(struct xnl *n)
+{
+	int err;
+
+	n->rq = mnl_socket_open2(NETLINK_XFRM, SOCK_CLOEXEC);
+	if (!n->rq)
+		return -errno;
+	if ((err = sock_setup(n->rq)))
+		return err;
+	/* An answer that never comes must not stop the daemon: fail the request instead. */
+	if (setsockopt(mnl_socket_get_fd(n->rq), SOL_SOCKET, SO_RCVTIMEO, &rq_timeout,
+		       sizeof(rq_timeout)))
+		return -errno;
+	n->portid = mnl_socket_get_portid(n->rq);
+	return 0;
+}
+
 int xnl_open(struct xnl **out, int rcvbuf, void (*log)(void *ctx, int level, const char *msg),
 	     void *log_ctx)
 {
@@ -87,12 +106,11 @@ int xnl_open(struct xnl **out, int rcvbuf, void (*log)(void *ctx, int level, con
 	if (!(n->buf = malloc(XNL_BUF)))
 		goto fail;
 	n->ev = mnl_socket_open2(NETLINK_XFRM, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	n->rq = mnl_socket_open2(NETLINK_XFRM, SOCK_CLOEXEC);
-	if (!n->ev || !n->rq) {
+	if (!n->ev) {
 		err = -errno;
 		goto fail;
 	}
-	if ((err = sock_setup(n->ev)) || (err = sock_setup(n->rq)))
+	if ((err = sock_setup(n->ev)) || (err = rq_open(n)))
 		goto fail;
 	if (rcvbuf > 0 &&
 	    setsockopt(mnl_socket_get_fd(n->ev), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf,
@@ -107,13 +125,6 @@ int xnl_open(struct xnl **out, int rcvbuf, void (*log)(void *ctx, int level, con
 			err = -errno;
 			goto fail;
 		}
-	/* An answer that never comes must not stop the daemon: fail the request instead. */
-	if (setsockopt(mnl_socket_get_fd(n->rq), SOL_SOCKET, SO_RCVTIMEO, &rq_timeout,
-		       sizeof(rq_timeout))) {
-		err = -errno;
-		goto fail;
-	}
-	n->portid = mnl_socket_get_portid(n->rq);
 	n->seq = time(NULL);
 	*out = n;
 	return 0;
@@ -258,6 +269,7 @@ static int rq_recv(struct xnl *n, __u32 seq, xnl_cb cb, void *ctx)
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
 				xnl_log(n, 3, "XFRM netlink: no answer within %ld s",
 					(long)rq_timeout.tv_sec);
+				n->rq_stale = true;	/* a late answer or a dump still going */
 				return -ETIMEDOUT;
 			}
 			return -errno;
@@ -299,6 +311,20 @@ static int rq_recv(struct xnl *n, __u32 seq, xnl_cb cb, void *ctx)
 
 static int rq_send(struct xnl *n, void *req, size_t len)
 {
+	if (n->rq_stale) {
+		/* After a timeout the kernel may still answer, or dump (and refuse another dump
+		 * with EBUSY until that is read): start over on a new socket. */
+		int err;
+
+		mnl_socket_close(n->rq);
+		if ((err = rq_open(n))) {
+			if (n->rq)
+				mnl_socket_close(n->rq);
+			n->rq = NULL;
+			return err;
+		}
+		n->rq_stale = false;
+	}
 	/* Some answers carry the request's nlmsg_pid, not the socket's (GETAE: c.portid =
 	 * nlh->nlmsg_pid in xfrm_get_ae()): name ours, or the answer looks like another's. */
 	((struct nlmsghdr *)req)->nlmsg_pid = n->portid;
