@@ -1272,12 +1272,16 @@ Test(attach, device_deleted)
 	cr_assert(!single || !jbool(i, "xdp_prog_exists"), "a single program goes with its device");
 	json_decref(st);
 	cr_assert_eq(X("status"), 0);
-	cr_assert(strstr(R.out, "xa0 (ifindex") && strstr(R.out, " GONE: "), "'%s'", R.out);
+	/* A dispatcher's programs stay while libxdp's pins hold them: status and detach say
+	 * so, without claiming either way. */
+	cr_assert(strstr(R.out, "xa0 (ifindex") && strstr(R.out, single ? " GONE: " : " GONE ("),
+		  "'%s'", R.out);
 	cr_assert_eq(X("-j", "stats"), 0, "stats with a gone device: %s", R.err);
 	cr_assert_eq(X("-j", "detach", "xa0"), 0, "detach of a gone device: %s", R.err);
 	a = out_json(&R);
-	cr_assert(jbool(a, "xdp_gone"), "'%s'", R.out);
-	cr_assert(!jbool(a, "xdp_elsewhere"), "'%s'", R.out);
+	cr_assert(!single || jbool(a, "xdp_gone"), "'%s'", R.out);
+	cr_assert(!single || !jbool(a, "xdp_elsewhere"), "'%s'", R.out);
+	cr_assert(jbool(a, "xdp_gone") != jbool(a, "xdp_elsewhere"), "'%s'", R.out);
 	cr_assert(jbool(a, "maps_removed"));
 	json_decref(a);
 	expect_no_pins();
@@ -1360,8 +1364,7 @@ Test(attach, moved_away_and_back)
 	cr_assert(jbool(i, "xdp_prog_exists"), "'%s'", R.out);
 	json_decref(st);
 	cr_assert_eq(X("status"), 0);
-	cr_assert(strstr(R.out, " GONE (xoff's XDP program still exists") ||
-		  strstr(R.out, " GONE (libxdp holds"), "'%s'", R.out);
+	cr_assert(strstr(R.out, " GONE (xoff's XDP program still exists"), "'%s'", R.out);
 	/* Back: same ifindex, XDP still on, the TC filter gone with the qdisc. */
 	cr_assert_eq(sh("ip -n %s link set dev xa0 netns /proc/%d/ns/net", ns, (int)getpid()), 0);
 	cr_assert_eq(if_nametoindex("xa0"), ifindex);
@@ -1386,8 +1389,9 @@ Test(attach, moved_away_and_back)
 
 Test(attach, detached_while_away)
 {
-	char ns[32];
+	char ns[32], idstr[16];
 	json_t *a;
+	bool single;
 	__u32 id;
 
 	start();
@@ -1395,6 +1399,8 @@ Test(attach, detached_while_away)
 	cr_assert_eq(X("-j", "attach", "xa0"), 0, "attach: %s", R.err);
 	a = out_json(&R);
 	id = json_integer_value(json_object_get(a, "xdp_prog_id"));
+	single = !jbool(a, "dispatcher");
+	snprintf(idstr, sizeof(idstr), "%u", id);
 	json_decref(a);
 	cr_assert_eq(sh("ip link set dev xa0 netns %s", ns), 0);
 	/* Detach forgets the record and says the program is out of its reach. */
@@ -1407,7 +1413,8 @@ Test(attach, detached_while_away)
 	cr_assert_eq(sh("ip -n %s link set dev xa0 netns /proc/%d/ns/net", ns, (int)getpid()), 0);
 	cr_assert_eq(X("attach", "xa0"), 1);
 	err_has(&R, "already runs xoff's XDP program");
-	cr_assert_eq(sh("ip link show dev xa0 | grep -q 'prog/xdp id %u'", id), 0);
+	/* Alone, the device runs xoff's program; in a dispatcher, the dispatcher. */
+	cr_assert_eq(sh("ip link show dev xa0 | grep -q 'prog/xdp id %s'", single ? idstr : ""), 0);
 	cr_assert_eq(sh("ip link set dev xa0 xdp off"), 0);
 	cr_assert_eq(X("attach", "xa0"), 0, "attach after xdp off: %s", R.err);
 	cr_assert_eq(X("detach", "xa0"), 0, "%s", R.err);
@@ -1424,7 +1431,14 @@ Test(attach, back_under_another_ifindex)
 	start();
 	away_ns(ns, sizeof(ns));
 	ifindex = if_nametoindex("xa0");
-	cr_assert_eq(X("attach", "xa0"), 0, "attach: %s", R.err);
+	cr_assert_eq(X("-j", "attach", "xa0"), 0, "attach: %s", R.err);
+	if (jbool(out_json(&R), "dispatcher")) {
+		/* libxdp keeps a dispatcher's state under the ifindex it attached at, so under
+		 * another one it cannot list the dispatcher's programs, and neither can xoff. */
+		X("detach", "xa0");
+		skip("libxdp's dispatcher: a device back under another ifindex cannot be "
+		     "matched to its programs (libxdp's pins name the old ifindex)");
+	}
 	cr_assert_eq(sh("ip link set dev xa0 netns %s", ns), 0);
 	cr_assert_eq(sh("ip link add name xc0 index %u type veth peer name xc1", ifindex), 0,
 		     "ip link add ... index");

@@ -686,13 +686,12 @@ int xdetach(const char *pin_dir, const char *dev, bool keep_maps, struct xdetach
 			goto out;
 		}
 	} else {
-		/* Not in this namespace. Deleted: its programs went with it, but libxdp's pins
-		 * hold a dispatcher's, and release them here. Moved to another namespace: a
-		 * single XDP program still runs there, out of reach from here. */
-		if (rec.flags & XOFF_IF_DISPATCHER)
-			libxdp_clean_references(rec.ifindex);
-		r->tc_gone = true;
+		/* Not in this namespace. Deleted: a single XDP program went with it (a
+		 * dispatcher's stays while libxdp's pins hold it: libxdp's to clean, as another
+		 * program may share them). Moved to another namespace: xoff's XDP program still
+		 * runs there, out of reach from here. */
 		r->xdp_elsewhere = xattach_prog_exists(rec.xdp_prog_id);
+		r->tc_gone = true;
 		r->xdp_gone = !r->xdp_elsewhere;
 		r->xdp_prog_id = rec.xdp_prog_id;
 	}

@@ -517,8 +517,9 @@ static int do_detach(int argc, char **argv)
 	       r.maps_removed ? "; last interface: maps unpinned" : "");
 	if (r.xdp_elsewhere)
 		printf("%s: not in this network namespace, but xoff's XDP program (id %u) still "
-		       "exists: the device may have moved to another namespace with it; if so, "
-		       "remove it there (ip link set dev DEV xdp off)\n", dev, r.xdp_prog_id);
+		       "exists: the device may have moved to another namespace with it (or "
+		       "libxdp's pins hold it); if so, remove it there (ip link set dev DEV xdp "
+		       "off)\n", dev, r.xdp_prog_id);
 	if (r.daemon)
 		printf("maps kept: the daemon (pid %d) uses them\n", (int)r.daemon);
 	return XCLI_OK;

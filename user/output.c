@@ -133,7 +133,8 @@ static const char *state_text(json_t *i)
 	if (!json_is_true(json_object_get(i, "xdp_prog_exists")))
 		return " GONE";
 	return json_is_true(json_object_get(i, "dispatcher")) ?
-	       " GONE (libxdp holds xoff's XDP program until detach)" :
+	       " GONE (xoff's XDP program still exists: moved to another namespace, or held "
+	       "by libxdp's pins)" :
 	       " GONE (xoff's XDP program still exists: moved to another namespace?)";
 }
 
