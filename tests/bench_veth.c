@@ -193,7 +193,7 @@ struct gen {
 	const void	*frame;
 	__u32		len;
 	atomic_int	stop;
-	__u64		sent;		/* frames the generator ran */
+	_Atomic __u64	sent;		/* frames the generator ran */
 	int		err;
 };
 
@@ -252,8 +252,8 @@ static int measure(struct gen *g, int ifindex, int prog, bool steered, struct ra
 	atomic_store(&g->stop, 0);
 	g->sent = 0;
 	g->err = 0;
-	if (pthread_create(&th, NULL, gen_thread, g))
-		return -errno;
+	if ((err = pthread_create(&th, NULL, gen_thread, g)))
+		return -err;
 	usleep(WARMUP_MS * 1000);
 	p0 = ethtool_stat("vr0", "rx_queue_0_xdp_packets");
 	s0 = g->sent;
