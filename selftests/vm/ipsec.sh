@@ -5,6 +5,22 @@
 # the SPI (test traffic only). Everything they create lives in the test's namespaces and
 # goes with them.
 #
+#   ips_init NAME [TOOL...]       st_init, SKIP unless each TOOL is on PATH, and a cleanup at
+#                                 exit of what the helpers below made beyond lib.sh's
+#   ips_need NAME FILE...         FAIL (exit 1) unless each FILE (a built tool) is executable
+#   ips_need_esp NAME NS          SKIP (exit 4) unless this kernel holds an ESP state in NS
+#   ips_daemon_ns NS              xoff's daemon runs in NS: its lock file goes at exit
+#   ips_unload_new MOD            MOD, not loaded now, is unloaded at exit if it is by then
+#                                 (the kernel loads esp4_offload on its own, for one)
+#   ips_modprobe MOD              load MOD; unloaded at exit if it was not loaded before
+#   ips_nsim NS DEV               a netdevsim device (emulated IPsec offload NIC) in NS as DEV,
+#                                 up; its id in $IPS_NSIM_ID, deleted at exit (or by
+#                                 ips_nsim_del); 1 with $IPS_WHY if there can be none
+#   ips_nsim_del                  delete it now
+#   ips_expect NAME SECS COMMAND...   PASS once COMMAND succeeds within SECS, else FAIL with
+#                                 the last line it printed
+#   ips_log_clean FILE            a daemon's log has no error or warning line; else prints
+#                                 the first
 #   ips_ns NAME                   st_ns without a subshell: the namespace's name in $IPS_NS
 #                                 (NS=$(st_ns x) loses lib.sh's record of it: never cleaned)
 #   ips_bpffs                     st_bpffs likewise: the mount point in $IPS_BPFFS
@@ -52,6 +68,132 @@
 #   ips_ip6_hex ADDR / ips_ip4_hex ADDR   an address as 32 hex digits, as xoff_sa_key.daddr
 
 IPS_PY=$(command -v python3 || echo /usr/bin/python3)
+IPS_LOCKS=()
+IPS_RUNDIR_MADE=0
+IPS_NSIM_ID=
+IPS_NSIM_LOADED=0
+IPS_DEBUGFS=
+IPS_MODS=()
+
+ips_cleanup()
+{
+	local i
+	# netdevsim first: a namespace going away would hand the device back to init_net.
+	ips_nsim_del
+	st_cleanup
+	[ $IPS_NSIM_LOADED = 0 ] || modprobe -r netdevsim 2>/dev/null
+	[ -z "$IPS_DEBUGFS" ] || umount "$IPS_DEBUGFS" 2>/dev/null
+	for i in "${IPS_LOCKS[@]}"; do rm -f "/run/xoff/daemon-netns-$i.lock"; done
+	[ $IPS_RUNDIR_MADE = 0 ] || rmdir /run/xoff 2>/dev/null
+	for i in "${IPS_MODS[@]}"; do
+		[ ! -d "/sys/module/$i" ] || st_wait 10 rmmod "$i"
+	done
+	true
+}
+
+ips_unload_new()
+{
+	[ -d "/sys/module/$1" ] || IPS_MODS+=("$1")
+}
+
+ips_modprobe()
+{
+	ips_unload_new "$1"
+	modprobe -q "$1" 2>/dev/null && [ -d "/sys/module/$1" ]
+}
+
+ips_init()
+{
+	local name=$1 t
+	shift
+	st_init "$name"
+	for t in "$@"; do
+		command -v "$t" >/dev/null || { echo "SKIP: $name: $t missing"; exit 4; }
+	done
+	[ -d /run/xoff ] || IPS_RUNDIR_MADE=1
+	trap ips_cleanup EXIT
+}
+
+ips_need()
+{
+	local name=$1 f
+	shift
+	for f in "$@"; do
+		[ -x "$f" ] || { echo "FAIL: $name: $f not built (make)"; exit 1; }
+	done
+}
+
+ips_need_esp()
+{
+	local err
+	if ! err=$(ips_sa "$2" 192.0.2.1 192.0.2.2 0x1 2>&1); then
+		echo "SKIP: $1: no ESP states on $(uname -r): $err (run it in selftests/vm/vm.sh)"
+		exit 4
+	fi
+	ip -n "$2" xfrm state flush
+}
+
+ips_daemon_ns()
+{
+	IPS_LOCKS+=("$(ips_netns_ino "$1")")
+}
+
+ips_nsim()
+{
+	local ns=$1 name=$2 dev i
+	if [ ! -d /sys/bus/netdevsim ]; then
+		if ! IPS_WHY=$(modprobe netdevsim 2>&1); then
+			dev=$(sed -n 's/^netdevsim: //p' /xoff-io/absent 2>/dev/null)
+			IPS_WHY="no netdevsim module: ${dev:-$IPS_WHY}"
+			return 1
+		fi
+		IPS_NSIM_LOADED=1
+	fi
+	if [ ! -d /sys/kernel/debug/netdevsim ] && [ -z "$IPS_DEBUGFS" ] &&
+	   mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null; then
+		IPS_DEBUGFS=/sys/kernel/debug
+	fi
+	IPS_NSIM_ID=$((4000 + $$ % 4000))
+	while [ -e /sys/bus/netdevsim/devices/netdevsim$IPS_NSIM_ID ]; do IPS_NSIM_ID=$((IPS_NSIM_ID + 1)); done
+	if ! echo "$IPS_NSIM_ID 1" > /sys/bus/netdevsim/new_device; then
+		IPS_NSIM_ID=
+		IPS_WHY="cannot create a netdevsim device"
+		return 1
+	fi
+	for i in $(seq 100); do
+		dev=$(ls "/sys/bus/netdevsim/devices/netdevsim$IPS_NSIM_ID/net/" 2>/dev/null | head -1)
+		[ -n "$dev" ] && break
+		sleep 0.05
+	done
+	[ -n "$dev" ] || { IPS_WHY="netdevsim$IPS_NSIM_ID has no net device"; return 1; }
+	# netdevsim devices are born in init_net.
+	ip link set "$dev" netns "$ns" && ip -n "$ns" link set "$dev" name "$name" &&
+		ip -n "$ns" link set "$name" up || { IPS_WHY="cannot move $dev into $ns as $name"; return 1; }
+}
+
+ips_expect()
+{
+	local name=$1 secs=$2
+	shift 2
+	if st_wait "$secs" "$@"; then
+		st_pass "$name"
+	else
+		st_fail "$name" "$("$@" 2>&1 | tail -n 1) (after $secs s)"
+	fi
+}
+
+ips_log_clean()
+{
+	local bad
+	bad=$(grep -E 'xoffd: (error|warning)' "$1")
+	[ -z "$bad" ] || { head -n 1 <<< "$bad"; return 1; }
+}
+
+ips_nsim_del()
+{
+	[ -z "$IPS_NSIM_ID" ] || echo "$IPS_NSIM_ID" > /sys/bus/netdevsim/del_device 2>/dev/null
+	IPS_NSIM_ID=
+}
 
 ips_ns()
 {

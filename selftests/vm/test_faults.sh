@@ -22,41 +22,21 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/ipsec.sh"
 
-st_init test_faults
-for t in jq bpftool; do
-	command -v $t >/dev/null || { echo "SKIP: test_faults: $t missing"; exit 4; }
-done
+ips_init test_faults jq bpftool
 CTR=$OUT/xoff-counters
 PKTGEN=$OUT/xoff-pktgen
-for t in "$CTR" "$PKTGEN"; do
-	[ -x "$t" ] || { echo "FAIL: test_faults: $t not built (make)"; exit 1; }
-done
+ips_need test_faults "$CTR" "$PKTGEN"
 NSAS=${FAULT_SAS:-10000}
 KILLS=${FAULT_KILLS:-20}
 NFED=${FAULT_FED:-300}
-
-LOCKS=()
-cleanup()
-{
-	local i
-	st_cleanup
-	for i in "${LOCKS[@]}"; do rm -f "/run/xoff/daemon-netns-$i.lock"; done
-	rmdir /run/xoff 2>/dev/null
-	true
-}
-trap cleanup EXIT
 die() { st_fail "$1" "$2"; st_done; }
 
 ips_tmpdir || exit 1
 TMP=$IPS_TMP
 ips_ns f || exit 1
 F=$IPS_NS
-LOCKS+=("$(ips_netns_ino "$F")")
-if ! ips_sa "$F" 192.0.2.1 192.0.2.2 0x1 2>"$TMP/err"; then
-	echo "SKIP: test_faults: no ESP states on $(uname -r): $(cat "$TMP/err") (run it in selftests/vm/vm.sh)"
-	exit 4
-fi
-ip -n "$F" xfrm state flush
+ips_daemon_ns "$F"
+ips_need_esp test_faults "$F"
 
 xo() { local ns=$1 pins=$2; shift 2; ip netns exec "$ns" "$XOFFCTL" -P "$pins" "$@"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
@@ -198,7 +178,7 @@ ips_ns a || exit 1
 A=$IPS_NS
 ips_ns b || exit 1
 B=$IPS_NS
-LOCKS+=("$(ips_netns_ino "$B")")
+ips_daemon_ns "$B"
 ips_bpffs || exit 1
 P3=$IPS_BPFFS/xoff
 ips_veth "$A" va "$B" vb || die hostile "veth"

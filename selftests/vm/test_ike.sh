@@ -17,42 +17,24 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/ipsec.sh"
 
-st_init test_ike
+ips_init test_ike jq bpftool python3
 if ! why=$(ips_charon_ok); then
 	echo "SKIP: test_ike: no strongSwan (charon, swanctl): $why"
 	exit 4
 fi
-for t in jq bpftool python3; do
-	command -v $t >/dev/null || { echo "SKIP: test_ike: $t missing"; exit 4; }
-done
 REKEY_SECS=${REKEY_SECS:-1}	# bound: kernel's old SAs gone -> map without them
-
-LOCKS=()
-cleanup()
-{
-	local i
-	st_cleanup
-	for i in "${LOCKS[@]}"; do rm -f "/run/xoff/daemon-netns-$i.lock"; done
-	rmdir /run/xoff 2>/dev/null
-	true
-}
-trap cleanup EXIT
 
 ips_ns i || exit 1
 NI=$IPS_NS
 ips_ns r || exit 1
 NR=$IPS_NS
-LOCKS+=("$(ips_netns_ino "$NR")")
+ips_daemon_ns "$NR"
 ips_bpffs || exit 1
 PINS=$IPS_BPFFS/xoff
 ips_tmpdir || exit 1
 TMP=$IPS_TMP
 
-if ! ips_sa "$NR" 192.0.2.1 192.0.2.2 0x1 2>"$TMP/err"; then
-	echo "SKIP: test_ike: no ESP states on $(uname -r): $(cat "$TMP/err") (run it in selftests/vm/vm.sh)"
-	exit 4
-fi
-ip -n "$NR" xfrm state flush
+ips_need_esp test_ike "$NR"
 
 DI=xki0 DR=xkr0
 ips_veth "$NI" $DI "$NR" $DR || exit 1
@@ -132,18 +114,7 @@ for s in i r; do
 	st_check "swanctl --load-all ($s)" sw $s --load-all --file "$TMP/$s/swanctl.conf"
 done
 
-# expect NAME SECS COMMAND...: PASS once COMMAND succeeds within SECS, else FAIL with the
-# last line it printed.
-expect()
-{
-	local name=$1 secs=$2
-	shift 2
-	if st_wait "$secs" "$@"; then
-		st_pass "$name"
-	else
-		st_fail "$name" "$("$@" 2>&1 | tail -n 1) (after $secs s)"
-	fi
-}
+expect() { ips_expect "$@"; }
 
 # ---- xoff on the responder: daemon, attach on the veth ------------------------------------------
 xo() { ip netns exec "$NR" "$XOFFCTL" -P "$PINS" "$@"; }
@@ -303,9 +274,7 @@ fi
 st_check "after rekey: xoff shows c4's new SAs with the kernel's SPIs" xoff_shows 4 $R4
 st_check "after rekey: the map holds exactly the kernel's SPIs" map_is_kernel
 
-bad=$(grep -E 'xoffd: (error|warning)' "$TMP/daemon.log")
-[ -z "$bad" ] && st_pass "xoff's daemon logged no error or warning" ||
-	st_fail "xoff's daemon logged no error or warning" "$(head -n 1 <<< "$bad")"
+st_check "xoff's daemon logged no error or warning" ips_log_clean "$TMP/daemon.log"
 
 # ---- shutdown --------------------------------------------------------------------------------
 if out=$(xo detach $DR 2>&1); then st_pass "detach $DR"; else st_fail "detach $DR" "$out"; fi

@@ -21,28 +21,10 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/ipsec.sh"
 
-st_init test_mirror
-for t in jq bpftool; do
-	command -v $t >/dev/null || { echo "SKIP: test_mirror: $t missing"; exit 4; }
-done
+ips_init test_mirror jq bpftool
 CTR=$OUT/xoff-counters
-[ -x "$CTR" ] || { echo "FAIL: test_mirror: $CTR not built (make)"; exit 1; }
+ips_need test_mirror "$CTR"
 INTERVAL=200	# the daemons' sweep interval (ms)
-
-NSIM_ID=
-NSIM_LOADED=
-LOCKS=()
-cleanup()
-{
-	local i
-	[ -n "$NSIM_ID" ] && echo "$NSIM_ID" > /sys/bus/netdevsim/del_device 2>/dev/null
-	st_cleanup
-	[ -n "$NSIM_LOADED" ] && modprobe -r netdevsim 2>/dev/null
-	for i in "${LOCKS[@]}"; do rm -f "/run/xoff/daemon-netns-$i.lock"; done
-	rmdir /run/xoff 2>/dev/null
-	true
-}
-trap cleanup EXIT
 die() { st_fail "$1" "$2"; st_done; }
 
 ips_tmpdir || exit 1
@@ -51,12 +33,8 @@ ips_ns a || exit 1
 A=$IPS_NS
 ips_ns b || exit 1
 B=$IPS_NS
-LOCKS+=("$(ips_netns_ino "$B")")
-if ! ips_sa "$B" 192.0.2.1 192.0.2.2 0x1 2>"$TMP/err"; then
-	echo "SKIP: test_mirror: no ESP states on $(uname -r): $(cat "$TMP/err") (run it in selftests/vm/vm.sh)"
-	exit 4
-fi
-ip -n "$B" xfrm state flush
+ips_daemon_ns "$B"
+ips_need_esp test_mirror "$B"
 
 # xo NS PINS ARGS...: xoffctl in NS on PINS.
 xo() { local ns=$1 pins=$2; shift 2; ip netns exec "$ns" "$XOFFCTL" -P "$pins" "$@"; }
@@ -68,20 +46,8 @@ curlft_is()
 	got=$(ips_curlft "$1" "$2")
 	[ "$got" = "$3 $4" ] || { echo "curlft of $2: ${got:-no such SA} (bytes packets), want $3 $4"; return 1; }
 }
-# expect NAME SECS COMMAND...: PASS once COMMAND succeeds within SECS, else FAIL with what
-# it printed last.
-expect()
-{
-	local name=$1 secs=$2
-	shift 2
-	if st_wait "$secs" "$@"; then st_pass "$name"; else st_fail "$name" "$("$@" 2>&1 | tail -n 1) (after $secs s)"; fi
-}
-daemon_log_clean()
-{
-	local bad
-	bad=$(grep -E 'xoffd: (error|warning)' "$1")
-	[ -z "$bad" ] || { head -n 1 <<< "$bad"; return 1; }
-}
+expect() { ips_expect "$@"; }
+daemon_log_clean() { ips_log_clean "$@"; }
 
 # ---- 1. auto: what the kernel counts is never written -----------------------------------------
 ips_bpffs || exit 1
@@ -94,26 +60,14 @@ ip -n "$B" addr add 192.168.2.1/32 dev lo
 ips_tunnel "$A" "$B" 10.0.0.1 10.0.0.2 192.168.1.1 192.168.2.1 0xa4 0xb4 4 2>"$TMP/err" ||
 	die setup "tunnel: $(head -n 2 "$TMP/err")"
 NSIM=
-if [ -d /sys/bus/netdevsim ] || { modprobe netdevsim 2>/dev/null && NSIM_LOADED=1; }; then
-	NSIM_ID=$((4000 + $$ % 4000))
-	while [ -e /sys/bus/netdevsim/devices/netdevsim$NSIM_ID ]; do NSIM_ID=$((NSIM_ID + 1)); done
-	if echo "$NSIM_ID 1" > /sys/bus/netdevsim/new_device; then
-		nsim_dev() { ls "/sys/bus/netdevsim/devices/netdevsim$NSIM_ID/net/" 2>/dev/null | head -1; }
-		st_wait 5 test -n "$(nsim_dev)" || true
-		dev=$(nsim_dev)
-		if [ -n "$dev" ] && ip link set "$dev" netns "$B" && ip -n "$B" link set "$dev" name xnsim0 &&
-		   ip -n "$B" link set xnsim0 up && ip -n "$B" addr add 10.1.0.1/24 dev xnsim0 &&
-		   ips_sa "$B" 10.1.0.1 10.1.0.2 0x1001 offload dev xnsim0 dir out &&
-		   ip -n "$B" xfrm policy add src 10.1.0.1 dst 10.1.0.2 dir out \
-			tmpl src 10.1.0.1 dst 10.1.0.2 proto esp reqid 1 mode tunnel; then
-			NSIM=xnsim0
-		fi
-	else
-		NSIM_ID=
-	fi
+if ips_nsim "$B" xnsim0 && ip -n "$B" addr add 10.1.0.1/24 dev xnsim0 &&
+   ips_sa "$B" 10.1.0.1 10.1.0.2 0x1001 offload dev xnsim0 dir out &&
+   ip -n "$B" xfrm policy add src 10.1.0.1 dst 10.1.0.2 dir out \
+	tmpl src 10.1.0.1 dst 10.1.0.2 proto esp reqid 1 mode tunnel; then
+	NSIM=xnsim0
+else
+	st_skip "auto: a crypto-offload SA is never written" "${IPS_WHY:-the offloaded SA}"
 fi
-[ -n "$NSIM" ] || st_skip "auto: a crypto-offload SA is never written" \
-	"no netdevsim: $(sed -n 's/^netdevsim: //p' /xoff-io/absent 2>/dev/null)"
 
 st_bg ip netns exec "$B" "$XOFFCTL" -P "$PB" run interval $INTERVAL 2>"$TMP/auto.log"
 DAUTO=$ST_BG_PID
@@ -161,13 +115,12 @@ st_check "auto: 1000 packets more in each fast-path counter, 5 sweeps: curlft is
 st_check "auto: the daemon logged no error or warning" daemon_log_clean "$TMP/auto.log"
 st_check "auto: detach vb" xo "$B" "$PB" detach vb
 st_stop "$DAUTO" || st_fail "auto: the daemon stops cleanly" "$(tail -n 1 "$TMP/auto.log")"
-[ -n "$NSIM_ID" ] && echo "$NSIM_ID" > /sys/bus/netdevsim/del_device 2>/dev/null
-NSIM_ID=
+ips_nsim_del
 
 # ---- 2. on: curlft follows the fast path, limits give expires ---------------------------------
 ips_ns q || exit 1
 Q=$IPS_NS
-LOCKS+=("$(ips_netns_ino "$Q")")
+ips_daemon_ns "$Q"
 ips_bpffs || exit 1
 PQ=$IPS_BPFFS/xoff
 # An interface attached, so that the maps (and the mirror's record of expires sent) stay
@@ -266,7 +219,7 @@ ips_ns i || exit 1
 NI=$IPS_NS
 ips_ns r || exit 1
 NR=$IPS_NS
-LOCKS+=("$(ips_netns_ino "$NR")")
+ips_daemon_ns "$NR"
 ips_bpffs || exit 1
 PR=$IPS_BPFFS/xoff
 ips_veth "$NI" xmi0 "$NR" xmr0 || die "rekey: veth" "ip link"

@@ -16,35 +16,14 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/ipsec.sh"
 
-st_init test_offload
-for t in jq bpftool xdp-loader xdp-filter; do
-	command -v $t >/dev/null || { echo "SKIP: test_offload: $t missing"; exit 4; }
-done
-[ -x "$OUT/xoff-pktgen" ] || { echo "FAIL: test_offload: $OUT/xoff-pktgen not built (make)"; exit 1; }
-
-NSIM_ID=
-NSIM_LOADED=
-LOCKS=()
-DEBUGFS=
-cleanup()
-{
-	local i
-	# netdevsim first: a namespace going away would hand the device back to init_net.
-	[ -n "$NSIM_ID" ] && echo "$NSIM_ID" > /sys/bus/netdevsim/del_device 2>/dev/null
-	st_cleanup
-	[ -n "$NSIM_LOADED" ] && modprobe -r netdevsim 2>/dev/null
-	[ -n "$DEBUGFS" ] && umount "$DEBUGFS" 2>/dev/null
-	for i in "${LOCKS[@]}"; do rm -f "/run/xoff/daemon-netns-$i.lock"; done
-	rmdir /run/xoff 2>/dev/null
-	true
-}
-trap cleanup EXIT
+ips_init test_offload jq bpftool xdp-loader xdp-filter
+ips_need test_offload "$OUT/xoff-pktgen"
 
 ips_ns o || exit 1
 NS=$IPS_NS
 ips_ns p || exit 1
 PEER=$IPS_NS
-LOCKS+=("$(ips_netns_ino "$NS")")
+ips_daemon_ns "$NS"
 ips_bpffs || exit 1
 BPFFS=$IPS_BPFFS
 PINS=$BPFFS/xoff
@@ -52,42 +31,16 @@ ips_tmpdir || exit 1
 TMP=$IPS_TMP
 
 # ---- what this kernel has: ESP, netdevsim with its debugfs --------------------------------
-if ! ips_sa "$NS" 192.0.2.1 192.0.2.2 0x1 2>"$TMP/err"; then
-	echo "SKIP: test_offload: no ESP states on $(uname -r): $(cat "$TMP/err") (run it in selftests/vm/vm.sh)"
-	exit 4
-fi
-ip -n "$NS" xfrm state flush
-if [ ! -d /sys/bus/netdevsim ]; then
-	if ! modprobe netdevsim 2>"$TMP/err"; then
-		why=$(sed -n 's/^netdevsim: //p' /xoff-io/absent 2>/dev/null)
-		echo "SKIP: test_offload: no netdevsim module: ${why:-$(head -1 "$TMP/err")}"
-		exit 4
-	fi
-	NSIM_LOADED=1
-fi
-if [ ! -d /sys/kernel/debug/netdevsim ]; then
-	mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null && DEBUGFS=/sys/kernel/debug
-fi
-NSIM_ID=$((4000 + $$ % 4000))
-while [ -e /sys/bus/netdevsim/devices/netdevsim$NSIM_ID ]; do NSIM_ID=$((NSIM_ID + 1)); done
-if ! echo "$NSIM_ID 1" > /sys/bus/netdevsim/new_device; then
-	NSIM_ID=
-	echo "FAIL: test_offload: cannot create a netdevsim device"
-	exit 1
-fi
-nsim_dev() { ls "/sys/bus/netdevsim/devices/netdevsim$NSIM_ID/net/" 2>/dev/null | head -1; }
-nsim_up() { [ -n "$(nsim_dev)" ]; }
-st_wait 5 nsim_up || true
-dev=$(nsim_dev)
-[ -n "$dev" ] || { echo "FAIL: test_offload: netdevsim$NSIM_ID has no net device"; exit 1; }
-DBG=/sys/kernel/debug/netdevsim/netdevsim$NSIM_ID/ports/0/ipsec
-[ -r "$DBG" ] || { echo "SKIP: test_offload: no $DBG (netdevsim built without IPsec offload, or no debugfs)"; exit 4; }
-
-# netdevsim devices are born in init_net; move it into the test's namespace.
+ips_need_esp test_offload "$NS"
 NSIM=xnsim0
-ip link set "$dev" netns "$NS" &&
-ip -n "$NS" link set "$dev" name $NSIM &&
-ip -n "$NS" link set $NSIM up || { echo "FAIL: test_offload: cannot move $dev into $NS"; exit 1; }
+if ! ips_nsim "$NS" $NSIM; then
+	case $IPS_WHY in
+	"no netdevsim module"*) echo "SKIP: test_offload: $IPS_WHY"; exit 4 ;;
+	*) echo "FAIL: test_offload: $IPS_WHY"; exit 1 ;;
+	esac
+fi
+DBG=/sys/kernel/debug/netdevsim/netdevsim$IPS_NSIM_ID/ports/0/ipsec
+[ -r "$DBG" ] || { echo "SKIP: test_offload: no $DBG (netdevsim built without IPsec offload, or no debugfs)"; exit 4; }
 VA=xoa0 VB=xob0
 # No IPv6 chatter (MLD, router solicitations) from the peer: the XDP counts stay exact.
 ip netns exec "$PEER" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.all.disable_ipv6=1

@@ -13,46 +13,23 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/ipsec.sh"
 
-st_init test_sync
-command -v bpftool >/dev/null || { echo "SKIP: test_sync: bpftool missing"; exit 4; }
-command -v jq >/dev/null || { echo "SKIP: test_sync: jq missing"; exit 4; }
+ips_init test_sync bpftool jq
 
 SYNC_SECS=${SYNC_SECS:-10}	# bound for a batch of changes to reach the maps, checks included
 N=${SYNC_N:-1000}
-# The daemon leaves its lock file (/run/xoff/daemon-netns-INODE.lock) behind: ours go.
-LOCKS=()
-RUNDIR_MADE=0
-[ -d /run/xoff ] || RUNDIR_MADE=1
-# Asking for offload loads esp4_offload: unloaded again if it was not there before.
-OFFLOAD_MOD=0
-[ -d /sys/module/esp4_offload ] || OFFLOAD_MOD=1
-cleanup()
-{
-	local i
-	st_cleanup
-	for i in "${LOCKS[@]}"; do rm -f "/run/xoff/daemon-netns-$i.lock"; done
-	[ $RUNDIR_MADE = 0 ] || rmdir /run/xoff 2>/dev/null
-	[ $OFFLOAD_MOD = 0 ] || [ ! -d /sys/module/esp4_offload ] || st_wait 10 rmmod esp4_offload
-	true
-}
-trap cleanup EXIT
+ips_unload_new esp4_offload	# asking for offload loads it
 
 ips_ns s || exit 1
 NS=$IPS_NS
 ips_ns p || exit 1
 PEER=$IPS_NS
-LOCKS+=("$(ips_netns_ino "$NS")")
+ips_daemon_ns "$NS"
 ips_bpffs || exit 1
 PINS=$IPS_BPFFS/xoff
 ips_tmpdir || exit 1
 TMP=$IPS_TMP
 
-# Can this kernel hold an ESP state at all?
-if ! ips_sa "$NS" 192.0.2.1 192.0.2.2 0x1 2>"$TMP/err"; then
-	echo "SKIP: test_sync: no ESP states on $(uname -r): $(cat "$TMP/err") (run it in selftests/vm/vm.sh)"
-	exit 4
-fi
-ip -n "$NS" xfrm state flush
+ips_need_esp test_sync "$NS"
 
 ips_veth "$NS" xs0 "$PEER" xs1
 L4=10.1.0.1 R4=10.1.0.2 L6=2001:db8:1::1 R6=2001:db8:1::2

@@ -20,48 +20,25 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/ipsec.sh"
 
-st_init test_traffic
-for t in bpftool jq tc busybox taskset; do
-	command -v $t >/dev/null || { echo "SKIP: test_traffic: $t missing"; exit 4; }
-done
+ips_init test_traffic bpftool jq tc busybox taskset
 ST_CPU=$OUT/st_cpu.bpf.o
 PKTGEN=$OUT/xoff-pktgen
 [ -f "$ST_CPU" ] || { echo "FAIL: test_traffic: $ST_CPU not built (make)"; exit 1; }
 [ "$(nproc)" -ge 2 ] || { echo "SKIP: test_traffic: steering needs 2 CPUs, $(nproc) here"; exit 4; }
-
-# The daemon leaves its lock file (/run/xoff/daemon-netns-INODE.lock) behind: ours go.
-LOCKS=()
-RUNDIR_MADE=0
-[ -d /run/xoff ] || RUNDIR_MADE=1
-MODS=()		# modules this test loaded, unloaded again once its SAs are gone
-cleanup()
-{
-	local i
-	st_cleanup
-	for i in "${LOCKS[@]}"; do rm -f "/run/xoff/daemon-netns-$i.lock"; done
-	[ $RUNDIR_MADE = 0 ] || rmdir /run/xoff 2>/dev/null
-	for i in "${MODS[@]}"; do st_wait 10 rmmod "$i"; done
-	true
-}
 die() { st_fail "$1" "$2"; st_done; }
-trap cleanup EXIT
 
 ips_ns a || exit 1
 A=$IPS_NS
 ips_ns b || exit 1
 B=$IPS_NS
-LOCKS+=("$(ips_netns_ino "$B")")
+ips_daemon_ns "$B"
 ips_bpffs || exit 1
 BPFFS=$IPS_BPFFS
 PINS=$BPFFS/xoff
 ips_tmpdir || exit 1
 TMP=$IPS_TMP
 
-if ! ips_sa "$B" 192.0.2.1 192.0.2.2 0x1 2>"$TMP/err"; then
-	echo "SKIP: test_traffic: no ESP states on $(uname -r): $(cat "$TMP/err") (run it in selftests/vm/vm.sh)"
-	exit 4
-fi
-ip -n "$B" xfrm state flush
+ips_need_esp test_traffic "$B"
 
 # ---- two namespaces, three tunnels, an SA only A knows -----------------------------------
 ips_veth "$A" va "$B" vb || die setup "no veth pair"
@@ -84,7 +61,7 @@ EOF
 # after TC egress: load them, so that every run takes the same paths (the UDP SAs keep
 # the plain software path). GRO could take inbound ESP into them before TC ingress.
 for m in esp4_offload esp6_offload; do
-	[ -d /sys/module/$m ] || { modprobe -q $m 2>/dev/null && MODS+=($m); }
+	[ -d /sys/module/$m ] || ips_modprobe $m
 	[ -d /sys/module/$m ] && st_log "$m loaded: ESP output of the IPv${m:3:1} tunnel deferred past TC egress" ||
 		st_log "$m not available: plain software ESP output"
 done
