@@ -403,9 +403,9 @@ static int child(void)
 	       "from BPF_PROG_RUN live mode\non CPU %d at %d kpps; receiver CPU time per packet, "
 	       "median of %d alternating rounds of %d ms):\n", RX_CPU, lk, GEN_CPU,
 	       RATE_PPS / 1000, ROUNDS, WINDOW_MS);
-	printf("  %-40s %10s %14s %10s\n", "", "ns/packet", "capacity Mpps", "delivered");
+	printf("  %-48s %10s %14s %10s\n", "", "ns/packet", "capacity Mpps", "delivered");
 	for (c = 0; c < NCONF; c++)
-		printf("  %-40s %10.0f %14.3f %9.1f%%\n", names[c], med[c].ns, 1e3 / med[c].ns,
+		printf("  %-48s %10.0f %14.3f %9.1f%%\n", names[c], med[c].ns, 1e3 / med[c].ns,
 		       100 * med[c].delivered);
 	printf("  (the floor reads the packet, which the empty program never does: any SPI "
 	       "classifier pays that)\n");
