@@ -648,7 +648,7 @@ static int find_rec(int fd, const char *dev, struct xoff_iface *rec, unsigned in
 int xdetach(const char *pin_dir, const char *dev, bool keep_maps, struct xdetach_result *r,
 	    struct xerr *e)
 {
-	struct xoff_iface rec, here;
+	struct xoff_iface rec;
 	unsigned int now = 0;
 	struct xpin pin;
 	__u32 k;
@@ -668,8 +668,6 @@ int xdetach(const char *pin_dir, const char *dev, bool keep_maps, struct xdetach
 	}
 	libxdp_set_print(libxdp_quiet);
 	if (now) {
-		here = rec;
-		here.ifindex = now;
 		err = xdp_remove(now, rec.xdp_prog_id);
 		if (err == -ENOENT) {
 			r->xdp_gone = true;
@@ -679,7 +677,7 @@ int xdetach(const char *pin_dir, const char *dev, bool keep_maps, struct xdetach
 			goto out;
 		}
 		/* Back under another ifindex: its qdisc went with the move. */
-		err = now == rec.ifindex ? tc_remove(&here, &r->tc_gone, &r->qdisc_removed) : 0;
+		err = now == rec.ifindex ? tc_remove(&rec, &r->tc_gone, &r->qdisc_removed) : 0;
 		r->tc_gone |= now != rec.ifindex;
 		if (err) {
 			xerr_set(e, err, "%s: removing the TC filter: %s", dev, strerror(-err));

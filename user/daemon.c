@@ -11,14 +11,13 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <sys/file.h>
-#include <sys/ioctl.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include "daemon.h"
 #include <bpf/bpf.h>
 #include "nl.h"
+#include "probe.h"
 
 static int log_max = XSYNC_INFO;
 
@@ -229,8 +228,8 @@ struct link_watch {
 	struct xsync	*s;
 	int		tfd;		/* one-shot timer */
 	__u32		ifindex[LINK_MAX];
-	unsigned int	n, tries;
-	bool		armed, overflow;
+	unsigned int	n, tries;	/* more than LINK_MAX devices: one resync */
+	bool		armed;
 };
 
 static void link_arm(struct link_watch *l)
@@ -255,30 +254,12 @@ static void link_event(__u32 ifindex, bool lost, void *data)
 
 		if (l->n < LINK_MAX)
 			l->ifindex[l->n++] = ifindex;
-		else
-			l->overflow = true;
 		snprintf(msg, sizeof(msg), "%s (ifindex %u) went down or away with offloaded "
 			 "SAs: resync", if_indextoname(ifindex, name) ? name : "a device", ifindex);
 		xoffd_log(NULL, XSYNC_INFO, msg);
 	}
 	l->tries = 0;
 	link_arm(l);
-}
-
-static bool dev_down_or_gone(__u32 ifindex)
-{
-	struct ifreq ifr = { 0 };
-	int fd;
-	bool down = true;
-
-	if (!if_indextoname(ifindex, ifr.ifr_name))
-		return true;
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd >= 0 && !ioctl(fd, SIOCGIFFLAGS, &ifr))
-		down = !(ifr.ifr_flags & IFF_UP);
-	if (fd >= 0)
-		close(fd);
-	return down;
 }
 
 /* The timer fired: resync; keep watching the devices that still hold SAs. */
@@ -289,10 +270,9 @@ static int link_resync(struct link_watch *l, struct xnl *n)
 
 	l->armed = false;
 	for (i = 0; i < l->n; i++)
-		if (xsync_uses_dev(l->s, l->ifindex[i]) && dev_down_or_gone(l->ifindex[i]))
+		if (xsync_uses_dev(l->s, l->ifindex[i]) && xprobe_dev_up(l->ifindex[i]) != 1)
 			l->ifindex[kept++] = l->ifindex[i];
 	l->n = kept;
-	l->overflow = false;
 	if (kept && ++l->tries < LINK_TRIES)
 		link_arm(l);
 	else

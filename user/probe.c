@@ -199,6 +199,21 @@ static int dev_basics(int fd, const char *ifname, struct xprobe_dev *d)
 	return 0;
 }
 
+int xprobe_dev_up(unsigned int ifindex)
+{
+	char name[IF_NAMESIZE];
+	struct ifreq ifr = {};
+	int fd, err;
+
+	if (!if_indextoname(ifindex, name))
+		return -ENODEV;
+	if ((fd = ioctl_sock()) < 0)
+		return fd;
+	err = ifreq_ioctl(fd, name, SIOCGIFFLAGS, &ifr);
+	close(fd);
+	return err ?: !!(ifr.ifr_flags & IFF_UP);
+}
+
 static int genl_open(struct mnl_socket **out)
 {
 	struct mnl_socket *nl = mnl_socket_open2(NETLINK_GENERIC, SOCK_CLOEXEC);

@@ -35,6 +35,9 @@ struct xprobe_dev {
  * the name moved to another device while it was probed. */
 int xprobe_dev(const char *ifname, struct xprobe_dev *out);
 
+/* Whether the device of @ifindex is up: 1, 0, or -ENODEV when it is not in this namespace. */
+int xprobe_dev_up(unsigned int ifindex);
+
 /* One ethtool feature by its name (ethtool -k spelling): *active and *avail as in
  * struct xprobe_dev. -ENOENT: this kernel has no feature of that name. */
 int xprobe_dev_feature(const char *ifname, const char *feature, int *active, int *avail);

@@ -9,8 +9,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <linux/rtnetlink.h>
 #include <linux/udp.h>
 #include <libmnl/libmnl.h>
@@ -708,20 +706,6 @@ static json_t *age_json(__u64 then_ns)
 	return json_real((double)(now - then_ns) / 1e9);
 }
 
-static bool dev_up(const char *name)
-{
-	struct ifreq ifr = { 0 };
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	bool up = false;
-
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	if (fd >= 0 && !ioctl(fd, SIOCGIFFLAGS, &ifr))
-		up = ifr.ifr_flags & IFF_UP;
-	if (fd >= 0)
-		close(fd);
-	return up;
-}
-
 /*
  * What became of an attached interface:
  *   ok        present and up, xoff's programs attached
@@ -731,14 +715,13 @@ static bool dev_up(const char *name)
  *   gone      not in this namespace: deleted, or moved to another namespace (a single
  *             XDP program goes along; xdp_prog_exists tells)
  */
-static const char *iface_state(const struct xoff_iface *rec, bool present, const char *name,
-			       __u32 xdp_now, bool tc_ok)
+static const char *iface_state(const struct xoff_iface *rec, int up, __u32 xdp_now, bool tc_ok)
 {
-	if (!present)
+	if (up < 0)
 		return "gone";
 	if (xdp_now != rec->xdp_prog_id || (rec->tc_prog_id && !tc_ok))
 		return "degraded";
-	return dev_up(name) ? "ok" : "down";
+	return up ? "ok" : "down";
 }
 
 static json_t *iface_json(struct xview *v, const struct xoff_iface *rec)
@@ -752,7 +735,7 @@ static json_t *iface_json(struct xview *v, const struct xoff_iface *rec)
 	__u32 xdp_now = 0;
 	json_t *o = json_object();
 	__u32 zero = 0;
-	int fd;
+	int fd, up;
 
 	libbpf_print_fn_t old = libbpf_set_print(NULL);	/* a vanished qdisc is an answer */
 	bool tc_ok;
@@ -765,8 +748,9 @@ static json_t *iface_json(struct xview *v, const struct xoff_iface *rec)
 	set(o, "ifindex", json_integer(rec->ifindex));
 	set(o, "present", json_boolean(present));
 	set(o, "attached_as", json_string(rec->name));
-	set(o, "up", present ? json_boolean(dev_up(name)) : json_null());
-	set(o, "state", json_string(iface_state(rec, present, name, xdp_now, tc_ok)));
+	up = present ? xprobe_dev_up(rec->ifindex) : -ENODEV;
+	set(o, "up", up >= 0 ? json_boolean(up) : json_null());
+	set(o, "state", json_string(iface_state(rec, up, xdp_now, tc_ok)));
 	set(o, "xdp_prog_exists", json_boolean(xattach_prog_exists(rec->xdp_prog_id)));
 	set(o, "xdp_mode", json_string(rec->xdp_mode == XOFF_XDP_SKB ? "skb" : "native"));
 	set(o, "xdp_prog_id", json_integer(rec->xdp_prog_id));
