@@ -65,6 +65,13 @@
 #                                 once its vici socket is up (20 s at most)
 #   ips_swanctl SIDE ARGS...      swanctl against SIDE's charon; prints its last lines on
 #                                 failure
+#   ips_swanctl_conn NAME CHILD LOCAL REMOTE PREFIX MYID PEERID [OPTION...]
+#                                 one IKEv2 PSK connection (aes128-sha256-x25519) with one
+#                                 CHILD_SA (aes128gcm16) between the hosts LOCAL/PREFIX and
+#                                 REMOTE/PREFIX; each OPTION ("rekey_bytes = 1000") is a
+#                                 line of the child's
+#   ips_swanctl_conf FILE CONNECTIONS   swanctl.conf of those connections and the PSK both
+#                                 sides share (i.xoff.test and r.xoff.test)
 #   ips_ip6_hex ADDR / ips_ip4_hex ADDR   an address as 32 hex digits, as xoff_sa_key.daddr
 
 IPS_PY=$(command -v python3 || echo /usr/bin/python3)
@@ -446,4 +453,48 @@ ips_swanctl()
 		swanctl "$@" --uri "unix://$d/charon.vici" > "$d/swanctl.out" 2>&1 && return
 	grep -v '^opening directory' "$d/swanctl.out" | tail -n 2
 	return 1
+}
+
+ips_swanctl_conn()
+{
+	local name=$1 child=$2 me=$3 peer=$4 len=$5 myid=$6 peerid=$7 o
+	shift 7
+	cat <<-EOF
+	$name {
+		local_addrs = $me
+		remote_addrs = $peer
+		proposals = aes128-sha256-x25519
+		local {
+			auth = psk
+			id = $myid
+		}
+		remote {
+			auth = psk
+			id = $peerid
+		}
+		children {
+			$child {
+				esp_proposals = aes128gcm16
+				local_ts = $me/$len
+				remote_ts = $peer/$len
+	EOF
+	for o in "$@"; do printf '%s\n' "$o"; done
+	printf '}\n}\n}\n'	# (<<- strips the tabs: swanctl reads braces, not indentation)
+}
+
+ips_swanctl_conf()
+{
+	mkdir -p "$(dirname "$1")"
+	cat > "$1" <<-EOF
+	connections {
+	$2
+	}
+	secrets {
+		ike-xoff {
+			id-i = i.xoff.test
+			id-r = r.xoff.test
+			secret = 0x$(printf '%032x' $$)
+		}
+	}
+	EOF
 }

@@ -48,58 +48,8 @@ ip -n "$NR" addr add $R6/64 dev $DR nodad
 # conf SIDE ME PEER ME6 PEER6 MYID PEERID: SIDE's swanctl.conf
 conf()
 {
-	mkdir -p "$TMP/$1"
-	cat > "$TMP/$1/swanctl.conf" <<-EOF
-	connections {
-		t4 {
-			local_addrs = $2
-			remote_addrs = $3
-			proposals = aes128-sha256-x25519
-			local {
-				auth = psk
-				id = $6
-			}
-			remote {
-				auth = psk
-				id = $7
-			}
-			children {
-				c4 {
-					esp_proposals = aes128gcm16
-					local_ts = $2/32
-					remote_ts = $3/32
-				}
-			}
-		}
-		t6 {
-			local_addrs = $4
-			remote_addrs = $5
-			proposals = aes128-sha256-x25519
-			local {
-				auth = psk
-				id = $6
-			}
-			remote {
-				auth = psk
-				id = $7
-			}
-			children {
-				c6 {
-					esp_proposals = aes128gcm16
-					local_ts = $4/128
-					remote_ts = $5/128
-				}
-			}
-		}
-	}
-	secrets {
-		ike-xoff {
-			id-i = i.xoff.test
-			id-r = r.xoff.test
-			secret = 0x$(printf '%032x' $$)
-		}
-	}
-	EOF
+	ips_swanctl_conf "$TMP/$1/swanctl.conf" "$(ips_swanctl_conn t4 c4 "$2" "$3" 32 "$6" "$7"
+		ips_swanctl_conn t6 c6 "$4" "$5" 128 "$6" "$7")"
 }
 conf i $I4 $R4 $I6 $R6 i.xoff.test r.xoff.test
 conf r $R4 $I4 $R6 $I6 r.xoff.test i.xoff.test

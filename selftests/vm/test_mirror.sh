@@ -228,43 +228,9 @@ ip -n "$NI" addr add $I4/24 dev xmi0
 ip -n "$NR" addr add $R4/24 dev xmr0
 SOFT=100000
 for side in i r; do
-	mkdir -p "$TMP/$side"
 	if [ $side = i ]; then me=$I4 peer=$R4 myid=i.xoff.test peerid=r.xoff.test; else me=$R4 peer=$I4 myid=r.xoff.test peerid=i.xoff.test; fi
-	cat > "$TMP/$side/swanctl.conf" <<-EOF
-	connections {
-		t4 {
-			local_addrs = $me
-			remote_addrs = $peer
-			proposals = aes128-sha256-x25519
-			local {
-				auth = psk
-				id = $myid
-			}
-			remote {
-				auth = psk
-				id = $peerid
-			}
-			children {
-				b4 {
-					esp_proposals = aes128gcm16
-					local_ts = $me/32
-					remote_ts = $peer/32
-					rekey_bytes = $SOFT
-					life_bytes = 100000000
-					rand_bytes = 0
-					rekey_time = 0
-				}
-			}
-		}
-	}
-	secrets {
-		ike-xoff {
-			id-i = i.xoff.test
-			id-r = r.xoff.test
-			secret = 0x$(printf '%032x' $$)
-		}
-	}
-	EOF
+	ips_swanctl_conf "$TMP/$side/swanctl.conf" "$(ips_swanctl_conn t4 b4 $me $peer 32 $myid $peerid \
+		"rekey_bytes = $SOFT" "life_bytes = 100000000" "rand_bytes = 0" "rekey_time = 0")"
 done
 IPS_REKEYED_DELAY=3
 ips_charon i "$NI" "$TMP/i" > "$TMP/charon.err" && ips_charon r "$NR" "$TMP/r" > "$TMP/charon.err" ||
