@@ -210,14 +210,20 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	libbpf_set_print(quiet);
-	/* `xoff-bench real`: only the part that needs a kernel with ESP (make bench-vm). */
-	if (argc > 1 && !strcmp(argv[1], "real")) {
-		bench_real_kernel();
-		return 0;
-	}
-	if (argc > 1) {
-		fprintf(stderr, "usage: xoff-bench [real]\n");
+	/* `xoff-bench PART`: one part only; `real` needs a kernel with ESP (make bench-vm). */
+	if (argc > 2 || (argc == 2 && strcmp(argv[1], "real") && strcmp(argv[1], "veth") &&
+			  strcmp(argv[1], "sync") && strcmp(argv[1], "xdp"))) {
+		fprintf(stderr, "usage: xoff-bench [xdp|sync|veth|real]\n");
 		return 2;
+	}
+	if (argc == 2 && strcmp(argv[1], "xdp")) {
+		if (!strcmp(argv[1], "real"))
+			bench_real_kernel();
+		else if (!strcmp(argv[1], "veth"))
+			bench_veth();
+		else
+			bench_control_plane();
+		return 0;
 	}
 	err = xoff_open(&x, &opts);
 	if (!err)
@@ -282,6 +288,8 @@ int main(int argc, char **argv)
 	bench_bpf__destroy(c);
 	bench_bpf__destroy(b);
 	xoff_close(x);
+	if (argc == 2)
+		return 0;
 	bench_control_plane();
 	bench_veth();
 	bench_real_kernel();

@@ -12,7 +12,7 @@
 #include <linux/rtnetlink.h>
 #include <linux/udp.h>
 #include <libmnl/libmnl.h>
-#include <uthash.h>
+#include "xhash.h"
 #include <stddef.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>

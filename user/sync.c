@@ -6,11 +6,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <netinet/in.h>
 #include <linux/udp.h>
+#include <sys/random.h>
 #include <bpf/bpf.h>
-#include <uthash.h>
+#include "xhash.h"
 #include "sync_int.h"
+
+uint64_t xhash_seed;
+
+/* Before main(), so before any table exists: the seed never changes under one. */
+__attribute__((constructor)) static void xhash_seed_init(void)
+{
+	struct timespec ts;
+
+	if (getrandom(&xhash_seed, sizeof(xhash_seed), GRND_NONBLOCK) != sizeof(xhash_seed)) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		xhash_seed = (uint64_t)ts.tv_nsec << 32 ^ ts.tv_sec ^ (uint64_t)getpid();
+	}
+}
 
 static const char *const why_str[XSYNC_WHY_MAX] = {
 	[XSYNC_WHY_SW]		= "software: the kernel reports no offload (none requested, "

@@ -4,7 +4,7 @@
 #define XOFF_SYNC_INT_H
 
 #include <arpa/inet.h>
-#include <uthash.h>
+#include "xhash.h"
 #include "sync.h"
 
 #define XSYNC_BATCH	1024	/* map entries per batch syscall */

@@ -26,16 +26,6 @@ struct attrs {
 	const struct nlattr *a[XOFF_XFRMA_MAX + 1];
 };
 
-/* parse_attrs() has checked that the attribute fits in the message; unknown types are
- * skipped. */
-static void attr_cb(const struct nlattr *attr, struct attrs *t)
-{
-	unsigned int type = mnl_attr_get_type(attr);
-
-	if (type <= XOFF_XFRMA_MAX)
-		t->a[type] = attr;
-}
-
 /* Minimum payload of the attributes xoff reads; scalars must be exact. */
 static const struct {
 	unsigned short min;
@@ -75,11 +65,12 @@ static const char *const attr_bad[XOFF_XFRMA_MAX + 1] = {
 	[XOFF_XFRMA_SA_DIR]	= "XFRMA_SA_DIR: bad length",
 };
 
+/* Every attribute must fit in the message, and those xoff reads must have their length
+ * (each instance, also one a later duplicate replaces); unknown types are skipped. */
 static int parse_attrs(const struct nlmsghdr *nlh, size_t hdrlen, struct attrs *t,
 		       const char **why)
 {
 	const char *end = (const char *)nlh + nlh->nlmsg_len, *a;
-	unsigned int i;
 
 	memset(t, 0, sizeof(*t));
 	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + MNL_ALIGN(hdrlen))
@@ -90,22 +81,19 @@ static int parse_attrs(const struct nlmsghdr *nlh, size_t hdrlen, struct attrs *
 	     end - a >= (ptrdiff_t)sizeof(struct nlattr);
 	     a += MNL_ALIGN(((const struct nlattr *)a)->nla_len)) {
 		const struct nlattr *attr = (const void *)a;
+		unsigned int type = mnl_attr_get_type(attr), len;
 
 		if (attr->nla_len < sizeof(*attr) || attr->nla_len > end - a)
 			return BAD("attribute overruns the message");
-		attr_cb(attr, t);
+		if (type > XOFF_XFRMA_MAX)
+			continue;
+		len = attr->nla_len - sizeof(*attr);
+		if (len < attr_len[type].min || (attr_len[type].exact && len != attr_len[type].min))
+			return BAD(attr_bad[type]);
+		t->a[type] = attr;
 	}
 	if (a < end)
 		return BAD("attribute overruns the message");
-	for (i = 0; i <= XOFF_XFRMA_MAX; i++) {
-		unsigned int len;
-
-		if (!t->a[i] || !attr_len[i].min)
-			continue;
-		len = mnl_attr_get_payload_len(t->a[i]);
-		if (len < attr_len[i].min || (attr_len[i].exact && len != attr_len[i].min))
-			return BAD(attr_bad[i]);
-	}
 	return 0;
 }
 
