@@ -33,9 +33,10 @@ struct {
 } xoff_policies SEC(".maps");
 
 /* The counter mirror's state per slot: user space only, in a map so it is pinned with
- * the counters it describes and readable with bpftool. */
+ * the counters it describes and readable with bpftool; mmapped by the daemon. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, XOFF_MAX_SAS);
 	__type(key, __u32);
 	__type(value, struct xoff_mirror);

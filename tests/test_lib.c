@@ -2,6 +2,7 @@
 /* The loader library: keys, validation, batches, counters, names, ESP sizes and pinning. */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <sys/stat.h>
 #include <limits.h>
 #include <sched.h>
 #include <stdio.h>
@@ -787,6 +788,112 @@ static void expect_fields(const char *what, const char *json, const char *const 
 }
 
 /* The maps carry BTF, so bpftool (and anyone debugging a live system) sees field names. */
+/* xoff_mirror as an older xoff pinned it: 80-byte records, not mmapable. */
+struct mirror_v1 {
+	__u64	packets, bytes, written_packets, written_bytes;
+	__u64	pend_packets, pend_bytes, target_packets, target_bytes;
+	__u64	add_time;
+	__u32	flags, pad;
+};
+
+static int pin_open_opts(struct xoff **x, bool upgrade)
+{
+	struct xoff_opts o = { .max_sas = 64, .pin_dir = pin_dir, .maps_only = true,
+			       .upgrade = upgrade };
+	int err = xoff_open(x, &o);
+
+	if (err) {
+		xoff_close(*x);
+		*x = NULL;
+		return err;
+	}
+	return xoff_load(*x);
+}
+
+/* Pin an old-layout mirror map with a committed record at slot 3 and a pending one at 7. */
+static void pin_mirror_v1(const char *path)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, co);
+	struct mirror_v1 r3 = { .packets = 10, .bytes = 1000, .written_packets = 10,
+				.written_bytes = 1000, .add_time = 77, .flags = XOFF_MIRROR_USED |
+				XOFF_MIRROR_WRITE | XOFF_MIRROR_SOFT_SENT };
+	struct mirror_v1 r7 = { .packets = 4, .bytes = 400, .written_packets = 3,
+				.written_bytes = 300, .pend_packets = 6, .pend_bytes = 600,
+				.target_packets = 106, .target_bytes = 10600, .add_time = 78,
+				.flags = XOFF_MIRROR_USED | XOFF_MIRROR_WRITE | XOFF_MIRROR_PENDING };
+	__u32 k;
+	int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xoff_mirror", 4, sizeof(struct mirror_v1),
+				64, &co);
+
+	cr_assert_geq(fd, 0, "old mirror map: %s", strerror(errno));
+	k = 3;
+	cr_assert_eq(bpf_map_update_elem(fd, &k, &r3, 0), 0);
+	k = 7;
+	cr_assert_eq(bpf_map_update_elem(fd, &k, &r7, 0), 0);
+	cr_assert_eq(bpf_obj_pin(fd, path), 0, "pin %s: %s", path, strerror(errno));
+	close(fd);
+}
+
+static void expect_converted(struct xoff *x)
+{
+	struct xoff_mirror *m = xoff_mirror_records(x);
+
+	cr_assert_not_null(m, "not mmapable after the upgrade: %s", strerror(errno));
+	cr_expect_eq(m[3].packets, 10);
+	cr_expect_eq(m[3].written_bytes, 1000);
+	cr_expect_eq(m[3].add_time, 77);
+	cr_expect_eq(m[3].flags, XOFF_MIRROR_USED | XOFF_MIRROR_WRITE | XOFF_MIRROR_SOFT_SENT);
+	cr_expect_eq(m[3].pend_written_packets, 0);
+	cr_expect_eq(m[7].pend_packets, 6);
+	cr_expect_eq(m[7].target_bytes, 10600);
+	cr_expect(m[7].flags & XOFF_MIRROR_PENDING);
+	/* What the old commit would have made of written_* once the write landed. */
+	cr_expect_eq(m[7].pend_written_packets, 3 + 6 - 4);
+	cr_expect_eq(m[7].pend_written_bytes, 300 + 600 - 400);
+	cr_expect_eq(m[0].flags, 0);
+}
+
+/* An older xoff's mirror map: readers refuse it (changing nothing), the daemon and attach
+ * (upgrade) convert it record by record; an upgrade cut short is finished by the next. */
+Test(pin, mirror_v1_converted, .init = pin_setup, .fini = pin_teardown)
+{
+	char path[128], old[140];
+	struct stat st;
+	int err;
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, XOFF_MAP_MIRROR);
+	snprintf(old, sizeof(old), "%s_v1", path);
+	pin_mirror_v1(path);
+
+	err = pin_open_opts(&fx, false);
+	cr_expect_eq(err, -EPROTO, "a reader loaded an old mirror map: %d", err);
+	cr_expect_str_neq(xoff_strerror(-EPROTO), strerror(EPROTO));
+	cr_expect_eq(stat(old, &st), -1, "a reader moved the old map");
+	cr_expect_eq(stat(path, &st), 0);
+
+	err = pin_open_opts(&fx, true);
+	cr_assert_eq(err, 0, "upgrade: %s", xoff_strerror(err));
+	expect_converted(fx);
+	cr_expect_eq(stat(old, &st), -1, "the old map left behind");
+	xoff_close(fx);
+	fx = NULL;
+
+	/* Cut short: the old map aside, a half-made new one under the name. */
+	unlink(path);
+	pin_mirror_v1(old);
+	err = pin_open_opts(&fx2, false);
+	cr_expect_eq(err, -EPROTO, "a reader loaded during an unfinished upgrade");
+	cr_assert_eq(pin_open_opts(&fx, true), 0);
+	expect_converted(fx);
+	cr_expect_eq(stat(old, &st), -1);
+	xoff_close(fx);
+	fx = NULL;
+
+	/* Converted maps are simply reused, by readers too. */
+	cr_assert_eq(pin_open_opts(&fx2, false), 0);
+	expect_converted(fx2);
+}
+
 Test(pin, bpftool_sees_btf, .init = pin_setup, .fini = pin_teardown)
 {
 	static const char *const sa_fields[] = { "family", "encap", "spi", "daddr", "slot",

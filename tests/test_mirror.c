@@ -1075,8 +1075,11 @@ Test(mirror, kernel_soft_expire_not_repeated, .init = mirror_init, .fini = mirro
 	cr_expect_eq(fk.nexp, 0, "soft expire sent after the kernel's");
 }
 
+/* Where in its commit the first daemon stopped (after the write landed). */
+enum commit_cut { CUT_NONE, CUT_AFTER_COUNTS, CUT_AFTER_WRITTEN };
+
 /* The first daemon dies in its first write; the second finds the logged intent. */
-static struct xfrm_sa crash_and_restart(enum fk_crash how)
+static struct xfrm_sa crash_cut_and_restart(enum fk_crash how, enum commit_cut cut)
 {
 	struct xoff_mirror m;
 	struct xfrm_sa x;
@@ -1094,6 +1097,16 @@ static struct xfrm_sa crash_and_restart(enum fk_crash how)
 	cr_expect_eq(fk.crash_copy.pend_packets, 5);
 	cr_expect_eq(fk.crash_copy.target_packets, 105);
 	cr_expect_eq(fk.crash_copy.target_bytes, 10500);
+	cr_expect_eq(fk.crash_copy.pend_written_packets, 5);
+	cr_expect_eq(fk.crash_copy.pend_written_bytes, 500);
+	/* A stop inside the commit: some of its assignments done, PENDING still set. */
+	if (cut == CUT_AFTER_COUNTS) {
+		fk.crash_copy.packets = fk.crash_copy.pend_packets;
+		fk.crash_copy.bytes = fk.crash_copy.pend_bytes;
+	} else if (cut == CUT_AFTER_WRITTEN) {
+		fk.crash_copy.written_packets = fk.crash_copy.pend_written_packets;
+		fk.crash_copy.written_bytes = fk.crash_copy.pend_written_bytes;
+	}
 	/* What the pinned entry holds at the moment of death. */
 	cr_assert_eq(bpf_map_update_elem(fk.mirror_fd, &slot, &fk.crash_copy, BPF_ANY), 0);
 	stop();
@@ -1104,6 +1117,40 @@ static struct xfrm_sa crash_and_restart(enum fk_crash how)
 	resync(&sa_sw);
 	cr_expect_eq(slot_of(&x), slot);
 	return x;
+}
+
+static struct xfrm_sa crash_and_restart(enum fk_crash how)
+{
+	return crash_cut_and_restart(how, CUT_NONE);
+}
+
+/* Every commit step is an assignment: a stop between any two leaves counts and the
+ * written totals exact. */
+static void cut_commit(enum commit_cut cut)
+{
+	struct xfrm_sa x = crash_cut_and_restart(FK_CRASH_AFTER_LANDING, cut);
+	struct xoff_mirror m;
+
+	sweep(NOW + 10);
+	cr_expect_eq(fk.newae_calls, 1, "a landed write sent again");
+	expect_kernel(&x, 105, 10500, "after the restart");
+	m = mirror_entry(slot_of(&x));
+	cr_expect_eq(m.flags & XOFF_MIRROR_PENDING, 0, "intent not resolved");
+	cr_expect_eq(m.packets, 5);
+	cr_expect_eq(m.bytes, 500);
+	cr_expect_eq(m.written_packets, 5, "written %llu", (unsigned long long)m.written_packets);
+	cr_expect_eq(m.written_bytes, 500);
+	cr_expect_eq(m.pend_written_packets, 0);
+}
+
+Test(mirror, restart_in_commit_after_counts, .init = pin_init, .fini = mirror_fini)
+{
+	cut_commit(CUT_AFTER_COUNTS);
+}
+
+Test(mirror, restart_in_commit_after_written, .init = pin_init, .fini = mirror_fini)
+{
+	cut_commit(CUT_AFTER_WRITTEN);
 }
 
 Test(mirror, restart_after_landed_write_not_doubled, .init = pin_init, .fini = mirror_fini)

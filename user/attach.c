@@ -386,6 +386,7 @@ int xattach(const struct xattach_opts *o, struct xattach_result *r, struct xerr 
 	if (err)
 		return err;
 	xo.pin_dir = pin.dir;
+	xo.upgrade = true;	/* the pin lock is ours */
 	created_maps = !maps_pinned(pin.dir);
 
 	/* Refusals first: nothing is changed until every one has passed. */
@@ -432,7 +433,7 @@ int xattach(const struct xattach_opts *o, struct xattach_result *r, struct xerr 
 	err = xoff_open(&sx, &xo) ?: xoff_load(sx);
 	xo.maps_only = false;
 	if (err) {
-		xerr_set(e, err, "loading xoff: %s", strerror(-err));
+		xerr_set(e, err, "loading xoff: %s", xoff_strerror(err));
 		goto undo;
 	}
 	ifs_fd = xoff_map_fd(sx, XOFF_MAP_IFACES);	/* sx's own from here on */
@@ -454,7 +455,7 @@ int xattach(const struct xattach_opts *o, struct xattach_result *r, struct xerr 
 
 	/* This interface's instance: its own config and reason counters. */
 	if ((err = xoff_open(&x, &xo))) {
-		xerr_set(e, err, "opening xoff: %s", strerror(-err));
+		xerr_set(e, err, "opening xoff: %s", xoff_strerror(err));
 		goto undo;
 	}
 	cfg.ifindex = ifindex;

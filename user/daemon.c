@@ -90,7 +90,7 @@ static int fail(const char *what, int err)
 {
 	char msg[256];
 
-	snprintf(msg, sizeof(msg), "%s: %s", what, strerror(-err));
+	snprintf(msg, sizeof(msg), "%s: %s", what, xoff_strerror(err));
 	xoffd_log(NULL, XSYNC_ERR, msg);
 	return err;
 }
@@ -309,6 +309,7 @@ int xoffd_run(const struct xoffd_opts *o)
 	}
 	xo.pin_dir = pin.dir;
 	xo.maps_only = true;
+	xo.upgrade = true;	/* the pin lock is ours */
 	if ((lfd = lock_netns()) < 0) {
 		err = lfd;
 		goto out;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include <bpf/bpf.h>
@@ -19,6 +20,10 @@ struct xoff {
 	struct xoff_counters *pcpu;	/* scratch for one per-CPU value */
 	unsigned int hz;		/* the kernel's tick rate, 0 until measured */
 	bool mmapped;			/* loaded by the skeleton: .data and .bss are mmapped */
+	struct xoff_mirror *mir;	/* xoff_mirror, mmapped on first use */
+	size_t mir_len;
+	int mir_old;			/* an older xoff's xoff_mirror, converted at load */
+	char mir_old_path[256];
 };
 
 /* Maps shared by all interfaces; the reason maps and .data stay per instance. */
@@ -62,6 +67,131 @@ static int set_pin_paths(struct xoff *x, const char *dir)
 	return 0;
 }
 
+/*
+ * xoff_mirror as xoff pinned it before the map was mmapable: 80-byte records without
+ * pend_written_*. An upgrade renames that pin aside (MIRROR_OLD), lets the load create
+ * the new map, copies every record into it and only then removes the old one: an
+ * upgrade cut short anywhere is finished by the next, and no record is lost.
+ */
+struct xoff_mirror_v1 {
+	__u64	packets, bytes, written_packets, written_bytes;
+	__u64	pend_packets, pend_bytes, target_packets, target_bytes;
+	__u64	add_time;
+	__u32	flags, pad;
+};
+
+#define MIRROR_OLD	"_v1"	/* bpffs refuses dots in names */
+
+static int mirror_pin_check(struct xoff *x, const char *dir, bool upgrade)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+	char path[256];
+	int fd, err;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, XOFF_MAP_MIRROR) >= (int)sizeof(path) ||
+	    snprintf(x->mir_old_path, sizeof(x->mir_old_path), "%s%s", path, MIRROR_OLD) >=
+	    (int)sizeof(x->mir_old_path))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(x->mir_old_path);
+	if (fd >= 0) {
+		/* An upgrade was cut short: what is pinned under the name is its new map,
+		 * maybe half filled. The old one is the truth. */
+		if (!upgrade) {
+			close(fd);
+			return -EPROTO;
+		}
+		if (unlink(path) && errno != ENOENT) {
+			err = -errno;
+			close(fd);
+			return err;
+		}
+		x->mir_old = fd;
+		return 0;
+	}
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	if (info.value_size == sizeof(struct xoff_mirror) && info.map_flags & BPF_F_MMAPABLE) {
+		close(fd);
+		return 0;
+	}
+	if (info.value_size != sizeof(struct xoff_mirror_v1) || !upgrade ||
+	    rename(path, x->mir_old_path)) {
+		err = info.value_size != sizeof(struct xoff_mirror_v1) || !upgrade ? -EPROTO
+										      : -errno;
+		close(fd);
+		return err;
+	}
+	x->mir_old = fd;
+	return 0;
+}
+
+/* Copy the old records into the new map (mmapped), then remove the old pin. */
+static int mirror_convert(struct xoff *x)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info), slot, n;
+	struct xoff_mirror *dst = xoff_mirror_records(x);
+	struct xoff_mirror_v1 v;
+
+	if (!dst)
+		return -errno;
+	if (bpf_obj_get_info_by_fd(x->mir_old, &info, &len))
+		return -errno;
+	n = info.max_entries < xoff_max_sas(x) ? info.max_entries : xoff_max_sas(x);
+	for (slot = 0; slot < n; slot++) {
+		struct xoff_mirror *m = &dst[slot];
+
+		if (bpf_map_lookup_elem(x->mir_old, &slot, &v))
+			return -errno;
+		memset(m, 0, sizeof(*m));
+		memcpy(m, &v, sizeof(v));
+		if (m->flags & XOFF_MIRROR_PENDING) {
+			/* What the old commit would have added once the write landed. */
+			m->pend_written_packets = v.written_packets + v.pend_packets - v.packets;
+			m->pend_written_bytes = v.written_bytes + v.pend_bytes - v.bytes;
+		}
+	}
+	if (unlink(x->mir_old_path) && errno != ENOENT)
+		return -errno;
+	close(x->mir_old);
+	x->mir_old = -1;
+	return 0;
+}
+
+const char *xoff_strerror(int err)
+{
+	if (err == -EPROTO)
+		return "the pinned maps are from an older xoff: start the daemon (xoffctl run) "
+		       "or attach, which convert them";
+	return strerror(err < 0 ? -err : err);
+}
+
+struct xoff_mirror *xoff_mirror_records(struct xoff *x)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t len;
+	void *p;
+
+	if (x->mir)
+		return x->mir;
+	len = (size_t)xoff_max_sas(x) * sizeof(*x->mir);
+	len = (len + page - 1) / page * page;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 bpf_map__fd(x->skel->maps.xoff_mirror), 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	x->mir = p;
+	x->mir_len = len;
+	return x->mir;
+}
+
 int xoff_open(struct xoff **out, const struct xoff_opts *opts)
 {
 	__u32 max_sas = opts && opts->max_sas ? opts->max_sas : XOFF_MAX_SAS;
@@ -72,6 +202,7 @@ int xoff_open(struct xoff **out, const struct xoff_opts *opts)
 	x = calloc(1, sizeof(*x));
 	if (!x)
 		return -ENOMEM;
+	x->mir_old = -1;
 	x->nr_cpus = libbpf_num_possible_cpus();
 	if (x->nr_cpus <= 0) {
 		err = x->nr_cpus ? x->nr_cpus : -EINVAL;
@@ -99,7 +230,8 @@ int xoff_open(struct xoff **out, const struct xoff_opts *opts)
 	err = err ?: bpf_map__set_max_entries(x->skel->maps.xoff_policies, max_pol);
 	err = err ?: bpf_map__set_max_entries(x->skel->maps.xoff_cpus, x->nr_cpus);
 	if (!err && opts && opts->pin_dir)
-		err = set_pin_paths(x, opts->pin_dir);
+		err = set_pin_paths(x, opts->pin_dir) ?:
+		      mirror_pin_check(x, opts->pin_dir, opts->upgrade);
 	if (!err && opts && opts->maps_only) {
 		err = bpf_program__set_autoload(x->skel->progs.xoff_xdp, false);
 		err = err ?: bpf_program__set_autoload(x->skel->progs.xoff_tc, false);
@@ -118,6 +250,8 @@ int xoff_load(struct xoff *x)
 	int err = xoff_bpf__load(x->skel);
 
 	x->mmapped = !err;
+	if (!err && x->mir_old >= 0)
+		err = mirror_convert(x);
 	return err;
 }
 
@@ -155,6 +289,10 @@ void xoff_close(struct xoff *x)
 {
 	if (!x)
 		return;
+	if (x->mir)
+		munmap(x->mir, x->mir_len);
+	if (x->mir_old >= 0)
+		close(x->mir_old);
 	xoff_bpf__destroy(x->skel);
 	free(x->pcpu);
 	free(x);

@@ -22,6 +22,9 @@ struct xoff_opts {
 	/* Load the maps and the clock program only, not the XDP and TC programs: for the
 	 * daemon and readers, which never attach (the verifier's time is the load's). */
 	bool	maps_only;
+	/* The caller holds pin_dir's lock exclusively: pinned maps of an older layout are
+	 * converted at load. Without it such maps fail the load with -EPROTO. */
+	bool	upgrade;
 };
 
 /* Open the BPF object and size its maps; nothing is in the kernel yet, so a caller
@@ -29,6 +32,13 @@ struct xoff_opts {
 int xoff_open(struct xoff **out, const struct xoff_opts *opts);
 int xoff_load(struct xoff *x);
 void xoff_close(struct xoff *x);
+/* strerror(), and what -EPROTO from xoff_open()/xoff_load() means. */
+const char *xoff_strerror(int err);
+
+/* The counter mirror's records (xoff_max_sas() of them), mmapped from xoff_mirror after
+ * load: a store is in the map at once, as another process or a restart sees it. NULL
+ * (errno set) when the map cannot be mapped. */
+struct xoff_mirror *xoff_mirror_records(struct xoff *x);
 
 /* Names of the maps every instance shares (pinned in xoff_opts.pin_dir). */
 const char *const *xoff_shared_maps(size_t *n);

@@ -41,8 +41,29 @@ static bool gone(int err)
 	return err == -ESRCH || err == -ENOENT;
 }
 
-/* A write logged as pending before a crash: it landed if the kernel shows its target
- * (curlft only grows, and only xoff writes SAs whose traffic the kernel does not see). */
+/* Commit a pending write that landed: assignments only, so a stop between two of them
+ * leaves a record the next commit finishes alike. */
+static void commit(struct xoff_mirror *m)
+{
+	m->packets = m->pend_packets;
+	m->bytes = m->pend_bytes;
+	m->written_packets = m->pend_written_packets;
+	m->written_bytes = m->pend_written_bytes;
+	xsync_mir_flags(m, m->flags & ~XOFF_MIRROR_PENDING);
+	m->pend_packets = m->pend_bytes = m->target_packets = m->target_bytes = 0;
+	m->pend_written_packets = m->pend_written_bytes = 0;
+}
+
+static void uncommit(struct xoff_mirror *m)
+{
+	xsync_mir_flags(m, m->flags & ~XOFF_MIRROR_PENDING);
+	m->pend_packets = m->pend_bytes = m->target_packets = m->target_bytes = 0;
+	m->pend_written_packets = m->pend_written_bytes = 0;
+}
+
+/* A write left pending (by a daemon that stopped, or a request never answered): it
+ * landed if the kernel shows its target (curlft only grows, and only xoff writes SAs
+ * whose traffic the kernel does not see). */
 static int resolve_pending(struct xsync *s, const struct xfrm_sa *x, __u32 slot)
 {
 	struct xoff_mirror *m = &s->mir[slot];
@@ -54,19 +75,15 @@ static int resolve_pending(struct xsync *s, const struct xfrm_sa *x, __u32 slot)
 	if (err && !gone(err))
 		return err;
 	landed = !err && cur.packets >= m->target_packets && cur.bytes >= m->target_bytes;
-	if (landed) {
-		m->written_packets += m->pend_packets - m->packets;
-		m->written_bytes += m->pend_bytes - m->bytes;
-		m->packets = m->pend_packets;
-		m->bytes = m->pend_bytes;
-	}
 	xsync_sa_name(x, name, sizeof(name));
-	xsync_log(s, XSYNC_INFO, "%s: a lifetime write was in flight when the last daemon stopped: "
-		  "%s", name, err ? "the SA is gone" : landed ? "it had landed" :
+	xsync_log(s, XSYNC_INFO, "%s: a lifetime write was left in flight (a daemon stopped, or "
+		  "no answer came): %s", name, err ? "the SA is gone" : landed ? "it had landed" :
 		  "it had not landed, written again");
-	m->flags &= ~XOFF_MIRROR_PENDING;
-	m->pend_packets = m->pend_bytes = m->target_packets = m->target_bytes = 0;
-	return xsync_mirror_store(s, slot);
+	if (landed)
+		commit(m);
+	else
+		uncommit(m);
+	return 0;
 }
 
 /* Signal the soft and hard limits as the kernel does for its own traffic (">=", hard
@@ -96,12 +113,12 @@ static int check_limits(struct xsync *s, const struct xfrm_sa *x, __u32 slot,
 	xsync_log(s, XSYNC_INFO, "%s: %s limit reached (%llu packets, %llu bytes): expire sent",
 		  name, hard ? "hard" : "soft", (unsigned long long)cur->packets,
 		  (unsigned long long)cur->bytes);
-	m->flags |= hard ? XOFF_MIRROR_HARD_SENT : XOFF_MIRROR_SOFT_SENT;
+	xsync_mir_flags(m, m->flags | (hard ? XOFF_MIRROR_HARD_SENT : XOFF_MIRROR_SOFT_SENT));
 	if (hard)
 		s->st.expires_hard++;
 	else
 		s->st.expires_soft++;
-	return xsync_mirror_store(s, slot);
+	return 0;
 }
 
 /* Add the fast-path delta to the kernel's curlft: intent logged, sent, committed. */
@@ -132,28 +149,25 @@ static int write_delta(struct xsync *s, const struct xfrm_sa *x, __u32 slot,
 	m->pend_bytes = fp->bytes;
 	m->target_packets = next.packets;
 	m->target_bytes = next.bytes;
-	m->flags |= XOFF_MIRROR_PENDING | XOFF_MIRROR_WRITE;
-	if ((err = xsync_mirror_store(s, slot)))
-		return err;
+	m->pend_written_packets = m->written_packets + (fp->packets - m->packets);
+	m->pend_written_bytes = m->written_bytes + (fp->bytes - m->bytes);
+	xsync_mir_flags(m, m->flags | XOFF_MIRROR_PENDING | XOFF_MIRROR_WRITE);
 
 	err = s->cfg.kops->newae(s->cfg.kctx, x, &next);
 	if (!err) {
-		m->written_packets += fp->packets - m->packets;
-		m->written_bytes += fp->bytes - m->bytes;
-		m->packets = fp->packets;
-		m->bytes = fp->bytes;
+		commit(m);
 		s->st.mirror_writes++;
-	} else if (!gone(err)) {
-		s->st.mirror_errors++;
-		xsync_sa_name(x, name, sizeof(name));
-		xsync_log(s, XSYNC_ERR, "%s: lifetime update: %s", name, strerror(-err));
+		return check_limits(s, x, slot, &next);
 	}
-	m->flags &= ~XOFF_MIRROR_PENDING;
-	m->pend_packets = m->pend_bytes = m->target_packets = m->target_bytes = 0;
+	/* Unanswered, it may land yet: left pending, the next sweep finds out. */
+	if (err != -ETIMEDOUT)
+		uncommit(m);
 	if (gone(err))
-		return xsync_mirror_store(s, slot);	/* nothing landed: no limit crossed */
-	err = xsync_mirror_store(s, slot) ?: err;
-	return err ?: check_limits(s, x, slot, &next);
+		return 0;	/* nothing landed: no limit crossed */
+	s->st.mirror_errors++;
+	xsync_sa_name(x, name, sizeof(name));
+	xsync_log(s, XSYNC_ERR, "%s: lifetime update: %s", name, strerror(-err));
+	return err;
 }
 
 static int mirror_sa(struct xsync *s, struct ssa *sa, const struct xoff_counters *fp, __u64 now)
@@ -171,7 +185,7 @@ static int mirror_sa(struct xsync *s, struct ssa *sa, const struct xoff_counters
 		m->packets = fp->packets;
 		m->bytes = fp->bytes;
 		sa->rebase = false;
-		return xsync_mirror_store(s, slot);
+		return 0;
 	}
 	if (fp->packets == m->packets && fp->bytes == m->bytes)
 		return 0;
@@ -196,10 +210,9 @@ static int mirror_sa(struct xsync *s, struct ssa *sa, const struct xoff_counters
 			return write_delta(s, &sa->x, slot, fp, now, false);
 		m->packets = fp->packets;
 		m->bytes = fp->bytes;
-		m->flags |= XOFF_MIRROR_KERNEL;	/* the result outlives a restart */
-		return xsync_mirror_store(s, slot);
+		xsync_mir_flags(m, m->flags | XOFF_MIRROR_KERNEL); /* outlives a restart */
+		return 0;
 	case XSYNC_KERNEL:
-		/* Kept in memory only: the kernel's own counts need no crash safety. */
 		m->packets = fp->packets;
 		m->bytes = fp->bytes;
 		return 0;

@@ -54,7 +54,7 @@ int xview_open(struct xview *v, const char *pin_dir, struct xerr *e)
 	xo.maps_only = true;
 	if ((err = xoff_open(&v->x, &xo)) || (err = xoff_load(v->x))) {
 		xview_close(v);
-		return xerr_set(e, err, "loading xoff's maps: %s", strerror(-err));
+		return xerr_set(e, err, "loading xoff's maps: %s", xoff_strerror(err));
 	}
 	if (v->loaded) {
 		v->nifs = xpin_ifaces(v->pin.dir, v->ifs, XOFF_MAX_IFACES);

@@ -84,87 +84,22 @@ static void sa_id_of(struct sa_id *id, const struct xfrm_sa *x)
 
 /* ---- slots ------------------------------------------------------------------------- */
 
-static int mirror_store(struct xsync *s, __u32 slot)
+/* A new slot's mirror record (the SA instance it belongs to) is in the pinned map before
+ * the SA map names the slot, so that a restart in between finds it: the records are
+ * mmapped, and the map update comes after this store. */
+static int slot_alloc(struct xsync *s, const struct ssa *sa, __u32 *slot)
 {
-	int fd = xoff_map_fd(s->x, XOFF_MAP_MIRROR);
-
-	if (bpf_map_update_elem(fd, &slot, &s->mir[slot], BPF_ANY)) {
-		s->st.map_errors++;
-		return -errno;
-	}
-	return 0;
-}
-
-int xsync_mirror_store(struct xsync *s, __u32 slot)
-{
-	return mirror_store(s, slot);
-}
-
-/* A new slot's mirror record (the SA instance it belongs to) must be pinned before the SA
- * map names the slot, so that a restart in between finds it. @defer: the caller stores
- * it with the others of its batch (mirror_flush) before it writes the batch's SAs. */
-static int slot_alloc(struct xsync *s, const struct ssa *sa, __u32 *slot, bool defer)
-{
-	int err;
+	struct xoff_mirror *m;
 
 	if (!s->nfree)
 		return -ENOSPC;
-	if (defer && s->nmir_pend == s->mir_pend_cap) {
-		unsigned int cap = s->mir_pend_cap ? 2 * s->mir_pend_cap : XSYNC_BATCH;
-		__u32 *n = realloc(s->mir_pend, cap * sizeof(*n));
-
-		if (!n)
-			defer = false;	/* stored one by one then */
-		else
-			s->mir_pend = n, s->mir_pend_cap = cap;
-	}
 	*slot = s->free[--s->nfree];
 	s->slot_state[*slot] = SLOT_USED;
-	memset(&s->mir[*slot], 0, sizeof(s->mir[*slot]));
-	s->mir[*slot].flags = XOFF_MIRROR_USED;
-	s->mir[*slot].add_time = sa->x.curlft.add_time;
-	if (defer) {
-		s->mir_pend[s->nmir_pend++] = *slot;
-		return 0;
-	}
-	err = mirror_store(s, *slot);
-	if (err) {
-		/* Not recorded: the slot goes back, unused (its record is still free). */
-		memset(&s->mir[*slot], 0, sizeof(s->mir[*slot]));
-		s->slot_state[*slot] = SLOT_FREE;
-		s->free[s->nfree++] = *slot;
-	}
-	return err;
-}
-
-/* Store the deferred mirror records, in batches. Those that fail stay pending: no SA map
- * entry may name their slots before they are stored (the caller retries later). */
-static int mirror_flush(struct xsync *s)
-{
-	int fd = xoff_map_fd(s->x, XOFF_MAP_MIRROR), err = 0, e;
-	struct xoff_mirror vals[XSYNC_BATCH / 4];
-	unsigned int at, n, i, left = 0;
-
-	for (at = 0; at < s->nmir_pend; at += n) {
-		LIBBPF_OPTS(bpf_map_batch_opts, o);
-		__u32 count;
-
-		n = s->nmir_pend - at;
-		if (n > XSYNC_BATCH / 4)
-			n = XSYNC_BATCH / 4;
-		for (i = 0; i < n; i++)
-			vals[i] = s->mir[s->mir_pend[at + i]];
-		count = n;
-		if (bpf_map_update_batch(fd, &s->mir_pend[at], vals, &count, &o))
-			count = 0;	/* one by one: that tells which */
-		for (i = count; i < n; i++)
-			if ((e = mirror_store(s, s->mir_pend[at + i]))) {
-				err = err ?: e;
-				s->mir_pend[left++] = s->mir_pend[at + i];
-			}
-	}
-	s->nmir_pend = left;
-	return err;
+	m = &s->mir[*slot];
+	memset(m, 0, sizeof(*m));
+	m->add_time = sa->x.curlft.add_time;
+	xsync_mir_flags(m, XOFF_MIRROR_USED);
+	return 0;
 }
 
 /* The slot leaves its SA; it is reused only after its final counters were read (and
@@ -205,13 +140,13 @@ int xsync_slot_finish(struct xsync *s, __u32 slot)
 {
 	int err = xoff_counters_clear(s->x, slot);
 
-	memset(&s->mir[slot], 0, sizeof(s->mir[slot]));
-	err = err ?: mirror_store(s, slot);
 	if (err) {
 		/* Leave it quarantined rather than give a dirty slot to a new SA. */
 		s->st.map_errors++;
 		return err;
 	}
+	xsync_mir_flags(&s->mir[slot], 0);
+	memset(&s->mir[slot], 0, sizeof(s->mir[slot]));
 	s->slot_state[slot] = SLOT_FREE;
 	s->free[s->nfree++] = slot;
 	s->retry_full = s->full_waiting;
@@ -530,7 +465,7 @@ static int key_apply(struct xsync *s, struct keyent *ke, bool batch)
 	if (sa && !sa->has_slot) {
 		__u32 slot;
 
-		if (slot_alloc(s, sa, &slot, batch)) {
+		if (slot_alloc(s, sa, &slot)) {
 			sa->why = XSYNC_WHY_FULL;
 			s->full_waiting = true;	/* retried when a slot is freed */
 			sa = NULL;
@@ -610,14 +545,6 @@ int xsync_apply(struct xsync *s)
 			LIBBPF_OPTS(bpf_map_batch_opts, o);
 			__u32 count = n;
 
-			/* The new slots' records first: the map must not name a slot before. */
-			if ((e = mirror_flush(s))) {
-				err = err ?: e;
-				for (i = 0; i < n; i++)
-					key_dirty(s, pend[i]);	/* the next apply tries again */
-				n = 0;
-				continue;
-			}
 			if (bpf_map_update_batch(fd, keys, vals, &count, &o))
 				count = 0;	/* one by one below: that names the failing key */
 			for (i = 0; i < n; i++) {
@@ -635,8 +562,6 @@ int xsync_apply(struct xsync *s)
 			n = 0;
 		}
 	}
-	e = mirror_flush(s);
-	err = err ?: e;
 	e = xsync_lpm_apply(s);
 	return err ?: e;
 }
@@ -889,11 +814,9 @@ int xsync_msg(struct xsync *s, const struct nlmsghdr *nlh)
 		break;
 	case XFRM_EV_SA_SOFT:
 		/* The kernel (or xoff itself) signalled the soft limit: never again. */
-		if ((sa = sa_find(s, &m->sa)) && sa->has_slot &&
-		    !(s->mir[sa->val.slot].flags & XOFF_MIRROR_SOFT_SENT)) {
-			s->mir[sa->val.slot].flags |= XOFF_MIRROR_SOFT_SENT;
-			err = mirror_store(s, sa->val.slot);
-		}
+		if ((sa = sa_find(s, &m->sa)) && sa->has_slot)
+			xsync_mir_flags(&s->mir[sa->val.slot],
+					s->mir[sa->val.slot].flags | XOFF_MIRROR_SOFT_SENT);
 		break;
 	case XFRM_EV_SA_FLUSH:
 		HASH_ITER(hh, s->sas, sa, tmp)
@@ -1006,55 +929,14 @@ int xsync_resync_abort(struct xsync *s)
 
 /* ---- setup ------------------------------------------------------------------------- */
 
-/* The pinned mirror records of every slot, in batches (one lookup per slot is 128k
- * syscalls at each start). */
-static int mirror_load(struct xsync *s, int mfd)
-{
-	__u32 batch = 0, *keys = malloc(XSYNC_BATCH * sizeof(*keys)), slot = 0;
-	bool first = true;
-	int err = 0;
-
-	if (!keys)
-		return -ENOMEM;
-	while (slot < s->nslots) {
-		LIBBPF_OPTS(bpf_map_batch_opts, o);
-		__u32 count = s->nslots - slot < XSYNC_BATCH ? s->nslots - slot : XSYNC_BATCH, i;
-
-		if (bpf_map_lookup_batch(mfd, first ? NULL : &batch, &batch, keys, &s->mir[slot],
-					 &count, &o) && errno != ENOENT) {
-			err = -errno;
-			break;
-		}
-		first = false;
-		for (i = 0; i < count; i++)
-			if (keys[i] != slot + i)
-				err = -EIO;	/* an array answers in key order */
-		slot += count;
-		if (!count || err)
-			break;
-	}
-	free(keys);
-	if (!err && slot == s->nslots)
-		return 0;
-	/* No batches here (or an answer out of order): one by one. */
-	for (slot = 0; slot < s->nslots; slot++)
-		if (bpf_map_lookup_elem(mfd, &slot, &s->mir[slot]))
-			return -errno;
-	return 0;
-}
-
 /* What the pinned maps hold from an earlier daemon or attach. */
 static int load_maps(struct xsync *s)
 {
-	int fd = xoff_map_fd(s->x, XOFF_MAP_SAS), mfd = xoff_map_fd(s->x, XOFF_MAP_MIRROR);
+	int fd = xoff_map_fd(s->x, XOFF_MAP_SAS);
 	struct xoff_sa_key k, next, *prev = NULL;
 	struct xoff_sa v;
 	__u32 slot;
 
-	int err;
-
-	if ((err = mirror_load(s, mfd)))
-		return err;
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		struct keyent *ke;
 
@@ -1099,11 +981,15 @@ int xsync_new(struct xsync **out, struct xoff *x, const struct xsync_cfg *cfg)
 	s->queue_load = calloc(cfg->tx_queues ? cfg->tx_queues : 1, sizeof(*s->queue_load));
 	s->slot_state = calloc(s->nslots, 1);
 	s->slot_owner = calloc(s->nslots, sizeof(*s->slot_owner));
-	s->mir = calloc(s->nslots, sizeof(*s->mir));
 	s->free = calloc(s->nslots, sizeof(*s->free));
 	if (!s->cpus || !s->cpu_load || !s->queue_load || !s->slot_state || !s->slot_owner ||
-	    !s->mir || !s->free)
+	    !s->free)
 		goto fail;
+	/* The pinned records themselves: read in place, and every store is one. */
+	if (!(s->mir = xoff_mirror_records(x))) {
+		err = -errno;
+		goto fail;
+	}
 	err = -EINVAL;
 	if (!s->ncpus || cfg->tx_queues > XOFF_QUEUE_NONE)
 		goto fail;
@@ -1139,10 +1025,8 @@ void xsync_free(struct xsync *s)
 	free(s->queue_load);
 	free(s->slot_state);
 	free(s->slot_owner);
-	free(s->mir);
 	free(s->free);
 	free(s->quar);
-	free(s->mir_pend);
 	free(s->sums);
 	free(s);
 }

@@ -141,9 +141,7 @@ struct xsync {
 	__u32		nslots;
 	__u8		*slot_state;
 	struct ssa	**slot_owner;
-	struct xoff_mirror *mir;	/* in-memory copy of the pinned mirror map */
-	__u32		*mir_pend;	/* new slots whose record is not stored yet */
-	unsigned int	nmir_pend, mir_pend_cap;
+	struct xoff_mirror *mir;	/* the pinned mirror records, mmapped */
 	__u32		*free;		/* stack of free slots, lowest on top */
 	__u32		nfree;
 	struct quar	*quar;
@@ -175,7 +173,12 @@ void xsync_log(struct xsync *s, int level, const char *fmt, ...)
 void xsync_sa_name(const struct xfrm_sa *x, char *buf, size_t len);
 int xsync_apply(struct xsync *s);
 int xsync_slot_finish(struct xsync *s, __u32 slot);
-int xsync_mirror_store(struct xsync *s, __u32 slot);
+/* Set a mirror record's flags after every store before it: a record is read as its flags
+ * say, also by the next daemon after a kill at any instruction. */
+static inline void xsync_mir_flags(struct xoff_mirror *m, __u32 flags)
+{
+	__atomic_store_n(&m->flags, flags, __ATOMIC_RELEASE);
+}
 void xsync_local_refresh(struct xsync *s);
 enum xsync_mirror_mode xsync_mode_of(struct xsync *s, const struct ssa *sa);
 enum xsync_decision xsync_mirror_decide(struct xsync *s, const struct ssa *sa);

@@ -189,10 +189,13 @@ enum xoff_reason {
 
 /*
  * The counter mirror's persistent state, one entry per counter slot (user space only;
- * pinned so that a daemon restart neither loses nor double-counts). A write to the
- * kernel's curlft is logged before it is sent (MIRROR_PENDING with the target values) and
- * committed after: on restart, a pending write whose target the kernel already shows
- * landed; one it does not show did not, so no delta is counted twice or lost.
+ * pinned so that a daemon restart neither loses nor double-counts). The map is mmapable:
+ * the daemon writes records in place, so a store is in the pinned map at once. A write to
+ * the kernel's curlft is logged before it is sent (the pend_* and target_* fields, then
+ * MIRROR_PENDING) and committed after (packets, bytes and written_* take their pend_*
+ * values, then PENDING goes). On restart, a pending write whose target the kernel already
+ * shows landed and is committed, one it does not show did not: no delta is counted twice
+ * or lost, and as every commit step is an assignment, a stop between two of them too.
  */
 struct xoff_mirror {
 	__u64	packets;	/* fast-path totals of this slot already accounted */
@@ -206,6 +209,8 @@ struct xoff_mirror {
 	__u64	add_time;	/* the owning SA's curlft.add_time: its instance */
 	__u32	flags;		/* XOFF_MIRROR_* */
 	__u32	pad;
+	__u64	pend_written_packets; /* written_* once the write in flight landed */
+	__u64	pend_written_bytes;
 };
 
 #define XOFF_MIRROR_USED	0x1	/* the slot belongs to an SA */
@@ -278,7 +283,7 @@ _Static_assert(sizeof(struct xoff_counters) == 24, "counter slot layout");
 _Static_assert(sizeof(struct xoff_policy_key) == 24, "LPM key layout");
 _Static_assert(sizeof(struct xoff_policy) == 12, "policy value layout");
 _Static_assert(sizeof(struct xoff_ifconfig) == 12, "interface config layout");
-_Static_assert(sizeof(struct xoff_mirror) == 80, "mirror state layout");
+_Static_assert(sizeof(struct xoff_mirror) == 96, "mirror state layout");
 _Static_assert(sizeof(struct xoff_iface) == 48, "interface record layout");
 _Static_assert(sizeof(struct xoff_daemon) == 96, "daemon heartbeat layout");
 
