@@ -10,6 +10,21 @@
 #define XSYNC_BATCH	1024	/* map entries per batch syscall */
 #define XSYNC_MAX_LOCAL	256	/* local addresses considered for SA directions */
 
+/* Fixed-size objects of one kind (shadow SAs, keys), carved from chunks and recycled:
+ * a cold sync allocates two per SA, and malloc's path for fresh memory cost ~230
+ * instructions each. Chunks go back only with the pool (sync.c). */
+struct chunk;
+struct pool {
+	size_t		size;		/* of one object, a multiple of 8 */
+	void		*free;		/* recycled objects, linked through their first word */
+	struct chunk	*chunk;		/* the newest chunk, linked to the older ones */
+	unsigned int	used, per_chunk;
+};
+
+void *pool_zalloc(struct pool *p);
+void pool_free(struct pool *p, void *obj);
+void pool_destroy(struct pool *p);
+
 /* The kernel's identity of an SA. */
 struct sa_id {
 	__u8	family;
@@ -117,10 +132,12 @@ enum { SLOT_FREE = 0, SLOT_USED, SLOT_QUAR };
 
 struct xsync {
 	struct xoff	*x;
+	int		sas_fd;		/* xoff_sas */
 	struct xsync_cfg cfg;
 	struct ssa	*sas;
 	struct spol	*pols;
 	struct keyent	*keys;
+	struct pool	sa_pool, key_pool;
 	struct keyent	*dirty;
 	struct tdir	*tdirs;
 	struct addrent	*addrs;
