@@ -57,6 +57,23 @@ struct {
 	__type(value, struct xoff_daemon);
 } xoff_daemon SEC(".maps");
 
+/* Its generation: bumped by user space after every change to xoff_sas (mmapped). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} xoff_gen SEC(".maps");
+
+/* Private to one program instance: the last lookups of xoff_sas, per CPU (abi.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XOFF_SA_CACHE);
+	__type(key, __u32);
+	__type(value, struct xoff_sa_cent);
+} xoff_sa_cache SEC(".maps");
+
 /* Sized to the possible CPUs by the loader. */
 struct {
 	__uint(type, BPF_MAP_TYPE_CPUMAP);
@@ -84,6 +101,42 @@ struct {
 	__uint(priority, 20);
 	__uint(XDP_PASS, 1);
 } XDP_RUN_CONFIG(xoff_xdp);
+
+/* The SA of @k, through this CPU's cache line for it. Both map lookups here are inlined
+ * by the verifier (arrays); xoff_sas is looked up on a miss only. The cache is only ever
+ * touched by its own CPU, and XDP and TC egress never interrupt each other (both run with
+ * bottom halves off), so a line is never read half written. */
+static __always_inline const struct xoff_sa *xoff_sa_find(const struct xoff_sa_key *k)
+{
+	const __u32 *w = (const void *)k;
+	const __u64 *a, *b;
+	struct xoff_sa_cent *c;
+	struct xoff_sa *sa;
+	__u32 zero = 0, line;
+	__u64 *genp, gen;
+
+	line = (w[0] ^ w[1] ^ w[2] ^ w[3] ^ w[4] ^ w[5]) * 0x9e3779b1u;
+	line >>= 32 - __builtin_ctz(XOFF_SA_CACHE);
+	c = bpf_map_lookup_elem(&xoff_sa_cache, &line);
+	genp = bpf_map_lookup_elem(&xoff_gen, &zero);
+	if (!c || !genp)
+		return bpf_map_lookup_elem(&xoff_sas, k);
+	gen = *(volatile __u64 *)genp + 1;
+	a = (const void *)&c->key;
+	b = (const void *)k;
+	if (c->gen == gen && a[0] == b[0] && a[1] == b[1] && a[2] == b[2])
+		return c->found ? &c->sa : NULL;
+	/* Emptied by an exchange, a full barrier: the generation is read before the map on
+	 * every CPU, so a line is never tagged newer than what it holds. */
+	__sync_lock_test_and_set(&c->gen, 0);
+	sa = bpf_map_lookup_elem(&xoff_sas, k);
+	c->key = *k;
+	c->found = !!sa;
+	if (sa)
+		c->sa = *sa;
+	c->gen = gen;
+	return sa;
+}
 
 static __always_inline void xoff_reason(void *map, __u32 reason)
 {
@@ -123,7 +176,7 @@ int xoff_xdp(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
 	struct xoff_pkt p = {};
-	struct xoff_sa *sa;
+	const struct xoff_sa *sa;
 	int verdict = XDP_PASS;
 	int r;
 
@@ -131,7 +184,7 @@ int xoff_xdp(struct xdp_md *ctx)
 	if (r != XOFF_PARSE_ESP)
 		goto out;
 
-	sa = bpf_map_lookup_elem(&xoff_sas, &p.key);
+	sa = xoff_sa_find(&p.key);
 	if (!sa) {
 		if (xoff_cfg.unknown_spi == XOFF_UNKNOWN_DROP) {
 			verdict = XDP_DROP;
@@ -202,7 +255,7 @@ int xoff_tc(struct __sk_buff *skb)
 	void *data = (void *)(long)skb->data;
 	void *end = (void *)(long)skb->data_end;
 	struct xoff_pkt p = {};
-	struct xoff_sa *sa;
+	const struct xoff_sa *sa;
 	int r;
 
 	r = xoff_parse(data, end, xoff_cfg.natt_port, 1, &p);
@@ -214,7 +267,7 @@ int xoff_tc(struct __sk_buff *skb)
 	if (r != XOFF_PARSE_ESP)
 		goto out;
 
-	sa = bpf_map_lookup_elem(&xoff_sas, &p.key);
+	sa = xoff_sa_find(&p.key);
 	if (!sa) {
 		r = XOFF_R_UNKNOWN_PASS;	/* egress is never dropped */
 		goto out;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * `make bench`: the receive capacity of a veth with xoff attached beside the same veth with
- * an empty XDP program, measured in one run, alternating.
+ * an empty XDP program, measured in one run: many short windows, the programs swapped
+ * under a generator that never stops, in a rotating order, summed per program.
  *
  *   CPU 0: the generator, BPF_PROG_RUN in live-frames mode (bench_gen redirects each
  *          frame out of vg0), paced to RATE_PPS
@@ -9,8 +10,10 @@
  *          with steering, the cpumap thread of CPU 1 builds the skbs instead
  *
  * Capacity is 1 / (receiver CPU time per packet): the run time of the receiving threads
- * (their schedstat) over the packets vr0's XDP ran. The generator is paced below what
- * either receiver takes, because a saturated veth ring makes the generator drop and
+ * (their schedstat) over the packets vr0's XDP ran. One window varies by +-10% on this
+ * shared machine; sums over 64 windows each agree to a few percent from run to run, and
+ * the quartiles of the window-by-window ratio are printed. The generator is paced below
+ * what either receiver takes, because a saturated veth ring makes the generator drop and
  * recycle frames into its page pool, whose lock the receiver's returns then fight for:
  * a cost of the test rig, not of the receiver, that grows with the receiver's own time.
  * Frames are ESP of an SA xoff holds, to an address nothing routes: after XDP_PASS the
@@ -46,9 +49,9 @@
 #include "pkt.h"
 #include "bench.skel.h"
 
-#define ROUNDS		7	/* alternating measurements per configuration; median */
-#define WINDOW_MS	700	/* one measurement */
-#define WARMUP_MS	150
+#define ROUNDS		64	/* windows per configuration, interleaved */
+#define WINDOW_MS	100	/* one window */
+#define WARMUP_MS	30
 #define RATE_PPS	300000	/* offered load: below either receiver's capacity */
 #define BURST		256	/* frames per BPF_PROG_RUN call (4 batches of 64) */
 #define GEN_CPU		0
@@ -190,13 +193,15 @@ static int mac_of(const char *dev, uint8_t *dst)
 
 struct gen {
 	int		prog;
-	const void	*frame;
-	__u32		len;
+	const void	*frame[2];	/* an SA's ESP, an unknown SPI's */
+	__u32		len[2];
+	atomic_int	which;		/* the frame sent now */
 	atomic_int	stop;
 	_Atomic __u64	sent;		/* frames the generator ran */
 	int		err;
 };
 
+/* Runs through every measurement: programs change under it, the load does not. */
 static void *gen_thread(void *arg)
 {
 	struct gen *g = arg;
@@ -205,7 +210,8 @@ static void *gen_thread(void *arg)
 	pin_self(GEN_CPU);
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	while (!atomic_load(&g->stop)) {
-		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = g->frame, .data_size_in = g->len,
+		int w = atomic_load(&g->which);
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = g->frame[w], .data_size_in = g->len[w],
 			    .repeat = BURST, .flags = BPF_F_TEST_XDP_LIVE_FRAMES);
 
 		if (bpf_prog_test_run_opts(g->prog, &o)) {
@@ -223,21 +229,22 @@ static void *gen_thread(void *arg)
 	return NULL;
 }
 
-struct rate {
-	double	ns;		/* receiver CPU time per packet */
-	double	delivered;	/* of the frames sent, the share vr0's XDP ran */
+/* What one configuration accumulated over all its windows. */
+struct acc {
+	double	cpu_ns;		/* receiver CPU time */
+	double	packets;	/* frames vr0's XDP ran */
+	double	sent;
+	double	round_ns[ROUNDS]; /* per window: CPU time per packet */
 };
 
-/* One measurement with @prog on vr0's XDP (replacing what runs there); @steered: the
- * cpumap thread of RX_CPU works for the receiver too. */
-static int measure(struct gen *g, int ifindex, int prog, bool steered, struct rate *r)
+/* One window with @prog on vr0's XDP (replacing what runs there); @steered: the cpumap
+ * thread of RX_CPU works for the receiver too. */
+static int measure(struct gen *g, int ifindex, int prog, bool steered, struct acc *a, int round)
 {
-	int pids[8], n;
+	int pids[8], n, err;
 	long long p0, p1;
 	double c0, c1;
 	__u64 s0, s1;
-	pthread_t th;
-	int err;
 
 	if ((err = bpf_xdp_attach(ifindex, prog, XDP_FLAGS_DRV_MODE, NULL)))
 		return err;
@@ -249,11 +256,6 @@ static int measure(struct gen *g, int ifindex, int prog, bool steered, struct ra
 		snprintf(name, sizeof(name), "cpumap/%d/", RX_CPU);
 		n += threads(name, -1, pids + n, 7);
 	}
-	atomic_store(&g->stop, 0);
-	g->sent = 0;
-	g->err = 0;
-	if ((err = pthread_create(&th, NULL, gen_thread, g)))
-		return -err;
 	usleep(WARMUP_MS * 1000);
 	p0 = ethtool_stat("vr0", "rx_queue_0_xdp_packets");
 	s0 = g->sent;
@@ -262,20 +264,20 @@ static int measure(struct gen *g, int ifindex, int prog, bool steered, struct ra
 	p1 = ethtool_stat("vr0", "rx_queue_0_xdp_packets");
 	s1 = g->sent;
 	c1 = runtime_ns(pids, n);
-	atomic_store(&g->stop, 1);
-	pthread_join(th, NULL);
 	if (g->err)
 		return -g->err;
 	if (p0 < 0 || p1 <= p0)
 		return -ENODATA;
-	r->ns = (c1 - c0) / (p1 - p0);
-	r->delivered = (double)(p1 - p0) / (s1 - s0);
+	a->cpu_ns += c1 - c0;
+	a->packets += p1 - p0;
+	a->sent += s1 - s0;
+	a->round_ns[round] = (c1 - c0) / (p1 - p0);
 	return 0;
 }
 
-static int cmp_rate(const void *a, const void *b)
+static int cmp_d(const void *a, const void *b)
 {
-	double x = ((const struct rate *)a)->ns, y = ((const struct rate *)b)->ns;
+	double x = *(const double *)a, y = *(const double *)b;
 
 	return x < y ? -1 : x > y;
 }
@@ -292,7 +294,9 @@ static int child(void)
 		[C_EMPTY_DROP] = "empty XDP program (XDP_DROP)",
 		[C_XOFF_DROP] = "xoff, unknown SPI, unknown-spi drop",
 	};
-	struct rate r[NCONF][ROUNDS], med[NCONF];
+	static struct acc a[NCONF];
+	double ns[NCONF], paired[ROUNDS];
+	pthread_t th;
 	struct xoff_ifconfig cfg = { 0 };
 	struct xoff_opts xo = { .max_sas = 1024 };
 	struct xoff_sa_key k;
@@ -306,7 +310,7 @@ static int child(void)
 	struct xoff *x = NULL;
 	struct gen g = { 0 };
 	__be32 daddr;
-	int fd, vr, vg, i, c, err, prog[NCONF];
+	int fd, vr, vg, i, j, c, err, prog[NCONF];
 	__u32 lk, lu;
 	char why[160];
 
@@ -376,44 +380,59 @@ static int child(void)
 	prog[C_FLOOR] = bpf_program__fd(b->progs.bench_floor);
 	prog[C_XOFF] = prog[C_XOFF_STEER] = prog[C_XOFF_DROP] = bpf_program__fd(xoff_xdp_prog(x));
 	g.prog = bpf_program__fd(b->progs.bench_gen);
+	g.frame[0] = known;
+	g.len[0] = lk;
+	g.frame[1] = unknown;
+	g.len[1] = lu;
 	pin_self(GEN_CPU);
-
-	for (i = 0; i < ROUNDS; i++)
-		for (c = 0; c < NCONF; c++) {
+	if ((err = pthread_create(&th, NULL, gen_thread, &g))) {
+		skip(strerror(err));
+		goto out;
+	}
+	/* Short windows, the configurations in a rotating order: slow drifts of this shared
+	 * machine fall on every configuration alike, and sums over many windows average the
+	 * fast noise of one. */
+	for (i = 0; i < ROUNDS && !err; i++)
+		for (j = 0; j < NCONF && !err; j++) {
+			c = (i + j) % NCONF;
 			cfg.steer = c == C_XOFF_STEER;
 			cfg.unknown_spi = c == C_XOFF_DROP ? XOFF_UNKNOWN_DROP : XOFF_UNKNOWN_PASS;
 			if ((err = xoff_config_set(x, &cfg)))
 				break;
-			g.frame = c >= C_EMPTY_DROP ? unknown : known;
-			g.len = c >= C_EMPTY_DROP ? lu : lk;
-			if ((err = measure(&g, vr, prog[c], c == C_XOFF_STEER, &r[c][i])))
-				break;
+			atomic_store(&g.which, c >= C_EMPTY_DROP);
+			err = measure(&g, vr, prog[c], c == C_XOFF_STEER, &a[c], i);
 		}
+	atomic_store(&g.stop, 1);
+	pthread_join(th, NULL);
 	if (err) {
 		snprintf(why, sizeof(why), "%s: %s", err == -ENOENT ? "no NAPI thread for vr0" :
 			 "measurement", strerror(-err));
 		skip(why);
 		goto out;
 	}
-	for (c = 0; c < NCONF; c++) {
-		qsort(r[c], ROUNDS, sizeof(r[c][0]), cmp_rate);
-		med[c] = r[c][ROUNDS / 2];
-	}
+	for (c = 0; c < NCONF; c++)
+		ns[c] = a[c].cpu_ns / a[c].packets;
+	/* The spread of the main ratio window by window, for how far one run can be trusted. */
+	for (i = 0; i < ROUNDS; i++)
+		paired[i] = a[C_EMPTY].round_ns[i] / a[C_XOFF].round_ns[i];
+	qsort(paired, ROUNDS, sizeof(paired[0]), cmp_d);
 	printf("\nveth receive (native XDP on vr0, its NAPI thread on CPU %d; %d-byte ESP frames "
-	       "from BPF_PROG_RUN live mode\non CPU %d at %d kpps; receiver CPU time per packet, "
-	       "median of %d alternating rounds of %d ms):\n", RX_CPU, lk, GEN_CPU,
+	       "from BPF_PROG_RUN live mode\non CPU %d at %d kpps; receiver CPU time per packet "
+	       "over %d interleaved windows of %d ms each):\n", RX_CPU, lk, GEN_CPU,
 	       RATE_PPS / 1000, ROUNDS, WINDOW_MS);
 	printf("  %-48s %10s %14s %10s\n", "", "ns/packet", "capacity Mpps", "delivered");
 	for (c = 0; c < NCONF; c++)
-		printf("  %-48s %10.0f %14.3f %9.1f%%\n", names[c], med[c].ns, 1e3 / med[c].ns,
-		       100 * med[c].delivered);
+		printf("  %-48s %10.0f %14.3f %9.1f%%\n", names[c], ns[c], 1e3 / ns[c],
+		       100 * a[c].packets / a[c].sent);
 	printf("  (the floor reads the packet, which the empty program never does: any SPI "
 	       "classifier pays that)\n");
-	printf("\nratio veth_pps_xoff_vs_empty %.2f\n", med[C_EMPTY].ns / med[C_XOFF].ns);
-	printf("ratio veth_pps_floor_vs_empty %.2f\n", med[C_EMPTY].ns / med[C_FLOOR].ns);
-	printf("ratio veth_pps_xoff_vs_floor %.2f\n", med[C_FLOOR].ns / med[C_XOFF].ns);
-	printf("ratio veth_pps_xoff_steered_vs_empty %.2f\n", med[C_EMPTY].ns / med[C_XOFF_STEER].ns);
-	printf("ratio veth_pps_drop_xoff_vs_empty %.2f\n", med[C_EMPTY_DROP].ns / med[C_XOFF_DROP].ns);
+	printf("  xoff vs empty window by window: quartiles %.2f %.2f %.2f\n", paired[ROUNDS / 4],
+	       paired[ROUNDS / 2], paired[3 * ROUNDS / 4]);
+	printf("\nratio veth_pps_xoff_vs_empty %.2f\n", ns[C_EMPTY] / ns[C_XOFF]);
+	printf("ratio veth_pps_floor_vs_empty %.2f\n", ns[C_EMPTY] / ns[C_FLOOR]);
+	printf("ratio veth_pps_xoff_vs_floor %.2f\n", ns[C_FLOOR] / ns[C_XOFF]);
+	printf("ratio veth_pps_xoff_steered_vs_empty %.2f\n", ns[C_EMPTY] / ns[C_XOFF_STEER]);
+	printf("ratio veth_pps_drop_xoff_vs_empty %.2f\n", ns[C_EMPTY_DROP] / ns[C_XOFF_DROP]);
 out:
 	bpf_xdp_detach(vr, XDP_FLAGS_DRV_MODE, NULL);
 	xoff_close(x);

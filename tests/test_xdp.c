@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* The XDP program, case by case through BPF_PROG_TEST_RUN: verdict, reason, counters. */
+#define _GNU_SOURCE
+#include <sched.h>
 #include "fixture.h"
 #include <criterion/parameterized.h>
 
@@ -225,4 +227,123 @@ Test(xdp, counters_accumulate, .init = fx_setup, .fini = fx_teardown)
 	cr_assert_eq(xoff_counters_read(fx, fx_sas[SA_V6_SW].v.slot, &sum, NULL), 0);
 	cr_expect_eq(sum.packets, 1000);
 	cr_expect_eq(sum.bytes, 1000ull * GCM_BYTES(500));
+}
+
+/* ---- The per-CPU SA cache (abi.h) ---- */
+
+/* One packet of @p; its reason, and the packets counted on @slot. */
+static int cache_run(const struct pkt_spec *p, __u32 slot, __u64 *slot_packets, __u32 *verdict)
+{
+	struct fx_snapshot a, b;
+	struct xoff_counters c;
+	uint8_t buf[PKT_MAX];
+	uint32_t len = pkt_build(p, buf);
+	int i;
+
+	fx_snap(XOFF_PROG_XDP, &a);
+	cr_assert_eq(fx_run_xdp(buf, len, verdict), 0);
+	fx_snap(XOFF_PROG_XDP, &b);
+	cr_assert_eq(xoff_counters_read(fx, slot, &c, NULL), 0);
+	*slot_packets = c.packets;
+	for (i = 0; i < XOFF_R_MAX; i++)
+		if (b.reasons[i] != a.reasons[i])
+			return i;
+	return -1;
+}
+
+/* The same CPU for every run, so that the runs meet one cache. */
+static void cache_pin_cpu(void)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	cr_assert_eq(sched_setaffinity(0, sizeof(set), &set), 0);
+}
+
+/* Changes made through libxoff reach the next packet, whatever the cache held: a new
+ * value, a deletion (a cached hit becomes a miss) and an addition (a cached miss becomes
+ * a hit). A change behind libxoff's back is not seen until xoff_sas_changed(). */
+Test(xdp, sa_cache_follows_the_map, .init = fx_setup, .fini = fx_teardown)
+{
+	struct pkt_spec p = { V4, ESP(0x100, 100) };
+	struct xoff_sa v = fx_sas[SA_V4_SW].v;
+	struct xoff_sa_key k;
+	__u64 n;
+	__u32 ret;
+
+	cache_pin_cpu();
+	fx_config(XOFF_UNKNOWN_DROP, 0, 0);
+	fx_sa_key(SA_V4_SW, &k);
+	cr_expect_eq(cache_run(&p, v.slot, &n, &ret), XOFF_R_SA_SW);
+	cr_expect_eq(cache_run(&p, v.slot, &n, &ret), XOFF_R_SA_SW, "a cache hit");
+	cr_expect_eq(n, 2);
+
+	v.dir = XOFF_DIR_OUT;
+	cr_assert_eq(xoff_sa_update(fx, &k, &v), 0);
+	cr_expect_eq(cache_run(&p, v.slot, &n, &ret), XOFF_R_WRONG_DIR, "cached old value used");
+
+	cr_assert_eq(xoff_sa_delete(fx, &k), 0);
+	cr_expect_eq(cache_run(&p, v.slot, &n, &ret), XOFF_R_UNKNOWN_DROP, "deleted SA still hit");
+	cr_expect_eq(ret, XDP_DROP);
+	cr_expect_eq(cache_run(&p, v.slot, &n, &ret), XOFF_R_UNKNOWN_DROP, "a cached miss");
+
+	v.dir = XOFF_DIR_IN;
+	cr_assert_eq(xoff_sa_update(fx, &k, &v), 0);
+	cr_expect_eq(cache_run(&p, v.slot, &n, &ret), XOFF_R_SA_SW, "cached miss after the add");
+	cr_expect_eq(n, 3);
+
+	/* Behind libxoff's back: the cached line still answers, until the generation moves. */
+	v.slot = 20;
+	cr_assert_eq(bpf_map_update_elem(xoff_map_fd(fx, XOFF_MAP_SAS), &k, &v, 0), 0);
+	cr_expect_eq(cache_run(&p, 1, &n, &ret), XOFF_R_SA_SW);
+	cr_expect_eq(n, 4, "the cached slot counted");
+	cr_assert_eq(xoff_sas_changed(fx), 0);
+	cr_expect_eq(cache_run(&p, 20, &n, &ret), XOFF_R_SA_SW);
+	cr_expect_eq(n, 1, "the new slot after xoff_sas_changed()");
+}
+
+/* The cache line of an IPv4 key, computed as bpf/xoff.bpf.c does. */
+static __u32 cache_line(const struct xoff_sa_key *k)
+{
+	const __u32 *w = (const void *)k;
+	__u32 h = (w[0] ^ w[1] ^ w[2] ^ w[3] ^ w[4] ^ w[5]) * 0x9e3779b1u;
+
+	return h >> (32 - __builtin_ctz(XOFF_SA_CACHE));
+}
+
+/* Two SAs on one line take it from each other and each packet still finds its own SA;
+ * so does an unknown SPI on a line an SA holds. */
+Test(xdp, sa_cache_collisions, .init = fx_setup, .fini = fx_teardown)
+{
+	struct xoff_sa v = { .slot = 30, FX_GCM, FX_Q };
+	struct xoff_sa_key k1, k2, ku;
+	struct pkt_spec p1 = { V4, ESP(0x100, 100) }, p2 = p1, pu = p1;
+	__u8 d[4] = { 192, 0, 2, 1 };
+	__u32 spi, ret, i;
+	__u64 n1, n2;
+
+	cache_pin_cpu();
+	fx_config(XOFF_UNKNOWN_PASS, 0, 0);
+	fx_sa_key(SA_V4_SW, &k1);
+	for (spi = 0x1000; ; spi++) {
+		xoff_sa_key_make(&k2, AF_INET, d, htonl(spi), XOFF_ENCAP_ESP);
+		if (cache_line(&k2) == cache_line(&k1))
+			break;
+	}
+	cr_assert_eq(xoff_sa_update(fx, &k2, &v), 0);
+	p2.spi = spi;
+	for (spi = spi + 1; ; spi++) {
+		xoff_sa_key_make(&ku, AF_INET, d, htonl(spi), XOFF_ENCAP_ESP);
+		if (cache_line(&ku) == cache_line(&k1))
+			break;
+	}
+	pu.spi = spi;
+	for (i = 0; i < 4; i++) {
+		cr_expect_eq(cache_run(&p1, fx_sas[SA_V4_SW].v.slot, &n1, &ret), XOFF_R_SA_SW);
+		cr_expect_eq(cache_run(&p2, v.slot, &n2, &ret), XOFF_R_SA_SW);
+		cr_expect_eq(cache_run(&pu, v.slot, &n2, &ret), XOFF_R_UNKNOWN_PASS);
+	}
+	cr_expect_eq(n1, 4);
+	cr_expect_eq(n2, 4);
 }

@@ -20,6 +20,7 @@ struct xoff {
 	struct xoff_counters *pcpu;	/* scratch for one per-CPU value */
 	unsigned int hz;		/* the kernel's tick rate, 0 until measured */
 	bool mmapped;			/* loaded by the skeleton: .data and .bss are mmapped */
+	__u64 *gen;			/* xoff_gen, mmapped on first use */
 	struct xoff_mirror *mir;	/* xoff_mirror, mmapped on first use */
 	size_t mir_len;
 	int mir_old;			/* an older xoff's xoff_mirror, converted at load */
@@ -29,7 +30,7 @@ struct xoff {
 /* Maps shared by all interfaces; the reason maps and .data stay per instance. */
 static const char *const shared_maps[] = {
 	XOFF_MAP_SAS, XOFF_MAP_COUNTERS, XOFF_MAP_POLICIES, XOFF_MAP_CPUS, XOFF_MAP_MIRROR,
-	XOFF_MAP_IFACES, XOFF_MAP_DAEMON,
+	XOFF_MAP_IFACES, XOFF_MAP_DAEMON, XOFF_MAP_GEN,
 };
 
 __u32 xoff_max_sas(struct xoff *x)
@@ -192,6 +193,20 @@ struct xoff_mirror *xoff_mirror_records(struct xoff *x)
 	return x->mir;
 }
 
+int xoff_sas_changed(struct xoff *x)
+{
+	if (!x->gen) {
+		void *p = mmap(NULL, sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE, MAP_SHARED,
+			       bpf_map__fd(x->skel->maps.xoff_gen), 0);
+
+		if (p == MAP_FAILED)
+			return -errno;
+		x->gen = p;
+	}
+	__atomic_add_fetch(x->gen, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
 int xoff_open(struct xoff **out, const struct xoff_opts *opts)
 {
 	__u32 max_sas = opts && opts->max_sas ? opts->max_sas : XOFF_MAX_SAS;
@@ -291,6 +306,8 @@ void xoff_close(struct xoff *x)
 		return;
 	if (x->mir)
 		munmap(x->mir, x->mir_len);
+	if (x->gen)
+		munmap(x->gen, sysconf(_SC_PAGESIZE));
 	if (x->mir_old >= 0)
 		close(x->mir_old);
 	xoff_bpf__destroy(x->skel);
@@ -401,7 +418,7 @@ int xoff_sa_update(struct xoff *x, const struct xoff_sa_key *k, const struct xof
 	if (!key_valid(k) || !sa_valid(x, v))
 		return -EINVAL;
 	return err_of(bpf_map__update_elem(x->skel->maps.xoff_sas, k, sizeof(*k), v,
-					   sizeof(*v), BPF_ANY));
+					   sizeof(*v), BPF_ANY)) ?: xoff_sas_changed(x);
 }
 
 int xoff_sa_lookup(struct xoff *x, const struct xoff_sa_key *k, struct xoff_sa *v)
@@ -412,7 +429,8 @@ int xoff_sa_lookup(struct xoff *x, const struct xoff_sa_key *k, struct xoff_sa *
 
 int xoff_sa_delete(struct xoff *x, const struct xoff_sa_key *k)
 {
-	return err_of(bpf_map__delete_elem(x->skel->maps.xoff_sas, k, sizeof(*k), 0));
+	return err_of(bpf_map__delete_elem(x->skel->maps.xoff_sas, k, sizeof(*k), 0)) ?:
+	       xoff_sas_changed(x);
 }
 
 int xoff_sa_update_batch(struct xoff *x, const struct xoff_sa_key *keys,
@@ -443,6 +461,8 @@ int xoff_sa_update_batch(struct xoff *x, const struct xoff_sa_key *keys,
 			break;
 	}
 	*done = at;
+	if (at)
+		xoff_sas_changed(x);
 	return err;
 }
 

@@ -59,6 +59,9 @@ int xoff_config_get(struct xoff *x, struct xoff_ifconfig *cfg);
 int xoff_sa_key_make(struct xoff_sa_key *k, int family, const void *addr, __be32 spi,
 		     enum xoff_encap encap);
 
+/* The programs cache lookups of xoff_sas per CPU: after changing the map other than
+ * through these functions, call xoff_sas_changed() (it invalidates every cache). */
+int xoff_sas_changed(struct xoff *x);
 int xoff_sa_update(struct xoff *x, const struct xoff_sa_key *k, const struct xoff_sa *v);
 int xoff_sa_lookup(struct xoff *x, const struct xoff_sa_key *k, struct xoff_sa *v);
 int xoff_sa_delete(struct xoff *x, const struct xoff_sa_key *k);

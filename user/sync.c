@@ -551,6 +551,7 @@ static int key_apply(struct xsync *s, struct keyent *ke, bool batch)
 		if (!ke->present || memcmp(&ke->cur, &sa->val, sizeof(sa->val))) {
 			if (batch)
 				return 1;	/* the caller batches the update */
+			s->sas_changed = true;
 			if (bpf_map_update_elem(fd, &ke->key, &sa->val, BPF_ANY)) {
 				err = -errno;
 				s->st.map_errors++;
@@ -562,6 +563,7 @@ static int key_apply(struct xsync *s, struct keyent *ke, bool batch)
 			ke->present = true;
 		}
 	} else if (ke->present && !ke->orphan) {
+		s->sas_changed = true;
 		if (bpf_map_delete_elem(fd, &ke->key) && errno != ENOENT) {
 			err = -errno;
 			s->st.map_errors++;
@@ -611,6 +613,7 @@ int xsync_apply(struct xsync *s)
 			LIBBPF_OPTS(bpf_map_batch_opts, o);
 			__u32 count = n;
 
+			s->sas_changed = true;
 			if (bpf_map_update_batch(fd, keys, vals, &count, &o))
 				count = 0;	/* one by one below: that names the failing key */
 			for (i = 0; i < n; i++) {
@@ -627,6 +630,12 @@ int xsync_apply(struct xsync *s)
 			}
 			n = 0;
 		}
+	}
+	/* The programs' caches of the SA map: stale from here on. */
+	if (s->sas_changed) {
+		e = xoff_sas_changed(s->x);
+		s->sas_changed = e != 0;
+		err = err ?: e;
 	}
 	e = xsync_lpm_apply(s);
 	return err ?: e;

@@ -133,6 +133,7 @@ enum { SLOT_FREE = 0, SLOT_USED, SLOT_QUAR };
 struct xsync {
 	struct xoff	*x;
 	int		sas_fd;		/* xoff_sas */
+	bool		sas_changed;	/* xoff_gen to be bumped */
 	struct xsync_cfg cfg;
 	struct ssa	*sas;
 	struct spol	*pols;
