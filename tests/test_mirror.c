@@ -1010,6 +1010,49 @@ Test(mirror, restart_no_loss_no_double_count, .init = pin_init, .fini = mirror_f
 	cr_expect_eq(fk.nexp, 1, "soft expire sent again after the restart");
 }
 
+/* mirror auto -> on across a restart: what the kernel counted under the first daemon
+ * (swept or not) is never written; only traffic after the switch is. */
+Test(mirror, restart_auto_to_on_writes_from_the_switch, .init = pin_init, .fini = mirror_fini)
+{
+	struct xfrm_sa x;
+	__u32 slot;
+
+	start(XSYNC_MIRROR_AUTO);
+	x = sa_add(&sa_sw);
+	slot = slot_of(&x);
+	traffic(slot, 5, 500);
+	sweep(NOW);
+	traffic(slot, 3, 300);	/* never swept by the first daemon: the kernel's too */
+	cr_expect_eq(fk.newae_calls, 0);
+	stop();
+
+	start(XSYNC_MIRROR_ON);
+	resync(&sa_sw);
+	cr_expect_eq(slot_of(&x), slot);
+	cr_expect_eq(view(&x).decision, XSYNC_WRITE);
+	sweep(NOW + 10);
+	cr_expect_eq(fk.newae_calls, 0, "the kernel's traffic written after the switch");
+	expect_kernel(&x, 100, 10000, "at the switch");
+	traffic(slot, 4, 400);
+	sweep(NOW + 11);
+	expect_kernel(&x, 104, 10400, "after the switch");
+
+	/* And back to auto, then on again: the traffic under auto stays the kernel's. */
+	stop();
+	start(XSYNC_MIRROR_AUTO);
+	resync(&sa_sw);
+	traffic(slot, 2, 200);
+	sweep(NOW + 12);
+	stop();
+	start(XSYNC_MIRROR_ON);
+	resync(&sa_sw);
+	sweep(NOW + 13);
+	expect_kernel(&x, 104, 10400, "auto's traffic written");
+	traffic(slot, 1, 100);
+	sweep(NOW + 14);
+	expect_kernel(&x, 105, 10500, "after the second switch");
+}
+
 /* The kernel replaced the SA while no daemon ran (same identity, another add_time): the
  * old instance's counts go to nobody, the new one starts from a clean slot. */
 Test(mirror, restart_new_instance_not_credited, .init = pin_init, .fini = mirror_fini)

@@ -184,6 +184,8 @@ static int mirror_sa(struct xsync *s, struct ssa *sa, const struct xoff_counters
 		/* Counters cleared behind our back, or a new decision: start again here. */
 		m->packets = fp->packets;
 		m->bytes = fp->bytes;
+		if (sa->rebase && sa->decision == XSYNC_WRITE)
+			xsync_mir_flags(m, m->flags & ~XOFF_MIRROR_KCOUNTED);
 		sa->rebase = false;
 		return 0;
 	}
@@ -213,8 +215,11 @@ static int mirror_sa(struct xsync *s, struct ssa *sa, const struct xoff_counters
 		xsync_mir_flags(m, m->flags | XOFF_MIRROR_KERNEL); /* outlives a restart */
 		return 0;
 	case XSYNC_KERNEL:
+		/* The baseline, and who counted up to it, survive a restart. */
 		m->packets = fp->packets;
 		m->bytes = fp->bytes;
+		if (!(m->flags & XOFF_MIRROR_KCOUNTED))
+			xsync_mir_flags(m, m->flags | XOFF_MIRROR_KCOUNTED);
 		return 0;
 	case XSYNC_WRITE:
 		return write_delta(s, &sa->x, slot, fp, now, false);

@@ -512,6 +512,10 @@ static int key_apply(struct xsync *s, struct keyent *ke, bool batch)
 			else if (s->mir[slot].flags & XOFF_MIRROR_KERNEL)
 				sa->probe_result = XSYNC_KERNEL;
 			sa->decision = xsync_mirror_decide(s, sa);
+			/* The kernel counted it under the last daemon: its traffic up to
+			 * now is the kernel's, as at a switch while running. */
+			if (sa->decision == XSYNC_WRITE && s->mir[slot].flags & XOFF_MIRROR_KCOUNTED)
+				sa->rebase = true;
 			ke->orphan = false;
 		}
 	}

@@ -237,6 +237,9 @@ struct xoff_mirror {
 #define XOFF_MIRROR_HARD_SENT	0x8	/* hard expire sent for this SA */
 #define XOFF_MIRROR_WRITE	0x10	/* xoff writes this SA's curlft */
 #define XOFF_MIRROR_KERNEL	0x20	/* packet offload: the probe found the driver counts */
+#define XOFF_MIRROR_KCOUNTED	0x40	/* the kernel counted the traffic up to packets/bytes
+					 * (decision kernel): a restart under mirror on starts
+					 * writing from there */
 
 /* One per attached interface, in the pinned hash xoff_ifaces (key: ifindex). xoffctl
  * writes it under the pin directory's lock; the daemon reads the mirror mode from it. */
