@@ -103,9 +103,12 @@ struct {
 } XDP_RUN_CONFIG(xoff_xdp);
 
 /* The SA of @k, through this CPU's cache line for it. Both map lookups here are inlined
- * by the verifier (arrays); xoff_sas is looked up on a miss only. The cache is only ever
- * touched by its own CPU, and XDP and TC egress never interrupt each other (both run with
- * bottom halves off), so a line is never read half written. */
+ * by the verifier (arrays; per-CPU arrays since Linux 6.10, a helper call before); xoff_sas
+ * is looked up on a miss only. The cache is only ever touched by its own CPU, and XDP and
+ * TC egress never interrupt each other (both run with bottom halves off), so a line is
+ * never read half written. (BPF_PROG_TEST_RUN runs preemptible: two test runs at once on
+ * one CPU could mix a line; xoff's tests run one at a time, and production never runs
+ * these programs that way.) */
 static __always_inline const struct xoff_sa *xoff_sa_find(const struct xoff_sa_key *k)
 {
 	const __u32 *w = (const void *)k;
@@ -126,8 +129,8 @@ static __always_inline const struct xoff_sa *xoff_sa_find(const struct xoff_sa_k
 	b = (const void *)k;
 	if (c->gen == gen && a[0] == b[0] && a[1] == b[1] && a[2] == b[2])
 		return c->found ? &c->sa : NULL;
-	/* Emptied by an exchange, a full barrier: the generation is read before the map on
-	 * every CPU, so a line is never tagged newer than what it holds. */
+	/* Emptied by an exchange, which the JITs make a full barrier: the generation is read
+	 * before the map on every CPU, so a line is never tagged newer than what it holds. */
 	__sync_lock_test_and_set(&c->gen, 0);
 	sa = bpf_map_lookup_elem(&xoff_sas, k);
 	c->key = *k;

@@ -50,6 +50,7 @@
 #include <xdp/libxdp.h>
 #include "xoff/abi.h"
 #include "bpffs.h"
+#include "mirror_v1.h"
 
 #define XOFFCTL		XOFF_OUT "/xoffctl"
 #define BENCH_OBJ	XOFF_OUT "/bench.bpf.o"
@@ -1558,6 +1559,51 @@ Test(attach, with_daemon)
 	dpid = 0;
 	cr_assert_eq(code, 0, "the daemon's exit on SIGTERM");
 	expect_no_pins();
+}
+
+/* Maps of an older layout under a daemon that still runs (an older one, for all attach
+ * can tell): attach refuses before it changes anything, and says why. */
+Test(attach, older_maps_under_a_daemon_refused)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+	char path[160], old[170];
+	int i, fd;
+
+	start();
+	fflush(stdout);
+	fflush(stderr);
+	dpid = fork();
+	cr_assert_geq(dpid, 0);
+	if (!dpid) {
+		int lfd = open(dlog, O_WRONLY | O_APPEND);
+
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		dup2(lfd, 2);
+		execl(XOFFCTL, "xoffctl", "-P", pins, "run", (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 500 && !log_has("started:"); i++)
+		usleep(10000);
+	cr_assert(log_has("started:"), "the daemon did not start");
+	snprintf(path, sizeof(path), "%s/%s", pins, XOFF_MAP_MIRROR);
+	snprintf(old, sizeof(old), "%s_v1", path);
+	cr_assert_eq(unlink(path), 0);
+	pin_mirror_v1(path);
+
+	cr_assert_eq(X("attach", "xa0"), 1, "attach beside an older daemon: %s", R.err);
+	cr_assert(strstr(R.err, "older xoff"), "'%s'", R.err);
+	expect_clean("xa0");
+	cr_assert(!exists(old), "the old records moved aside");
+	fd = bpf_obj_get(path);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
+	close(fd);
+	cr_expect_eq(info.value_size, sizeof(struct mirror_v1), "the old map replaced");
+
+	kill(dpid, SIGTERM);
+	cr_assert_eq(wait_exit(dpid), 0);
+	dpid = 0;
 }
 
 /* ---- keep-maps ------------------------------------------------------------------------------ */

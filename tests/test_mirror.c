@@ -62,6 +62,7 @@ struct fk {
 	__u32			crash_slot;
 	struct xoff_mirror	crash_copy;	/* the mirror entry as the dying daemon left it */
 	bool			crashed;
+	bool			lose_answer;	/* the next NEWAE lands, its answer is lost */
 };
 
 static struct fk fk;
@@ -126,6 +127,10 @@ static int fk_newae(void *ctx, const struct xfrm_sa *sa, const struct xfrm_lifet
 		return -ESRCH;
 	k->cur = *cur;
 	f->newae_landed++;
+	if (f->lose_answer) {
+		f->lose_answer = false;
+		return -ETIMEDOUT;
+	}
 	return 0;
 }
 
@@ -1242,4 +1247,67 @@ Test(mirror, restart_after_unsent_write_writes_once, .init = pin_init, .fini = m
 	sweep(NOW + 11);
 	cr_expect_eq(fk.newae_landed, 2);
 	expect_kernel(&x, 107, 10700, "after more traffic");
+}
+
+/* Kernel (mirror off) -> probe -> xoff writes: the record no longer says the kernel
+ * counted, so the traffic of the last unswept moments reaches curlft after a restart. */
+Test(mirror, restart_after_probe_writes_keeps_traffic, .init = pin_init, .fini = mirror_fini)
+{
+	struct xfrm_sa x;
+	__u32 slot;
+
+	start(XSYNC_MIRROR_AUTO);
+	cr_assert_eq(xsync_set_mirror_mode(ms, OFFLOAD_DEV, XSYNC_MIRROR_OFF), 0);
+	x = sa_add(&sa_pkt);
+	slot = slot_of(&x);
+	cr_expect_eq(view(&x).decision, XSYNC_KERNEL);
+	traffic(slot, 1, 100);
+	sweep(NOW);
+	cr_expect(mirror_entry(slot).flags & XOFF_MIRROR_KCOUNTED);
+	cr_assert_eq(xsync_set_mirror_mode(ms, OFFLOAD_DEV, XSYNC_MIRROR_AUTO), 0);
+	cr_expect_eq(view(&x).decision, XSYNC_PROBE);
+	traffic(slot, 5, 500);
+	sweep(NOW + 1);
+	traffic(slot, 3, 300);
+	sweep(NOW + 2);
+	cr_expect_eq(view(&x).decision, XSYNC_WRITE);
+	expect_kernel(&x, 108, 10800, "the probe's traffic written");
+	cr_expect_eq(mirror_entry(slot).flags & XOFF_MIRROR_KCOUNTED, 0);
+	traffic(slot, 4, 400);	/* never swept by the first daemon */
+	stop();
+
+	start(XSYNC_MIRROR_AUTO);
+	resync(&sa_pkt);
+	cr_expect_eq(slot_of(&x), slot);
+	cr_expect_eq(view(&x).decision, XSYNC_WRITE);
+	sweep(NOW + 10);
+	expect_kernel(&x, 112, 11200, "the unswept traffic after the restart");
+}
+
+/* A write that landed but whose answer was lost stays pending; the next sweep finds it
+ * landed, and the limit it crossed is signalled although no traffic follows. */
+Test(mirror, lost_answer_resolved_and_limit_sent, .init = mirror_init, .fini = mirror_fini)
+{
+	struct xmsg_sa o = sa_sw;
+	struct xfrm_sa x;
+	__u32 slot;
+
+	o.hard_packets = 105;
+	start(XSYNC_MIRROR_ON);
+	x = sa_add(&o);
+	slot = slot_of(&x);
+	idle_sweep();
+	traffic(slot, 5, 500);
+	fk.lose_answer = true;
+	cr_expect_eq(xsync_mirror(ms, NOW), -ETIMEDOUT);
+	cr_expect(mirror_entry(slot).flags & XOFF_MIRROR_PENDING, "an unanswered write resolved");
+	expect_kernel(&x, 105, 10500, "landed");
+	cr_expect_eq(fk.nexp, 0);
+	sweep(NOW + 1);
+	cr_expect_eq(fk.newae_landed, 1, "a landed write sent again");
+	cr_expect_eq(mirror_entry(slot).flags & XOFF_MIRROR_PENDING, 0);
+	cr_expect_eq(view(&x).mirror.written_packets, 5);
+	cr_expect_eq(fk.nexp, 1, "hard expire of the landed write not sent");
+	sweep(NOW + 2);
+	cr_expect_eq(fk.nexp, 1, "hard expire sent twice");
 }

@@ -427,6 +427,14 @@ int xattach(const struct xattach_opts *o, struct xattach_result *r, struct xerr 
 		goto out;
 	}
 
+	/* Maps of an older layout are converted here, but not under an older daemon that
+	 * still writes them (and would never invalidate the new programs' SA caches). */
+	if (xoff_pins_outdated(pin.dir) == 1 && (r->daemon = xattach_daemon_pid(pin.dir))) {
+		err = xerr_set(e, -EBUSY, "the running daemon (pid %d) is from an older xoff: "
+			       "restart it first (it converts the pinned maps)", r->daemon);
+		goto out;
+	}
+
 	/* The shared maps, created and pinned if needed, and synced before any packet
 	 * meets them: with unknown-spi drop an empty map would drop every SA's ESP. */
 	xo.maps_only = true;

@@ -83,49 +83,69 @@ struct xoff_mirror_v1 {
 
 #define MIRROR_OLD	"_v1"	/* bpffs refuses dots in names */
 
-static int mirror_pin_check(struct xoff *x, const char *dir, bool upgrade)
+enum mirror_pin { MIRROR_NONE, MIRROR_CURRENT, MIRROR_V1, MIRROR_CUT, MIRROR_ALIEN };
+
+/* What is pinned as xoff_mirror in @dir; @fd: the map to convert from (V1, CUT). */
+static int mirror_pin_state(const char *dir, char *old, size_t oldlen, int *fd)
 {
 	struct bpf_map_info info = { 0 };
 	__u32 len = sizeof(info);
 	char path[256];
-	int fd, err;
+	int err;
 
+	*fd = -1;
 	if (snprintf(path, sizeof(path), "%s/%s", dir, XOFF_MAP_MIRROR) >= (int)sizeof(path) ||
-	    snprintf(x->mir_old_path, sizeof(x->mir_old_path), "%s%s", path, MIRROR_OLD) >=
-	    (int)sizeof(x->mir_old_path))
+	    snprintf(old, oldlen, "%s%s", path, MIRROR_OLD) >= (int)oldlen)
 		return -ENAMETOOLONG;
-	fd = bpf_obj_get(x->mir_old_path);
-	if (fd >= 0) {
-		/* An upgrade was cut short: what is pinned under the name is its new map,
-		 * maybe half filled. The old one is the truth. */
-		if (!upgrade) {
-			close(fd);
-			return -EPROTO;
-		}
-		if (unlink(path) && errno != ENOENT) {
-			err = -errno;
-			close(fd);
-			return err;
-		}
-		x->mir_old = fd;
-		return 0;
-	}
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+	if ((*fd = bpf_obj_get(old)) >= 0)
+		return MIRROR_CUT;
+	if ((*fd = bpf_obj_get(path)) < 0)
+		return errno == ENOENT ? MIRROR_NONE : -errno;
+	if (bpf_obj_get_info_by_fd(*fd, &info, &len)) {
 		err = -errno;
-		close(fd);
+		close(*fd);
+		*fd = -1;
 		return err;
 	}
 	if (info.value_size == sizeof(struct xoff_mirror) && info.map_flags & BPF_F_MMAPABLE) {
-		close(fd);
-		return 0;
+		close(*fd);
+		*fd = -1;
+		return MIRROR_CURRENT;
 	}
-	if (info.value_size != sizeof(struct xoff_mirror_v1) || !upgrade ||
-	    rename(path, x->mir_old_path)) {
-		err = info.value_size != sizeof(struct xoff_mirror_v1) || !upgrade ? -EPROTO
-										      : -errno;
+	return info.value_size == sizeof(struct xoff_mirror_v1) ? MIRROR_V1 : MIRROR_ALIEN;
+}
+
+int xoff_pins_outdated(const char *dir)
+{
+	char old[256];
+	int fd, st = mirror_pin_state(dir, old, sizeof(old), &fd);
+
+	if (fd >= 0)
+		close(fd);
+	return st < 0 ? st : st == MIRROR_V1 || st == MIRROR_CUT || st == MIRROR_ALIEN;
+}
+
+static int mirror_pin_check(struct xoff *x, const char *dir, bool upgrade)
+{
+	char path[256];
+	int fd, err = 0, st = mirror_pin_state(dir, x->mir_old_path, sizeof(x->mir_old_path), &fd);
+
+	if (st < 0 || st == MIRROR_NONE || st == MIRROR_CURRENT)
+		return st < 0 ? st : 0;
+	if (!upgrade || st == MIRROR_ALIEN) {
+		close(fd);
+		return -EPROTO;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, XOFF_MAP_MIRROR);
+	if (st == MIRROR_CUT) {
+		/* An upgrade was cut short: what is pinned under the name is its new map,
+		 * maybe half filled. The old one is the truth. */
+		if (unlink(path) && errno != ENOENT)
+			err = -errno;
+	} else if (rename(path, x->mir_old_path)) {
+		err = -errno;
+	}
+	if (err) {
 		close(fd);
 		return err;
 	}
@@ -153,6 +173,10 @@ static int mirror_convert(struct xoff *x)
 			return -errno;
 		memset(m, 0, sizeof(*m));
 		memcpy(m, &v, sizeof(v));
+		/* An older daemon kept the baselines of SAs the kernel counts in memory only:
+		 * whatever the record says, their traffic so far was the kernel's. */
+		if (m->flags & XOFF_MIRROR_USED && !(m->flags & XOFF_MIRROR_WRITE))
+			m->flags |= XOFF_MIRROR_KCOUNTED;
 		if (m->flags & XOFF_MIRROR_PENDING) {
 			/* What the old commit would have added once the write landed. */
 			m->pend_written_packets = v.written_packets + v.pend_packets - v.packets;
@@ -193,16 +217,22 @@ struct xoff_mirror *xoff_mirror_records(struct xoff *x)
 	return x->mir;
 }
 
+/* Mapped at load, so that the bump after a change to xoff_sas cannot fail. */
+static int gen_map(struct xoff *x)
+{
+	void *p = mmap(NULL, sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE, MAP_SHARED,
+		       bpf_map__fd(x->skel->maps.xoff_gen), 0);
+
+	if (p == MAP_FAILED)
+		return -errno;
+	x->gen = p;
+	return 0;
+}
+
 int xoff_sas_changed(struct xoff *x)
 {
-	if (!x->gen) {
-		void *p = mmap(NULL, sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE, MAP_SHARED,
-			       bpf_map__fd(x->skel->maps.xoff_gen), 0);
-
-		if (p == MAP_FAILED)
-			return -errno;
-		x->gen = p;
-	}
+	if (!x->gen)
+		return -EBADF;		/* not loaded */
 	__atomic_add_fetch(x->gen, 1, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -265,6 +295,7 @@ int xoff_load(struct xoff *x)
 	int err = xoff_bpf__load(x->skel);
 
 	x->mmapped = !err;
+	err = err ?: gen_map(x);
 	if (!err && x->mir_old >= 0)
 		err = mirror_convert(x);
 	return err;
@@ -462,7 +493,7 @@ int xoff_sa_update_batch(struct xoff *x, const struct xoff_sa_key *keys,
 	}
 	*done = at;
 	if (at)
-		xoff_sas_changed(x);
+		xoff_sas_changed(x);	/* mapped at load: cannot fail */
 	return err;
 }
 

@@ -34,6 +34,9 @@ int xoff_load(struct xoff *x);
 void xoff_close(struct xoff *x);
 /* strerror(), and what -EPROTO from xoff_open()/xoff_load() means. */
 const char *xoff_strerror(int err);
+/* 1 when maps pinned in @dir are of an older layout (xoff_open() with upgrade converts
+ * them), 0 when not, a negative errno when they cannot be read. */
+int xoff_pins_outdated(const char *dir);
 
 /* The counter mirror's records (xoff_max_sas() of them), mmapped from xoff_mirror after
  * load: a store is in the map at once, as another process or a restart sees it. NULL

@@ -41,6 +41,15 @@ static bool gone(int err)
 	return err == -ESRCH || err == -ENOENT;
 }
 
+/* PENDING goes, then the log is cleared (never before: a log of zeros reads as landed). */
+static void uncommit(struct xoff_mirror *m)
+{
+	xsync_mir_flags(m, m->flags & ~XOFF_MIRROR_PENDING);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	m->pend_packets = m->pend_bytes = m->target_packets = m->target_bytes = 0;
+	m->pend_written_packets = m->pend_written_bytes = 0;
+}
+
 /* Commit a pending write that landed: assignments only, so a stop between two of them
  * leaves a record the next commit finishes alike. */
 static void commit(struct xoff_mirror *m)
@@ -49,41 +58,7 @@ static void commit(struct xoff_mirror *m)
 	m->bytes = m->pend_bytes;
 	m->written_packets = m->pend_written_packets;
 	m->written_bytes = m->pend_written_bytes;
-	xsync_mir_flags(m, m->flags & ~XOFF_MIRROR_PENDING);
-	m->pend_packets = m->pend_bytes = m->target_packets = m->target_bytes = 0;
-	m->pend_written_packets = m->pend_written_bytes = 0;
-}
-
-static void uncommit(struct xoff_mirror *m)
-{
-	xsync_mir_flags(m, m->flags & ~XOFF_MIRROR_PENDING);
-	m->pend_packets = m->pend_bytes = m->target_packets = m->target_bytes = 0;
-	m->pend_written_packets = m->pend_written_bytes = 0;
-}
-
-/* A write left pending (by a daemon that stopped, or a request never answered): it
- * landed if the kernel shows its target (curlft only grows, and only xoff writes SAs
- * whose traffic the kernel does not see). */
-static int resolve_pending(struct xsync *s, const struct xfrm_sa *x, __u32 slot)
-{
-	struct xoff_mirror *m = &s->mir[slot];
-	struct xfrm_lifetime_cur cur;
-	int err = s->cfg.kops->getae(s->cfg.kctx, x, &cur);
-	bool landed;
-	char name[96];
-
-	if (err && !gone(err))
-		return err;
-	landed = !err && cur.packets >= m->target_packets && cur.bytes >= m->target_bytes;
-	xsync_sa_name(x, name, sizeof(name));
-	xsync_log(s, XSYNC_INFO, "%s: a lifetime write was left in flight (a daemon stopped, or "
-		  "no answer came): %s", name, err ? "the SA is gone" : landed ? "it had landed" :
-		  "it had not landed, written again");
-	if (landed)
-		commit(m);
-	else
-		uncommit(m);
-	return 0;
+	uncommit(m);
 }
 
 /* Signal the soft and hard limits as the kernel does for its own traffic (">=", hard
@@ -121,6 +96,32 @@ static int check_limits(struct xsync *s, const struct xfrm_sa *x, __u32 slot,
 	return 0;
 }
 
+/* A write left pending (by a daemon that stopped, or a request never answered): it
+ * landed if the kernel shows its target (curlft only grows, and only xoff writes SAs
+ * whose traffic the kernel does not see). One that landed may have crossed a limit. */
+static int resolve_pending(struct xsync *s, const struct xfrm_sa *x, __u32 slot)
+{
+	struct xoff_mirror *m = &s->mir[slot];
+	struct xfrm_lifetime_cur cur;
+	int err = s->cfg.kops->getae(s->cfg.kctx, x, &cur);
+	bool landed;
+	char name[96];
+
+	if (err && !gone(err))
+		return err;
+	landed = !err && cur.packets >= m->target_packets && cur.bytes >= m->target_bytes;
+	xsync_sa_name(x, name, sizeof(name));
+	xsync_log(s, XSYNC_INFO, "%s: a lifetime write was left in flight (a daemon stopped, or "
+		  "no answer came): %s", name, err ? "the SA is gone" : landed ? "it had landed" :
+		  "it had not landed, written again");
+	if (!landed) {
+		uncommit(m);
+		return 0;
+	}
+	commit(m);
+	return check_limits(s, x, slot, &cur);
+}
+
 /* Add the fast-path delta to the kernel's curlft: intent logged, sent, committed. */
 static int write_delta(struct xsync *s, const struct xfrm_sa *x, __u32 slot,
 		       const struct xoff_counters *fp, __u64 now, bool same_instance)
@@ -151,7 +152,9 @@ static int write_delta(struct xsync *s, const struct xfrm_sa *x, __u32 slot,
 	m->target_bytes = next.bytes;
 	m->pend_written_packets = m->written_packets + (fp->packets - m->packets);
 	m->pend_written_bytes = m->written_bytes + (fp->bytes - m->bytes);
-	xsync_mir_flags(m, m->flags | XOFF_MIRROR_PENDING | XOFF_MIRROR_WRITE);
+	/* From here xoff writes this SA's counts: the baseline is no longer the kernel's. */
+	xsync_mir_flags(m, (m->flags | XOFF_MIRROR_PENDING | XOFF_MIRROR_WRITE) &
+			   ~XOFF_MIRROR_KCOUNTED);
 
 	err = s->cfg.kops->newae(s->cfg.kctx, x, &next);
 	if (!err) {

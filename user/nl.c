@@ -263,20 +263,25 @@ static int rq_recv(struct xnl *n, __u32 seq, xnl_cb cb, void *ctx)
 		const struct nlmsghdr *nlh;
 		int left, done = 0;
 
+		/* The kernel handled the request when it was sent: without its answer, what it
+		 * did is unknown. Every such case is -ETIMEDOUT, on a socket then replaced (a
+		 * late answer, or a dump still going, must not meet the next request). */
 		if (len < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				xnl_log(n, 3, "XFRM netlink: no answer within %ld s",
 					(long)rq_timeout.tv_sec);
-				n->rq_stale = true;	/* a late answer or a dump still going */
-				return -ETIMEDOUT;
-			}
-			return -errno;
+			else
+				xnl_log(n, 3, "XFRM netlink: answer lost: %s", strerror(errno));
+			n->rq_stale = true;
+			return -ETIMEDOUT;
 		}
 		if (len > XNL_BUF) {
 			explicit_bzero(n->buf, XNL_BUF);
-			return -EMSGSIZE;
+			xnl_log(n, 3, "XFRM netlink: answer lost: %zd bytes", len);
+			n->rq_stale = true;
+			return -ETIMEDOUT;
 		}
 		left = len;
 		for (nlh = (void *)n->buf; xnl_msg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {

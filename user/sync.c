@@ -822,7 +822,7 @@ static int tdir_adjust(struct xsync *s, const struct xfrm_pol *p, int delta)
 		if (tdir_outcome(t) != before) {
 			HASH_FIND(hh, s->addrs, &k, sizeof(k), a);
 			for (struct ssa *sa = a ? a->head : NULL; sa; sa = sa->addr_next)
-				err = err ?: rederive(s, sa);
+				err = rederive(s, sa) ?: err;	/* every one, whatever fails */
 		}
 		if (!t->n_in && !t->n_out) {
 			HASH_DEL(s->tdirs, t);
@@ -835,7 +835,7 @@ static int tdir_adjust(struct xsync *s, const struct xfrm_pol *p, int delta)
 static int pol_upsert(struct xsync *s, const struct xfrm_pol *p)
 {
 	struct spol *sp;
-	int err;
+	int err = 0;
 
 	HASH_FIND(hh, s->pols, &p->index, sizeof(p->index), sp);
 	if (!sp) {
@@ -845,11 +845,11 @@ static int pol_upsert(struct xsync *s, const struct xfrm_pol *p)
 		HASH_ADD(hh, s->pols, index, sizeof(sp->index), sp);
 		s->st.policies++;
 	} else {
-		tdir_adjust(s, &sp->p, -1);
+		err = tdir_adjust(s, &sp->p, -1);
 	}
 	sp->p = *p;
 	sp->seen = true;
-	err = tdir_adjust(s, &sp->p, 1);
+	err = tdir_adjust(s, &sp->p, 1) ?: err;
 	s->lpm_dirty = true;
 	return err;
 }

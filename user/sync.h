@@ -14,7 +14,8 @@
 struct xsync;
 
 /* Requests to the kernel, by SA identity (daddr, SPI, protocol, family, mark). Each
- * returns 0 or a negative errno (-ESRCH: the SA is gone). */
+ * returns 0 or a negative errno: -ESRCH, the SA is gone; -ETIMEDOUT, the request went out
+ * and no answer came, so it may have been applied; any other, it was not. */
 struct xsync_kops {
 	int (*getae)(void *ctx, const struct xfrm_sa *sa, struct xfrm_lifetime_cur *cur);
 	int (*newae)(void *ctx, const struct xfrm_sa *sa, const struct xfrm_lifetime_cur *cur);
