@@ -1501,12 +1501,11 @@ static bool log_has(const char *s)
 	return strstr(b, s) != NULL;
 }
 
-Test(attach, with_daemon)
+/* `xoffctl run` over this test's pins, a mirror sweep every 100 ms, until it started. */
+static void start_daemon(void)
 {
-	json_t *a, *st, *d, *age;
-	int i, code;
+	int i;
 
-	start();
 	fflush(stdout);
 	fflush(stderr);
 	dpid = fork();
@@ -1522,6 +1521,15 @@ Test(attach, with_daemon)
 	for (i = 0; i < 500 && !log_has("started:"); i++)
 		usleep(10000);
 	cr_assert(log_has("started:"), "the daemon did not start");
+}
+
+Test(attach, with_daemon)
+{
+	json_t *a, *st, *d, *age;
+	int i, code;
+
+	start();
+	start_daemon();
 
 	cr_assert_eq(X("-j", "attach", "xa0"), 0, "attach: %s", R.err);
 	a = out_json(&R);
@@ -1568,24 +1576,10 @@ Test(attach, older_maps_under_a_daemon_refused)
 	struct bpf_map_info info = { 0 };
 	__u32 len = sizeof(info);
 	char path[160], old[170];
-	int i, fd;
+	int fd;
 
 	start();
-	fflush(stdout);
-	fflush(stderr);
-	dpid = fork();
-	cr_assert_geq(dpid, 0);
-	if (!dpid) {
-		int lfd = open(dlog, O_WRONLY | O_APPEND);
-
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		dup2(lfd, 2);
-		execl(XOFFCTL, "xoffctl", "-P", pins, "run", (char *)NULL);
-		_exit(127);
-	}
-	for (i = 0; i < 500 && !log_has("started:"); i++)
-		usleep(10000);
-	cr_assert(log_has("started:"), "the daemon did not start");
+	start_daemon();
 	snprintf(path, sizeof(path), "%s/%s", pins, XOFF_MAP_MIRROR);
 	snprintf(old, sizeof(old), "%s_v1", path);
 	cr_assert_eq(unlink(path), 0);
