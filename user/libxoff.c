@@ -85,16 +85,16 @@ struct xoff_mirror_v1 {
 
 enum mirror_pin { MIRROR_NONE, MIRROR_CURRENT, MIRROR_V1, MIRROR_CUT, MIRROR_ALIEN };
 
-/* What is pinned as xoff_mirror in @dir; @fd: the map to convert from (V1, CUT). */
-static int mirror_pin_state(const char *dir, char *old, size_t oldlen, int *fd)
+/* What is pinned as xoff_mirror (@path, 256 bytes) in @dir; @fd: the map to convert from
+ * (V1, CUT), pinned as @old. */
+static int mirror_pin_state(const char *dir, char *path, char *old, size_t oldlen, int *fd)
 {
 	struct bpf_map_info info = { 0 };
 	__u32 len = sizeof(info);
-	char path[256];
 	int err;
 
 	*fd = -1;
-	if (snprintf(path, sizeof(path), "%s/%s", dir, XOFF_MAP_MIRROR) >= (int)sizeof(path) ||
+	if (snprintf(path, 256, "%s/%s", dir, XOFF_MAP_MIRROR) >= 256 ||
 	    snprintf(old, oldlen, "%s%s", path, MIRROR_OLD) >= (int)oldlen)
 		return -ENAMETOOLONG;
 	if ((*fd = bpf_obj_get(old)) >= 0)
@@ -117,8 +117,8 @@ static int mirror_pin_state(const char *dir, char *old, size_t oldlen, int *fd)
 
 int xoff_pins_outdated(const char *dir)
 {
-	char old[256];
-	int fd, st = mirror_pin_state(dir, old, sizeof(old), &fd);
+	char path[256], old[256];
+	int fd, st = mirror_pin_state(dir, path, old, sizeof(old), &fd);
 
 	if (fd >= 0)
 		close(fd);
@@ -128,7 +128,8 @@ int xoff_pins_outdated(const char *dir)
 static int mirror_pin_check(struct xoff *x, const char *dir, bool upgrade)
 {
 	char path[256];
-	int fd, err = 0, st = mirror_pin_state(dir, x->mir_old_path, sizeof(x->mir_old_path), &fd);
+	int fd, err = 0, st = mirror_pin_state(dir, path, x->mir_old_path, sizeof(x->mir_old_path),
+					       &fd);
 
 	if (st < 0 || st == MIRROR_NONE || st == MIRROR_CURRENT)
 		return st < 0 ? st : 0;
@@ -136,7 +137,6 @@ static int mirror_pin_check(struct xoff *x, const char *dir, bool upgrade)
 		close(fd);
 		return -EPROTO;
 	}
-	snprintf(path, sizeof(path), "%s/%s", dir, XOFF_MAP_MIRROR);
 	if (st == MIRROR_CUT) {
 		/* An upgrade was cut short: what is pinned under the name is its new map,
 		 * maybe half filled. The old one is the truth. */

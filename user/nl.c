@@ -266,20 +266,17 @@ static int rq_recv(struct xnl *n, __u32 seq, xnl_cb cb, void *ctx)
 		/* The kernel handled the request when it was sent: without its answer, what it
 		 * did is unknown. Every such case is -ETIMEDOUT, on a socket then replaced (a
 		 * late answer, or a dump still going, must not meet the next request). */
-		if (len < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
+		if (len < 0 && errno == EINTR)
+			continue;
+		if (len < 0 || len > XNL_BUF) {
+			if (len > XNL_BUF)
+				explicit_bzero(n->buf, XNL_BUF);
+			if (len < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 				xnl_log(n, 3, "XFRM netlink: no answer within %ld s",
 					(long)rq_timeout.tv_sec);
 			else
-				xnl_log(n, 3, "XFRM netlink: answer lost: %s", strerror(errno));
-			n->rq_stale = true;
-			return -ETIMEDOUT;
-		}
-		if (len > XNL_BUF) {
-			explicit_bzero(n->buf, XNL_BUF);
-			xnl_log(n, 3, "XFRM netlink: answer lost: %zd bytes", len);
+				xnl_log(n, 3, "XFRM netlink: answer lost: %s",
+					len < 0 ? strerror(errno) : "larger than the buffer");
 			n->rq_stale = true;
 			return -ETIMEDOUT;
 		}

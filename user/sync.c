@@ -487,10 +487,10 @@ static void sa_drop_slot(struct xsync *s, struct ssa *sa)
 }
 
 /* Make the map entry of one key what its owners call for: exactly one owner, that
- * owner's entry; none or several (a mark conflict), no entry. */
-static int key_apply(struct xsync *s, struct keyent *ke, bool batch)
+ * owner's entry; none or several (a mark conflict), no entry. Returns 1 when the entry
+ * is to be written (the caller batches those), else 0 or a negative errno. */
+static int key_apply(struct xsync *s, struct keyent *ke)
 {
-	int fd = s->sas_fd;
 	struct ssa *sa = ke->nowners == 1 ? ke->owners : NULL;
 	int err = 0;
 
@@ -552,23 +552,11 @@ static int key_apply(struct xsync *s, struct keyent *ke, bool batch)
 		sa->why = path_why(sa);	/* mapped now: the rival left, a slot freed */
 
 	if (sa) {
-		if (!ke->present || memcmp(&ke->cur, &sa->val, sizeof(sa->val))) {
-			if (batch)
-				return 1;	/* the caller batches the update */
-			s->sas_changed = true;
-			if (bpf_map_update_elem(fd, &ke->key, &sa->val, BPF_ANY)) {
-				err = -errno;
-				s->st.map_errors++;
-				xsync_log(s, XSYNC_ERR, "map update of spi 0x%08x: %s",
-					  ntohl(ke->key.spi), strerror(-err));
-				return err;
-			}
-			ke->cur = sa->val;
-			ke->present = true;
-		}
+		if (!ke->present || memcmp(&ke->cur, &sa->val, sizeof(sa->val)))
+			return 1;	/* the caller batches the update */
 	} else if (ke->present && !ke->orphan) {
 		s->sas_changed = true;
-		if (bpf_map_delete_elem(fd, &ke->key) && errno != ENOENT) {
+		if (bpf_map_delete_elem(s->sas_fd, &ke->key) && errno != ENOENT) {
 			err = -errno;
 			s->st.map_errors++;
 			return err;
@@ -605,7 +593,7 @@ int xsync_apply(struct xsync *s)
 		next = ke->dirty_next;
 		ke->dirty = false;
 		ke->dirty_next = NULL;
-		e = key_apply(s, ke, true);
+		e = key_apply(s, ke);
 		if (e == 1) {
 			pend[n] = ke;
 			keys[n] = ke->key;
