@@ -6,11 +6,12 @@
  *
  *   xoff-pktgen DEV --src ADDR --dst ADDR [--smac MAC] [--dmac MAC] [--vlan ID]...
  *               [--udp] [--sport N] [--dport N] [--spi N] [--spis N] [--seq N]
- *               [--size N] [--count N] [--ike] [--keepalive] [--icmp]
+ *               [--seq-random] [--size N] [--count N] [--ike] [--keepalive] [--icmp]
  *               [--malformed KIND] [--quiet]
  *
  * Default: ESP (IP protocol 50), SPI --spi, sequence numbers from --seq up, --size bytes
- * of patterned payload after the 8-byte ESP header. --udp: ESP-in-UDP (RFC 3948, 4500 to
+ * of patterned payload after the 8-byte ESP header (--seq-random: pseudo-random non-zero
+ * sequence numbers, seeded by --seq, as a forger who does not know the window would). --udp: ESP-in-UDP (RFC 3948, 4500 to
  * 4500 by default). --ike: an IKEv2 header to UDP 500 (4500 with --udp, behind the
  * non-ESP marker). --keepalive: a NAT-T keepalive (UDP 4500, one 0xff byte). --icmp: an
  * ICMP/ICMPv6 echo request (--size data bytes, --seq as its sequence number). --vlan
@@ -81,7 +82,7 @@ struct opts {
 	long sport, dport;	/* -1: default */
 	uint32_t spi, spis, seq, count;
 	long size;		/* -1: default */
-	bool have_spis, have_seq;
+	bool have_spis, have_seq, seq_random;
 	enum malformed malformed;
 };
 
@@ -102,7 +103,7 @@ static void usage(FILE *f)
 	fprintf(f,
 "Usage: " PROG " DEV --src ADDR --dst ADDR [--smac MAC] [--dmac MAC] [--vlan ID]...\n"
 "                   [--udp] [--sport N] [--dport N] [--spi N] [--spis N] [--seq N]\n"
-"                   [--size N] [--count N] [--ike | --keepalive | --icmp]\n"
+"                   [--seq-random] [--size N] [--count N] [--ike | --keepalive | --icmp]\n"
 "                   [--malformed KIND] [--quiet]\n"
 "Send crafted frames on DEV (AF_PACKET). Default: ESP (IP protocol 50).\n"
 "  --src, --dst ADDR   IPv4 or IPv6 addresses, both of one family\n"
@@ -114,6 +115,7 @@ static void usage(FILE *f)
 "  --spi N             ESP SPI, decimal or 0x hex (default 0x100); IKE initiator SPI\n"
 "  --spis N            cycle over N consecutive SPIs from --spi, one per frame\n"
 "  --seq N             first ESP (or ICMP echo) sequence number (default 1), +1 per frame\n"
+"  --seq-random        ESP sequence numbers pseudo-random (never 0), seeded by --seq\n"
 "  --size N            bytes after the ESP header (default 64) or of echo data\n"
 "  --count N           frames to send (default 1)\n"
 "  --ike               IKEv2 header (IKE_SA_INIT) to UDP 500, or 4500 with --udp\n"
@@ -197,7 +199,7 @@ static void parse(int argc, char **argv, struct opts *o)
 	enum {
 		O_SRC = 256, O_DST, O_SMAC, O_DMAC, O_VLAN, O_UDP, O_SPORT, O_DPORT, O_SPI,
 		O_SPIS, O_SEQ, O_SIZE, O_COUNT, O_IKE, O_KEEPALIVE, O_ICMP, O_MALFORMED,
-		O_QUIET, O_HELP,
+		O_QUIET, O_HELP, O_SEQ_RANDOM,
 	};
 	static const struct option lopts[] = {
 		{ "src", required_argument, NULL, O_SRC },
@@ -211,6 +213,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		{ "spi", required_argument, NULL, O_SPI },
 		{ "spis", required_argument, NULL, O_SPIS },
 		{ "seq", required_argument, NULL, O_SEQ },
+		{ "seq-random", no_argument, NULL, O_SEQ_RANDOM },
 		{ "size", required_argument, NULL, O_SIZE },
 		{ "count", required_argument, NULL, O_COUNT },
 		{ "ike", no_argument, NULL, O_IKE },
@@ -278,6 +281,9 @@ static void parse(int argc, char **argv, struct opts *o)
 			o->seq = num("--seq", optarg, 0, UINT32_MAX);
 			o->have_seq = true;
 			break;
+		case O_SEQ_RANDOM:
+			o->seq_random = true;
+			break;
 		case O_SIZE:
 			o->size = num("--size", optarg, 0, 65000);
 			break;
@@ -333,6 +339,8 @@ static void parse(int argc, char **argv, struct opts *o)
 		die(2, "--spis applies to ESP only");
 	if ((o->kind == K_IKE || o->kind == K_KEEPALIVE) && o->have_seq)
 		die(2, "--seq applies to ESP and --icmp only");
+	if (o->seq_random && o->kind != K_ESP)
+		die(2, "--seq-random applies to ESP only");
 	if ((o->kind == K_IKE || o->kind == K_KEEPALIVE) && o->size >= 0)
 		die(2, "--size applies to ESP and --icmp only");
 	if (o->kind == K_ICMP && (o->udp || o->sport >= 0 || o->dport >= 0))
@@ -547,6 +555,17 @@ static void build(const struct opts *o, uint8_t *buf, struct layout *l)
 	l->len = off;
 }
 
+/* Frame @n's pseudo-random sequence number (splitmix32 of seed and n), never 0. */
+static uint32_t seq_random(uint32_t seed, uint32_t n)
+{
+	uint32_t z = seed + n * 0x9e3779b9u;
+
+	z = (z ^ (z >> 16)) * 0x85ebca6bu;
+	z = (z ^ (z >> 13)) * 0xc2b2ae35u;
+	z ^= z >> 16;
+	return z ? z : 1;
+}
+
 /* Per-frame fields: SPI and sequence number (ESP), sequence number (ICMP), checksums. */
 static void patch(const struct opts *o, uint8_t *buf, const struct layout *l, uint32_t n)
 {
@@ -555,7 +574,7 @@ static void patch(const struct opts *o, uint8_t *buf, const struct layout *l, ui
 	if (l->esp) {
 		put32(buf + l->esp, o->spi + n % o->spis);
 		if (l->esp_avail >= ESP_HLEN)
-			put32(buf + l->esp + 4, o->seq + n);
+			put32(buf + l->esp + 4, o->seq_random ? seq_random(o->seq, n) : o->seq + n);
 	}
 	if (l->icmp) {
 		put16(l4 + 6, o->seq + n);
