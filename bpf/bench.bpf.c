@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Reference programs: the floors `make bench` measures xoff against, and a cpumap probe for tests. */
 #include <linux/bpf.h>
+#include <linux/pkt_cls.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <linux/ip.h>
@@ -40,6 +41,13 @@ SEC("xdp")
 int bench_empty(struct xdp_md *ctx)
 {
 	return XDP_PASS;
+}
+
+/* The floor of xoff's TC ingress program: a classifier that passes everything. */
+SEC("tc")
+int bench_tc_empty(struct __sk_buff *skb)
+{
+	return TC_ACT_UNSPEC;
 }
 
 SEC("xdp")

@@ -29,7 +29,14 @@ struct xoff_pkt {
 	__u32	ip_len;		/* IP header(s) + payload: what tunnel mode counts */
 	__u32	l4_len;		/* what transport mode counts: the IP payload after the
 				 * headers ESP is inserted behind */
+	__u32	l4_off;		/* offset of the L4 header from the frame's start */
+	__u8	l4_proto;	/* IPPROTO_* of the L4 header, 0 before the IP header */
 };
+
+/* Flags of xoff_parse(). */
+#define XOFF_PARSE_EGRESS	0x1	/* our ports are the source ports */
+#define XOFF_PARSE_GSO		0x2	/* an IP length of 0 is a GSO/GRO packet over 64 KiB
+					 * (BIG TCP): its length comes from the frame */
 
 struct vlan_hdr {
 	__be16	tci;
@@ -87,14 +94,29 @@ static __always_inline __u32 xoff_len16(__be16 v)
 	return x;
 }
 
-static __always_inline int xoff_parse_l4(void *pos, void *end, __u8 proto, __u32 l4_len,
-					 __be16 natt_port, int egress, struct xoff_pkt *p)
+/* An IP length field, or for a GSO/GRO packet over 64 KiB whose field is 0 (BIG TCP) the
+ * frame's @rest. Without a branch on the field being 0: the 6.1 verifier, knowing it 0 on
+ * one path, would explore the impossible side of a later "len < hlen" and lose hlen's
+ * bounds (then refuse the pointer arithmetic with it). */
+static __always_inline __u32 xoff_len_or_frame(__u32 field, __u32 rest, int flags)
+{
+	__u32 zero = (field - 1) >> 31;		/* field is at most 0xffff: 1 iff it is 0 */
+	__u32 gso = (flags & XOFF_PARSE_GSO) ? 1 : 0;
+
+	return field + zero * gso * rest;
+}
+
+static __always_inline int xoff_parse_l4(void *pos, void *end, __u32 off, __u8 proto,
+					 __u32 l4_len, __be16 natt_port, int flags,
+					 struct xoff_pkt *p)
 {
 	struct udphdr *udp;
 	__be32 *esp;
 	__be16 port;
 	__u32 ulen;
 
+	p->l4_off = off;
+	p->l4_proto = proto;
 	if (proto == IPPROTO_ESP) {
 		if (!XOFF_PULL(esp, pos, end) || (void *)(esp + 2) > end)
 			return XOFF_R_MALFORMED;
@@ -110,7 +132,7 @@ static __always_inline int xoff_parse_l4(void *pos, void *end, __u8 proto, __u32
 	if (!XOFF_PULL(udp, pos, end))
 		return XOFF_R_MALFORMED;
 	/* Ingress: our port is the destination; egress: the source. */
-	port = egress ? udp->source : udp->dest;
+	port = flags & XOFF_PARSE_EGRESS ? udp->source : udp->dest;
 	if (port == bpf_htons(XOFF_IKE_PORT))
 		return XOFF_R_IKE;
 	if (port != natt_port)
@@ -123,8 +145,10 @@ static __always_inline int xoff_parse_l4(void *pos, void *end, __u8 proto, __u32
 	return xoff_parse_natt(udp + 1, end, ulen, p);
 }
 
-static __always_inline int xoff_parse_ip4(void *pos, void *end, __be16 natt_port,
-					  int egress, struct xoff_pkt *p)
+/* @off: the IP header's offset in the frame; @rem: the frame's bytes from there on (the
+ * whole packet, also where only its head is in [pos, end)). */
+static __always_inline int xoff_parse_ip4(void *pos, void *end, __u32 off, __u32 rem,
+					  __be16 natt_port, int flags, struct xoff_pkt *p)
 {
 	struct iphdr *ip;
 	__u32 hlen, tot;
@@ -132,9 +156,8 @@ static __always_inline int xoff_parse_ip4(void *pos, void *end, __be16 natt_port
 	if (!XOFF_PULL(ip, pos, end))
 		return XOFF_R_MALFORMED;
 	hlen = ip->ihl * 4;
-	tot = xoff_len16(ip->tot_len);
-	if (ip->version != 4 || hlen < sizeof(*ip) || tot < hlen ||
-	    (void *)ip + tot > end)
+	tot = xoff_len_or_frame(xoff_len16(ip->tot_len), rem, flags);
+	if (ip->version != 4 || hlen < sizeof(*ip) || tot < hlen || tot > rem)
 		return XOFF_R_MALFORMED;
 	p->key.family = AF_INET;
 	p->key.daddr4 = ip->daddr;
@@ -142,7 +165,8 @@ static __always_inline int xoff_parse_ip4(void *pos, void *end, __be16 natt_port
 	p->l4_len = tot - hlen;
 	if (ip->frag_off & bpf_htons(XOFF_IP_MF | XOFF_IP_OFFSET))
 		return XOFF_R_FRAGMENT;
-	return xoff_parse_l4(pos + hlen, end, ip->protocol, tot - hlen, natt_port, egress, p);
+	return xoff_parse_l4(pos + hlen, end, off + hlen, ip->protocol, tot - hlen, natt_port,
+			     flags, p);
 }
 
 static __always_inline int xoff_is_ip6_ext(__u8 nexthdr)
@@ -151,8 +175,8 @@ static __always_inline int xoff_is_ip6_ext(__u8 nexthdr)
 	       nexthdr == IPPROTO_DSTOPTS;
 }
 
-static __always_inline int xoff_parse_ip6(void *pos, void *end, __be16 natt_port,
-					  int egress, struct xoff_pkt *p)
+static __always_inline int xoff_parse_ip6(void *pos, void *end, __u32 off, __u32 rem,
+					  __be16 natt_port, int flags, struct xoff_pkt *p)
 {
 	struct ipv6_opt_hdr *opt;
 	struct ipv6hdr *ip6;
@@ -162,14 +186,17 @@ static __always_inline int xoff_parse_ip6(void *pos, void *end, __be16 natt_port
 
 	if (!XOFF_PULL(ip6, pos, end))
 		return XOFF_R_MALFORMED;
-	len = xoff_len16(ip6->payload_len);
-	if (ip6->version != 6 || pos + sizeof(*ip6) + len > end)
+	if (rem < sizeof(*ip6))
+		return XOFF_R_MALFORMED;
+	len = xoff_len_or_frame(xoff_len16(ip6->payload_len), rem - sizeof(*ip6), flags);
+	if (ip6->version != 6 || len > rem - sizeof(*ip6))
 		return XOFF_R_MALFORMED;
 	p->key.family = AF_INET6;
 	__builtin_memcpy(p->key.daddr, &ip6->daddr, sizeof(p->key.daddr));
 	p->ip_len = sizeof(*ip6) + len;
 	nexthdr = ip6->nexthdr;
 	pos += sizeof(*ip6);
+	off += sizeof(*ip6);
 	tail = len;
 
 #pragma unroll
@@ -193,6 +220,7 @@ static __always_inline int xoff_parse_ip6(void *pos, void *end, __be16 natt_port
 		len -= hlen;
 		nexthdr = opt->nexthdr;
 		pos += hlen;
+		off += hlen;
 	}
 	/* Beyond the walk, unwalked headers are counted: an overcount, never less. */
 	p->l4_len = tail;
@@ -200,23 +228,26 @@ static __always_inline int xoff_parse_ip6(void *pos, void *end, __be16 natt_port
 		return XOFF_R_FRAGMENT;
 	if (xoff_is_ip6_ext(nexthdr))
 		return XOFF_R_OTHER;	/* more extension headers than we walk */
-	return xoff_parse_l4(pos, end, nexthdr, len, natt_port, egress, p);
+	return xoff_parse_l4(pos, end, off, nexthdr, len, natt_port, flags, p);
 }
 
 /*
  * Classify one frame. Returns XOFF_PARSE_ESP with p->key filled, or the reason the
- * packet is not ours. @natt_port is in network order.
+ * packet is not ours. Headers are read in [data, end); lengths are checked against
+ * @len, the whole frame (an skb's head may end before its payload). @natt_port is in
+ * network order; @flags XOFF_PARSE_*.
  */
-static __always_inline int xoff_parse(void *data, void *end, __be16 natt_port, int egress,
-				      struct xoff_pkt *p)
+static __always_inline int xoff_parse(void *data, void *end, __u32 len, __be16 natt_port,
+				      int flags, struct xoff_pkt *p)
 {
 	struct vlan_hdr *vlan;
 	struct ethhdr *eth;
 	void *pos = data;
+	__u32 off = sizeof(*eth);
 	__be16 proto;
 	int i;
 
-	if (!XOFF_PULL(eth, pos, end))
+	if (!XOFF_PULL(eth, pos, end) || len < sizeof(*eth))
 		return XOFF_R_MALFORMED;
 	proto = eth->h_proto;
 	pos += sizeof(*eth);
@@ -229,12 +260,14 @@ static __always_inline int xoff_parse(void *data, void *end, __be16 natt_port, i
 			return XOFF_R_MALFORMED;
 		proto = vlan->proto;
 		pos += sizeof(*vlan);
+		off += sizeof(*vlan);
 	}
-
+	if (len < off)
+		return XOFF_R_MALFORMED;
 	if (proto == bpf_htons(ETH_P_IP))
-		return xoff_parse_ip4(pos, end, natt_port, egress, p);
+		return xoff_parse_ip4(pos, end, off, len - off, natt_port, flags, p);
 	if (proto == bpf_htons(ETH_P_IPV6))
-		return xoff_parse_ip6(pos, end, natt_port, egress, p);
+		return xoff_parse_ip6(pos, end, off, len - off, natt_port, flags, p);
 	return XOFF_R_NOT_IP;
 }
 

@@ -24,6 +24,24 @@ struct {
 	__type(value, struct xoff_counters);
 } xoff_counters SEC(".maps");
 
+/* Authenticated counts (abi.h), by the same slots; fed by TC ingress from secpaths and by
+ * TC egress from packet-offload selectors, read by the counter mirror. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XOFF_MAX_SAS);
+	__type(key, __u32);
+	__type(value, struct xoff_counters);
+} xoff_auth SEC(".maps");
+
+/* Inbound SAs as a secpath names their states. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, XOFF_MAX_SAS);
+	__type(key, struct xoff_auth_key);
+	__type(value, struct xoff_auth);
+} xoff_auth_sas SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -88,7 +106,7 @@ struct {
 	__uint(max_entries, XOFF_R_MAX);
 	__type(key, __u32);
 	__type(value, __u64);
-} xoff_xdp_reasons SEC(".maps"), xoff_tc_reasons SEC(".maps");
+} xoff_xdp_reasons SEC(".maps"), xoff_tc_reasons SEC(".maps"), xoff_tci_reasons SEC(".maps");
 
 /* This instance's interface; user space writes it through the mmapped .data. */
 struct xoff_ifconfig xoff_cfg = {
@@ -149,27 +167,29 @@ static __always_inline void xoff_reason(void *map, __u32 reason)
 		(*n)++;
 }
 
-static __always_inline void xoff_count(const __u32 *slot, __u32 bytes)
+static __always_inline void xoff_count(void *map, const __u32 *slot, __u32 packets,
+				       __u64 bytes)
 {
-	struct xoff_counters *c = bpf_map_lookup_elem(&xoff_counters, slot);
+	struct xoff_counters *c = bpf_map_lookup_elem(map, slot);
 
 	if (c) {
-		c->packets++;
+		c->packets += packets;
 		c->bytes += bytes;
 		c->last_seen = bpf_jiffies64();
 	}
 }
 
-/* Count one packet of @esp_len bytes of ESP for @sa; false if too short to be ESP of
+/* Count @segs packets of @esp_len bytes of ESP for @sa; false if too short to be ESP of
  * this SA (the kernel would drop it uncounted). @tail: trailer and ICV are in place. */
-static __always_inline int xoff_count_esp(const struct xoff_sa *sa, __u32 esp_len, int tail)
+static __always_inline int xoff_count_esp(const struct xoff_sa *sa, __u32 esp_len, int tail,
+					  __u32 segs)
 {
 	__u32 overhead = XOFF_ESP_HDR_LEN + sa->iv_len +
 			 (tail ? sa->icv_len + XOFF_ESP_TRAILER_LEN : 0);
 
 	if (esp_len < overhead)
 		return 0;
-	xoff_count(&sa->slot, esp_len - overhead);
+	xoff_count(&xoff_counters, &sa->slot, segs, esp_len - overhead);
 	return 1;
 }
 
@@ -183,11 +203,15 @@ int xoff_xdp(struct xdp_md *ctx)
 	int verdict = XDP_PASS;
 	int r;
 
-	r = xoff_parse(data, end, xoff_cfg.natt_port, 0, &p);
+	r = xoff_parse(data, end, end - data, xoff_cfg.natt_port, 0, &p);
 	if (r != XOFF_PARSE_ESP)
 		goto out;
 
 	sa = xoff_sa_find(&p.key);
+	if (sa && sa->flags & XOFF_SA_UNSERVED) {
+		r = XOFF_R_UNSERVED;	/* the kernel's: never dropped, not counted */
+		goto out;
+	}
 	if (!sa) {
 		if (xoff_cfg.unknown_spi == XOFF_UNKNOWN_DROP) {
 			verdict = XDP_DROP;
@@ -201,7 +225,7 @@ int xoff_xdp(struct xdp_md *ctx)
 		r = XOFF_R_WRONG_DIR;
 		goto out;
 	}
-	if (!xoff_count_esp(sa, p.esp_len, 1)) {
+	if (!xoff_count_esp(sa, p.esp_len, 1, 1)) {
 		r = XOFF_R_MALFORMED;
 		goto out;
 	}
@@ -222,8 +246,53 @@ out:
 	return verdict;
 }
 
+/* Headers an skb must hold in its linear part for the parser: Ethernet, two VLAN tags,
+ * IPv6 with the extension headers walked, UDP, ESP's SPI and sequence number. An skb
+ * whose head is shorter (page-frag ESP, some forwarded GRO skbs) is pulled that far. */
+#define XOFF_TC_HEAD	(14 + 8 + 40 + 8 * XOFF_MAX_IP6_EXTHDRS + 8 + 8)
+
+static __always_inline void xoff_tc_pull(struct __sk_buff *skb)
+{
+	__u32 want = skb->len < XOFF_TC_HEAD ? skb->len : XOFF_TC_HEAD;
+
+	if ((long)skb->data_end - (long)skb->data < (long)want)
+		bpf_skb_pull_data(skb, want);
+}
+
+/* Wire packets an skb stands for: a GSO skb is segmented after TC egress, a GRO skb was
+ * merged before TC ingress. */
+static __always_inline __u32 xoff_segs(const struct __sk_buff *skb)
+{
+	return skb->gso_segs > 1 ? skb->gso_segs : 1;
+}
+
+/* The L4 header every segment of a GSO/GRO skb repeats: TCP with its options, UDP. */
+static __always_inline __u32 xoff_l4_hdr(struct __sk_buff *skb, const struct xoff_pkt *p)
+{
+	__u8 doff;
+
+	if (p->l4_proto == IPPROTO_UDP)
+		return 8;
+	if (p->l4_proto != IPPROTO_TCP ||
+	    bpf_skb_load_bytes(skb, p->l4_off + 12, &doff, sizeof(doff)))
+		return 0;
+	return (doff >> 4) * 4;
+}
+
+/* The kernel's byte count of @segs plaintext segments in one skb (abi.h). */
+static __always_inline __u64 xoff_plain_bytes(struct __sk_buff *skb, const struct xoff_pkt *p,
+					      __u8 mode, __u32 segs)
+{
+	__u64 l3 = p->ip_len - p->l4_len, l4 = segs > 1 ? xoff_l4_hdr(skb, p) : 0;
+
+	if (mode == XOFF_MODE_TUNNEL)
+		return p->ip_len + (__u64)(segs - 1) * (l3 + l4);
+	return p->l4_len + (__u64)(segs - 1) * l4;
+}
+
 /* Egress plaintext that a packet-offload SA will carry: the kernel's XFRM sees it,
- * but the NIC does the ESP, so count it here by the SA's selector. */
+ * but the NIC does the ESP, so count it here by the SA's selector, as authenticated
+ * counts (the plaintext the kernel hands the SA). */
 static __always_inline int xoff_count_policy(struct __sk_buff *skb, const struct xoff_pkt *p)
 {
 	struct xoff_policy_key k = {
@@ -231,12 +300,13 @@ static __always_inline int xoff_count_policy(struct __sk_buff *skb, const struct
 		.family = p->key.family,
 	};
 	struct xoff_policy *pol;
+	__u32 segs = xoff_segs(skb);
 
 	__builtin_memcpy(k.daddr, p->key.daddr, sizeof(k.daddr));
 	pol = bpf_map_lookup_elem(&xoff_policies, &k);
 	if (!pol || pol->ifindex != skb->ifindex)
 		return 0;
-	xoff_count(&pol->slot, pol->mode == XOFF_MODE_TUNNEL ? p->ip_len : p->l4_len);
+	xoff_count(&xoff_auth, &pol->slot, segs, xoff_plain_bytes(skb, p, pol->mode, segs));
 	return 1;
 }
 
@@ -255,13 +325,16 @@ static __always_inline int xoff_esp_deferred(struct __sk_buff *skb)
 SEC("tc")
 int xoff_tc(struct __sk_buff *skb)
 {
-	void *data = (void *)(long)skb->data;
-	void *end = (void *)(long)skb->data_end;
 	struct xoff_pkt p = {};
 	const struct xoff_sa *sa;
+	void *data, *end;
 	int r;
 
-	r = xoff_parse(data, end, xoff_cfg.natt_port, 1, &p);
+	xoff_tc_pull(skb);
+	data = (void *)(long)skb->data;
+	end = (void *)(long)skb->data_end;
+	r = xoff_parse(data, end, skb->len, xoff_cfg.natt_port,
+		       XOFF_PARSE_EGRESS | (skb->gso_segs > 1 ? XOFF_PARSE_GSO : 0), &p);
 	if (r == XOFF_R_OTHER && xoff_cfg.policies) {
 		if (xoff_count_policy(skb, &p))
 			r = XOFF_R_POLICY_HW;
@@ -275,11 +348,15 @@ int xoff_tc(struct __sk_buff *skb)
 		r = XOFF_R_UNKNOWN_PASS;	/* egress is never dropped */
 		goto out;
 	}
+	if (sa->flags & XOFF_SA_UNSERVED) {
+		r = XOFF_R_UNSERVED;
+		goto out;
+	}
 	if (sa->dir != XOFF_DIR_OUT) {
 		r = XOFF_R_WRONG_DIR;
 		goto out;
 	}
-	if (!xoff_count_esp(sa, p.esp_len, !xoff_esp_deferred(skb))) {
+	if (!xoff_count_esp(sa, p.esp_len, !xoff_esp_deferred(skb), xoff_segs(skb))) {
 		r = XOFF_R_MALFORMED;
 		goto out;
 	}
@@ -297,7 +374,77 @@ int xoff_tc(struct __sk_buff *skb)
 	}
 out:
 	xoff_reason(&xoff_tc_reasons, r);
-	return TC_ACT_OK;
+	return TC_ACT_UNSPEC;	/* never ends the chain: filters behind xoff's still run */
+}
+
+/* The newest state of the skb's secpath (the transform just undone; with nested SAs the
+ * outer ones were counted on the packet's earlier passes). False without a secpath. */
+static __always_inline int xoff_secpath_last(struct __sk_buff *skb, struct bpf_xfrm_state *xs)
+{
+	struct bpf_xfrm_state t;
+	int i, found = 0;
+
+#pragma unroll
+	for (i = 0; i < XOFF_SECPATH_MAX; i++) {
+		if (bpf_skb_get_xfrm_state(skb, i, &t, sizeof(t), 0))
+			break;
+		*xs = t;
+		found = 1;
+	}
+	return found;
+}
+
+/*
+ * TC ingress: authenticated counts. A packet with a secpath was decrypted and
+ * authenticated by the kernel's ESP input (software and crypto offload: tunnel mode hands
+ * the decapsulated packet to the stack again, through here) or by the NIC (packet offload:
+ * the driver hands it up with its state). Forged ESP never gets that far.
+ */
+SEC("tc")
+int xoff_tci(struct __sk_buff *skb)
+{
+	struct xoff_auth_key k = {};
+	struct bpf_xfrm_state xs;
+	struct xoff_pkt p = {};
+	struct xoff_auth *a;
+	void *data, *end;
+	__u32 segs;
+	int r;
+
+	if (!xoff_secpath_last(skb, &xs)) {
+		r = XOFF_R_CLEAR;
+		goto out;
+	}
+	xoff_tc_pull(skb);
+	data = (void *)(long)skb->data;
+	end = (void *)(long)skb->data_end;
+	r = xoff_parse(data, end, skb->len, xoff_cfg.natt_port,
+		       skb->gso_segs > 1 ? XOFF_PARSE_GSO : 0, &p);
+	if (r == XOFF_PARSE_ESP && p.key.spi == xs.spi) {
+		/* Still the SA's own ESP: its status is the kernel's to check. */
+		r = XOFF_R_AUTH_ESP;
+		goto out;
+	}
+	if (r == XOFF_R_MALFORMED || r == XOFF_R_NOT_IP)
+		goto out;	/* no IP lengths to count by (fragments have theirs) */
+	k.family = xs.family;
+	k.spi = xs.spi;
+	k.reqid = xs.reqid;
+	if (xs.family == AF_INET6)
+		__builtin_memcpy(k.saddr, xs.remote_ipv6, sizeof(k.saddr));
+	else
+		k.saddr4 = xs.remote_ipv4;
+	a = bpf_map_lookup_elem(&xoff_auth_sas, &k);
+	if (!a) {
+		r = XOFF_R_AUTH_OTHER;
+		goto out;
+	}
+	segs = xoff_segs(skb);
+	xoff_count(&xoff_auth, &a->slot, segs, xoff_plain_bytes(skb, &p, a->mode, segs));
+	r = XOFF_R_AUTH;
+out:
+	xoff_reason(&xoff_tci_reasons, r);
+	return TC_ACT_UNSPEC;	/* it only counts: filters behind it still run */
 }
 
 /* Run by the loader (BPF_PROG_TEST_RUN) to pair jiffies with CLOCK_MONOTONIC. */

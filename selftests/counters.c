@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * xoff-counters: read and add to xoff's per-SA fast-path counters in the pinned
- * xoff_counters map, as a NIC reporting packet-offload traffic would, for the selftests of
- * the counter mirror (traffic the kernel never sees, so only xoff can count it).
+ * xoff-counters: read and add to xoff's per-SA authenticated counts in the pinned xoff_auth
+ * map, as a packet-offload NIC's decrypted traffic would, for the selftests of the counter
+ * mirror (traffic the kernel never sees, so only xoff can count it); with -f, to the
+ * fast path's counts before authentication (xoff_counters), which the mirror never reads.
  *
- *   xoff-counters PIN_DIR get SLOT...                 "SLOT PACKETS BYTES" (all CPUs summed)
+ *   xoff-counters [-f] PIN_DIR get SLOT...            "SLOT PACKETS BYTES" (all CPUs summed)
  *   xoff-counters PIN_DIR add SLOT PACKETS BYTES...   add to CPU 0's entry of each SLOT
  *   xoff-counters PIN_DIR zero SLOT...                every CPU's entry to 0 (a reset)
  *   xoff-counters PIN_DIR feed FILE BYTES SLOT...     until SIGTERM/SIGINT: every 200 us one
@@ -50,10 +51,11 @@ static void die(int code, const char *fmt, ...)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: " PROG " PIN_DIR get SLOT...\n"
-		"       " PROG " PIN_DIR add SLOT PACKETS BYTES...\n"
-		"       " PROG " PIN_DIR zero SLOT...\n"
-		"       " PROG " PIN_DIR feed FILE BYTES SLOT...\n");
+		"usage: " PROG " [-f] PIN_DIR get SLOT...\n"
+		"       " PROG " [-f] PIN_DIR add SLOT PACKETS BYTES...\n"
+		"       " PROG " [-f] PIN_DIR zero SLOT...\n"
+		"       " PROG " [-f] PIN_DIR feed FILE BYTES SLOT...\n"
+		"  -f: the fast path's counts (before authentication), not the authenticated ones\n");
 	exit(2);
 }
 
@@ -111,12 +113,18 @@ static void write_totals(const char *file, const __u32 *slots, const __u64 (*tot
 int main(int argc, char **argv)
 {
 	char path[4096];
+	const char *map = XOFF_MAP_AUTH;
 	struct xoff_counters *pc;
 	int fd, i;
 
+	if (argc > 1 && !strcmp(argv[1], "-f")) {
+		map = XOFF_MAP_COUNTERS;
+		argv++;
+		argc--;
+	}
 	if (argc < 4)
 		usage();
-	snprintf(path, sizeof(path), "%s/%s", argv[1], XOFF_MAP_COUNTERS);
+	snprintf(path, sizeof(path), "%s/%s", argv[1], map);
 	if ((fd = bpf_obj_get(path)) < 0)
 		die(1, "%s: %s", path, strerror(errno));
 	if ((ncpus = libbpf_num_possible_cpus()) <= 0)

@@ -2,6 +2,7 @@
 /* `make bench`: xoff's XDP cost per packet and SA lookup cost, side by side with floors. */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/pkt_cls.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -191,7 +192,7 @@ static double loop_ns(struct bench_bpf *b, int prog)
 int main(int argc, char **argv)
 {
 	double hit4[NR_SIZES], hit6[NR_SIZES], miss[NR_SIZES], other[NR_SIZES];
-	double floor_[NR_SIZES], lookup[NR_SIZES], empty, chase;
+	double floor_[NR_SIZES], lookup[NR_SIZES], empty, chase, tc_empty, tci_plain, tci_esp;
 	struct xoff_opts opts = { .max_sas = MAX_SAS };
 	uint8_t p4[PKT_MAX], p6[PKT_MAX], pm[PKT_MAX], pu[PKT_MAX];
 	__u32 l4, l6, lm, lu, lines, i;
@@ -244,6 +245,11 @@ int main(int argc, char **argv)
 	lu = frame(pu, AF_INET, IPPROTO_UDP, 0);
 
 	empty = run_ns(bpf_program__fd(b->progs.bench_empty), p4, l4, REPEAT, XDP_PASS);
+	/* TC ingress on what it mostly sees: packets without a secpath (BPF_PROG_TEST_RUN
+	 * cannot give one; a secpath packet follows a decryption that costs ~1000 times more). */
+	tc_empty = run_ns(bpf_program__fd(b->progs.bench_tc_empty), pu, lu, REPEAT, (__u32)TC_ACT_UNSPEC);
+	tci_plain = run_ns(bpf_program__fd(xoff_tci_prog(x)), pu, lu, REPEAT, (__u32)TC_ACT_UNSPEC);
+	tci_esp = run_ns(bpf_program__fd(xoff_tci_prog(x)), p4, l4, REPEAT, (__u32)TC_ACT_UNSPEC);
 	for (i = 0; i < NR_SIZES; i++) {
 		add_sas(x, i ? sizes[i - 1] : 0, sizes[i]);
 		floor_[i] = run_ns(bpf_program__fd(b->progs.bench_floor), p4, l4, REPEAT, XDP_PASS);
@@ -280,10 +286,14 @@ int main(int argc, char **argv)
 	ROW("xoff XDP, non-ESP (UDP)", other);
 	ROW("SA lookup at random SPIs", lookup);
 	printf("%-36s %32.1f\n", "one dependent random access", chase);
-	printf("  (pointer chase over %ld MiB, the SA map's memory at 1M SAs)\n\n", mem >> 20);
+	printf("  (pointer chase over %ld MiB, the SA map's memory at 1M SAs)\n", mem >> 20);
+	printf("%-36s %10.1f\n", "empty TC program", tc_empty);
+	printf("%-36s %10.1f\n", "xoff TC ingress, UDP, no secpath", tci_plain);
+	printf("%-36s %10.1f\n\n", "xoff TC ingress, ESP, no secpath", tci_esp);
 	printf("ratio xdp_hit_v4_vs_empty %.2f\n", hit4[0] / empty);
 	printf("ratio xdp_hit_v4_vs_floor %.2f\n", hit4[0] / floor_[0]);
 	printf("ratio lookup_1m_vs_2miss %.2f\n", lookup[NR_SIZES - 1] / (2 * chase));
+	printf("ratio tc_ingress_vs_empty %.2f\n", tci_plain / tc_empty);
 
 	bench_bpf__destroy(c);
 	bench_bpf__destroy(b);

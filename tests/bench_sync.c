@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include <bpf/bpf.h>
-#include "sync.h"
+#include "mirror.h"
 #include "xmsg.h"
 
 #define NR_SAS		100000
@@ -80,7 +80,9 @@ static double cmp_d(double a, double b)
 void bench_control_plane(void)
 {
 	struct xoff_opts xo = { .max_sas = 131072 };
-	struct xsync_cfg cfg = { .mirror = XSYNC_MIRROR_AUTO };
+	struct xsync_cfg cfg = { 0 };
+	struct xmirror_cfg mcfg = { .mode = XMIRROR_AUTO };
+	struct xmirror *mir;
 	double t, parse = 1e9, first = 1e9, again = 1e9, sweep = 1e9, idle = 1e9, pols = 1e9;
 	struct xsync_stats st;
 	struct xoff_counters *vals;
@@ -128,8 +130,10 @@ void bench_control_plane(void)
 		again = cmp_d(again, now_s() - t);
 
 		/* Mirror: every slot has traffic on every CPU. */
-		idle = cmp_d(idle, ({ t = now_s(); xsync_mirror(s, 0); now_s() - t; }));
-		fd = xoff_map_fd(x, XOFF_MAP_COUNTERS);
+		if ((err = xmirror_new(&mir, s, &mcfg)))
+			fail("xmirror_new", err);
+		idle = cmp_d(idle, ({ t = now_s(); xmirror_sweep(mir, 0, 0); now_s() - t; }));
+		fd = xoff_map_fd(x, XOFF_MAP_AUTH);
 		vals = calloc(ncpu, sizeof(*vals));
 		for (i = 0; i < NR_SAS; i++) {
 			for (int c = 0; c < ncpu; c++)
@@ -138,9 +142,10 @@ void bench_control_plane(void)
 		}
 		free(vals);
 		t = now_s();
-		if ((err = xsync_mirror(s, 0)))
+		if ((err = xmirror_sweep(mir, 0, 0)))
 			fail("mirror", err);
 		sweep = cmp_d(sweep, now_s() - t);
+		xmirror_free(mir);
 
 		/* A policy storm beside 100k SAs: each event touches only its addresses. */
 		t = now_s();

@@ -6,7 +6,8 @@
  *
  *   CPU 0: the generator, BPF_PROG_RUN in live-frames mode (bench_gen redirects each
  *          frame out of vg0), paced to RATE_PPS
- *   CPU 1: vr0's NAPI thread (threaded NAPI): the XDP program under test, then the stack;
+ *   CPU 1: vr0's NAPI thread (threaded NAPI): the XDP program under test, then the stack
+ *          (with xoff, its TC ingress program under clsact too: xoff as attach leaves it);
  *          with steering, the cpumap thread of CPU 1 builds the skbs instead
  *
  * Capacity is 1 / (receiver CPU time per packet): the run time of the receiving threads
@@ -237,16 +238,34 @@ struct acc {
 	double	round_ns[ROUNDS]; /* per window: CPU time per packet */
 };
 
-/* One window with @prog on vr0's XDP (replacing what runs there); @steered: the cpumap
- * thread of RX_CPU works for the receiver too. */
-static int measure(struct gen *g, int ifindex, int prog, bool steered, struct acc *a, int round)
+/* @tci under clsact ingress of @ifindex (created for it), or no clsact at all (-1). */
+static int tc_ingress(int ifindex, int tci)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .prog_fd = tci);
+	libbpf_print_fn_t old = libbpf_set_print(NULL);
+
+	bpf_tc_hook_destroy(&hook);	/* whatever the last window left */
+	libbpf_set_print(old);
+	if (tci < 0)
+		return 0;
+	hook.attach_point = BPF_TC_INGRESS;
+	return bpf_tc_hook_create(&hook) ?: bpf_tc_attach(&hook, &o);
+}
+
+/* One window with @prog on vr0's XDP (replacing what runs there) and @tci on its TC ingress
+ * (-1: none); @steered: the cpumap thread of RX_CPU works for the receiver too. */
+static int measure(struct gen *g, int ifindex, int prog, int tci, bool steered, struct acc *a,
+		   int round)
 {
 	int pids[8], n, err;
 	long long p0, p1;
 	double c0, c1;
 	__u64 s0, s1;
 
-	if ((err = bpf_xdp_attach(ifindex, prog, XDP_FLAGS_DRV_MODE, NULL)))
+	if ((err = bpf_xdp_attach(ifindex, prog, XDP_FLAGS_DRV_MODE, NULL)) ||
+	    (err = tc_ingress(ifindex, tci)))
 		return err;
 	if ((n = threads("napi/vr0-", RX_CPU, pids, 1)) != 1)
 		return -ENOENT;
@@ -282,15 +301,16 @@ static int cmp_d(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-enum { C_EMPTY, C_FLOOR, C_XOFF, C_XOFF_STEER, C_EMPTY_DROP, C_XOFF_DROP, NCONF };
+enum { C_EMPTY, C_EMPTY_TC, C_FLOOR, C_XOFF, C_XOFF_STEER, C_EMPTY_DROP, C_XOFF_DROP, NCONF };
 
 static int child(void)
 {
 	static const char *const names[NCONF] = {
 		[C_EMPTY] = "empty XDP program (XDP_PASS)",
+		[C_EMPTY_TC] = "empty XDP + empty TC ingress program",
 		[C_FLOOR] = "floor: parse IPv4 ESP + 1 SA lookup",
-		[C_XOFF] = "xoff, ESP of its SA, steer off",
-		[C_XOFF_STEER] = "xoff, ESP of its SA, steered to CPU 1 (+cpumap)",
+		[C_XOFF] = "xoff (XDP + TC ingress), ESP of its SA, steer off",
+		[C_XOFF_STEER] = "xoff (XDP + TC ingress), steered to CPU 1 (+cpumap)",
 		[C_EMPTY_DROP] = "empty XDP program (XDP_DROP)",
 		[C_XOFF_DROP] = "xoff, unknown SPI, unknown-spi drop",
 	};
@@ -310,7 +330,7 @@ static int child(void)
 	struct xoff *x = NULL;
 	struct gen g = { 0 };
 	__be32 daddr;
-	int fd, vr, vg, i, j, c, err, prog[NCONF];
+	int fd, vr, vg, i, j, c, err, prog[NCONF], tci[NCONF];
 	__u32 lk, lu;
 	char why[160];
 
@@ -375,10 +395,14 @@ static int child(void)
 		skip("vr0's MAC address");
 		goto out;
 	}
-	prog[C_EMPTY] = bpf_program__fd(b->progs.bench_empty);
+	prog[C_EMPTY] = prog[C_EMPTY_TC] = bpf_program__fd(b->progs.bench_empty);
 	prog[C_EMPTY_DROP] = bpf_program__fd(b->progs.bench_drop);
 	prog[C_FLOOR] = bpf_program__fd(b->progs.bench_floor);
 	prog[C_XOFF] = prog[C_XOFF_STEER] = prog[C_XOFF_DROP] = bpf_program__fd(xoff_xdp_prog(x));
+	for (c = 0; c < NCONF; c++)
+		tci[c] = -1;
+	tci[C_EMPTY_TC] = bpf_program__fd(b->progs.bench_tc_empty);
+	tci[C_XOFF] = tci[C_XOFF_STEER] = tci[C_XOFF_DROP] = bpf_program__fd(xoff_tci_prog(x));
 	g.prog = bpf_program__fd(b->progs.bench_gen);
 	g.frame[0] = known;
 	g.len[0] = lk;
@@ -400,7 +424,7 @@ static int child(void)
 			if ((err = xoff_config_set(x, &cfg)))
 				break;
 			atomic_store(&g.which, c >= C_EMPTY_DROP);
-			err = measure(&g, vr, prog[c], c == C_XOFF_STEER, &a[c], i);
+			err = measure(&g, vr, prog[c], tci[c], c == C_XOFF_STEER, &a[c], i);
 		}
 	atomic_store(&g.stop, 1);
 	pthread_join(th, NULL);
@@ -430,10 +454,12 @@ static int child(void)
 	       paired[ROUNDS / 2], paired[3 * ROUNDS / 4]);
 	printf("\nratio veth_pps_xoff_vs_empty %.2f\n", ns[C_EMPTY] / ns[C_XOFF]);
 	printf("ratio veth_pps_floor_vs_empty %.2f\n", ns[C_EMPTY] / ns[C_FLOOR]);
+	printf("ratio veth_pps_empty_tc_vs_empty %.2f\n", ns[C_EMPTY] / ns[C_EMPTY_TC]);
 	printf("ratio veth_pps_xoff_vs_floor %.2f\n", ns[C_FLOOR] / ns[C_XOFF]);
 	printf("ratio veth_pps_xoff_steered_vs_empty %.2f\n", ns[C_EMPTY] / ns[C_XOFF_STEER]);
 	printf("ratio veth_pps_drop_xoff_vs_empty %.2f\n", ns[C_EMPTY_DROP] / ns[C_XOFF_DROP]);
 out:
+	tc_ingress(vr, -1);
 	bpf_xdp_detach(vr, XDP_FLAGS_DRV_MODE, NULL);
 	xoff_close(x);
 	bench_bpf__destroy(b);

@@ -193,9 +193,21 @@ static inline int fx_run_tc(const void *pkt, uint32_t len, uint32_t *retval,
 	return err ? -errno : 0;
 }
 
-/* Counters of every fixture SA, summed over CPUs. */
+static inline int fx_run_tci(const void *pkt, uint32_t len, uint32_t *retval)
+{
+	struct __sk_buff ctx = { 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = len,
+		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 1);
+	int err = bpf_prog_test_run_opts(bpf_program__fd(xoff_tci_prog(fx)), &o);
+
+	*retval = o.retval;
+	return err ? -errno : 0;
+}
+
+/* Both counts of every fixture SA (fast path, authenticated), summed over CPUs. */
 struct fx_snapshot {
 	struct xoff_counters sa[FX_NR_SAS];
+	struct xoff_counters auth[FX_NR_SAS];
 	__u64 reasons[XOFF_R_MAX];
 };
 
@@ -203,32 +215,56 @@ static inline void fx_snap(enum xoff_prog_kind kind, struct fx_snapshot *s)
 {
 	int i;
 
-	for (i = 0; i < FX_NR_SAS; i++)
+	for (i = 0; i < FX_NR_SAS; i++) {
 		cr_assert_eq(xoff_counters_read(fx, fx_sas[i].v.slot, &s->sa[i], NULL), 0);
+		cr_assert_eq(xoff_counts_read(fx, XOFF_COUNT_AUTH, fx_sas[i].v.slot, &s->auth[i],
+					      NULL), 0);
+	}
 	cr_assert_eq(xoff_reasons_read(fx, kind, s->reasons), 0);
 }
 
-/* Exactly one reason moved, by one; exactly one SA (or none) moved by one packet and
- * @bytes bytes. */
-static inline void fx_assert_delta(const char *name, const struct fx_snapshot *a,
-				   const struct fx_snapshot *b, int reason, int sa, __u64 bytes)
+/* One count's deltas: SA @sa (or none) moved by @packets and @bytes, no other SA. */
+static inline void fx_assert_counts(const char *name, const char *what,
+				    const struct xoff_counters *a, const struct xoff_counters *b,
+				    int sa, __u64 packets, __u64 bytes)
 {
+	int i;
+
+	for (i = 0; i < FX_NR_SAS; i++) {
+		cr_expect_eq(b[i].packets - a[i].packets, i == sa ? packets : 0u,
+			     "%s: SA %d %s packets %llu", name, i, what,
+			     (unsigned long long)(b[i].packets - a[i].packets));
+		cr_expect_eq(b[i].bytes - a[i].bytes, i == sa ? bytes : 0u,
+			     "%s: SA %d %s bytes %llu, expected %llu", name, i, what,
+			     (unsigned long long)(b[i].bytes - a[i].bytes),
+			     (unsigned long long)(i == sa ? bytes : 0));
+		if (i == sa)
+			cr_expect_neq(b[i].last_seen, 0, "%s: %s last seen", name, what);
+	}
+}
+
+/* Exactly one reason moved, by one; exactly one SA (or none) moved by @packets and
+ * @bytes, in its authenticated counts for @reason XOFF_R_POLICY_HW (egress plaintext to
+ * a packet-offload SA) or XOFF_R_AUTH (TC ingress), else in its fast-path counts. */
+static inline void fx_assert_delta_n(const char *name, const struct fx_snapshot *a,
+				     const struct fx_snapshot *b, int reason, int sa,
+				     __u64 packets, __u64 bytes)
+{
+	bool auth = reason == XOFF_R_POLICY_HW || reason == XOFF_R_AUTH;
 	int i;
 
 	for (i = 0; i < XOFF_R_MAX; i++)
 		cr_expect_eq(b->reasons[i] - a->reasons[i], i == reason ? 1u : 0u,
 			     "%s: reason %s moved by %llu", name, xoff_reason_name(i),
 			     (unsigned long long)(b->reasons[i] - a->reasons[i]));
-	for (i = 0; i < FX_NR_SAS; i++) {
-		cr_expect_eq(b->sa[i].packets - a->sa[i].packets, i == sa ? 1u : 0u,
-			     "%s: SA %d packets", name, i);
-		cr_expect_eq(b->sa[i].bytes - a->sa[i].bytes, i == sa ? bytes : 0u,
-			     "%s: SA %d bytes %llu, expected %llu", name, i,
-			     (unsigned long long)(b->sa[i].bytes - a->sa[i].bytes),
-			     (unsigned long long)(i == sa ? bytes : 0));
-		if (i == sa)
-			cr_expect_neq(b->sa[i].last_seen, 0, "%s: last seen", name);
-	}
+	fx_assert_counts(name, "fast-path", a->sa, b->sa, auth ? -1 : sa, packets, bytes);
+	fx_assert_counts(name, "authenticated", a->auth, b->auth, auth ? sa : -1, packets, bytes);
+}
+
+static inline void fx_assert_delta(const char *name, const struct fx_snapshot *a,
+				   const struct fx_snapshot *b, int reason, int sa, __u64 bytes)
+{
+	fx_assert_delta_n(name, a, b, reason, sa, 1, bytes);
 }
 
 #endif /* XOFF_TESTS_FIXTURE_H */

@@ -583,9 +583,10 @@ static long long reason_at_least(const char *dev, const char *prog, const char *
 
 static const char *const shared_pins[] = {
 	"xoff_sas", "xoff_counters", "xoff_policies", "xoff_cpus", "xoff_mirror", "xoff_ifaces",
-	"xoff_daemon", "xoff_gen",
+	"xoff_daemon", "xoff_gen", "xoff_auth", "xoff_auth_sas",
 };
-static const char *const dev_pins[] = { "xoff_cfg", "xoff_xdp_reasons", "xoff_tc_reasons" };
+static const char *const dev_pins[] = { "xoff_cfg", "xoff_xdp_reasons", "xoff_tc_reasons",
+					"xoff_tci_reasons" };
 
 /* The pin directory holds xoff's maps and the dev-<ifindex> directory of each of @devs,
  * nothing else; all 0700 directories. */
@@ -700,7 +701,7 @@ Test(attach, native_lifecycle)
 	snprintf(want, sizeof(want), " id %u ", tc_id);
 	cr_assert(strstr(buf, want), "the filter is not program %u: %s", tc_id, buf);
 	sh_out(buf, sizeof(buf), "tc filter show dev xa0 ingress");
-	cr_assert(!strstr(buf, "filter"), "xoff has no ingress filter: %s", buf);
+	cr_assert(strstr(buf, "bpf") && strstr(buf, "xoff_tci"), "no xoff_tci filter: %s", buf);
 	expect_pins(devs, 1);
 	if (have("bpftool")) {
 		snprintf(path, sizeof(path), "%s/xoff_ifaces", pins);

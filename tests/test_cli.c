@@ -139,12 +139,12 @@ ParameterizedTestParameters(cli, attach_option)
 		{ "unk", "drop", F_UNKNOWN, XOFF_UNKNOWN_DROP },
 		{ "unk", "pass", F_UNKNOWN, XOFF_UNKNOWN_PASS },
 		{ "u", "drop", F_UNKNOWN, XOFF_UNKNOWN_DROP },
-		{ "mirror", "auto", F_MIRROR, XSYNC_MIRROR_AUTO },
-		{ "mirror", "on", F_MIRROR, XSYNC_MIRROR_ON },
-		{ "mirror", "off", F_MIRROR, XSYNC_MIRROR_OFF },
-		{ "m", "auto", F_MIRROR, XSYNC_MIRROR_AUTO },
-		{ "m", "on", F_MIRROR, XSYNC_MIRROR_ON },
-		{ "mir", "off", F_MIRROR, XSYNC_MIRROR_OFF },
+		{ "mirror", "auto", F_MIRROR, XMIRROR_AUTO },
+		{ "mirror", "on", F_MIRROR, XMIRROR_ON },
+		{ "mirror", "off", F_MIRROR, XMIRROR_OFF },
+		{ "m", "auto", F_MIRROR, XMIRROR_AUTO },
+		{ "m", "on", F_MIRROR, XMIRROR_ON },
+		{ "mir", "off", F_MIRROR, XMIRROR_OFF },
 		{ "no-tc", "", F_NOTC, 1 },
 		{ "no", "", F_NOTC, 1 },
 	};
@@ -180,7 +180,7 @@ Test(cli, attach_every_option_any_order)
 					  "native"), &o), 0, "%s", cli_e.msg);
 	cr_assert_str_eq(o.dev, "eth1");
 	cr_assert(o.no_tc);
-	cr_assert_eq(o.mirror, XSYNC_MIRROR_OFF);
+	cr_assert_eq(o.mirror, XMIRROR_OFF);
 	cr_assert_eq(o.cpus, cli_cpus);
 	cr_assert_eq(o.ncpus, 1);
 	cr_assert_eq(cli_cpus[0], 0);
@@ -716,7 +716,7 @@ Test(cli, run_keywords)
 	cr_assert_eq(o.ncpus, 1);
 	cr_assert_eq(cli_cpus[0], 0);
 	cr_assert_eq(o.tx_queues, 4);
-	cr_assert_eq(o.mirror, XSYNC_MIRROR_ON);
+	cr_assert_eq(o.mirror, XMIRROR_ON);
 	cr_assert_eq(o.rcvbuf, 1048576);
 	cr_assert_eq(o.log_level, XSYNC_DEBUG);
 	cr_assert_eq(o.nmodes, 0);
@@ -728,12 +728,12 @@ Test(cli, run_keywords)
 	cr_assert_eq(o.interval_ms, 10);
 	cr_assert_eq(o.ncpus, 1);
 	cr_assert_eq(o.tx_queues, 0);
-	cr_assert_eq(o.mirror, XSYNC_MIRROR_OFF);
+	cr_assert_eq(o.mirror, XMIRROR_OFF);
 	cr_assert_eq(o.rcvbuf, 0);
 	cr_assert_eq(o.log_level, XSYNC_WARN);
 
 	cr_assert_eq(run_argv(CLI_ARGS("mirror", "auto"), &o), 0);
-	cr_assert_eq(o.mirror, XSYNC_MIRROR_AUTO);
+	cr_assert_eq(o.mirror, XMIRROR_AUTO);
 	cr_assert_eq(run_argv(CLI_ARGS("tx-queues", "4096", "rcvbuf", "2147483647"), &o), 0,
 		     "%s", cli_e.msg);
 	cr_assert_eq(o.tx_queues, 4096);
@@ -815,15 +815,15 @@ Test(cli, run_mirror_dev)
 	cr_assert_eq(run_argv(CLI_ARGS("mirror-dev", "lo", "on"), &o), 0, "%s", cli_e.msg);
 	cr_assert_eq(o.nmodes, 1);
 	cr_assert_eq(o.modes[0].ifindex, 1);
-	cr_assert_eq(o.modes[0].mode, XSYNC_MIRROR_ON);
+	cr_assert_eq(o.modes[0].mode, XMIRROR_ON);
 
 	cr_assert_eq(run_argv(CLI_ARGS("mirror", "off", "mirror-dev", "lo", "auto", "interval",
 				       "20", "mirror-dev", "lo", "off"), &o), 0, "%s", cli_e.msg);
-	cr_assert_eq(o.mirror, XSYNC_MIRROR_OFF);
+	cr_assert_eq(o.mirror, XMIRROR_OFF);
 	cr_assert_eq(o.interval_ms, 20);
 	cr_assert_eq(o.nmodes, 2);
-	cr_assert_eq(o.modes[0].mode, XSYNC_MIRROR_AUTO);
-	cr_assert_eq(o.modes[1].mode, XSYNC_MIRROR_OFF);
+	cr_assert_eq(o.modes[0].mode, XMIRROR_AUTO);
+	cr_assert_eq(o.modes[1].mode, XMIRROR_OFF);
 
 	cr_assert_eq(run_argv(CLI_ARGS("mirror-dev", "lo"), &o), -EINVAL);
 	cr_assert(strstr(cli_e.msg, "needs auto, on or off"), "'%s'", cli_e.msg);
@@ -1006,8 +1006,8 @@ Test(cli, global_refusals)
 
 static const char *const sa_required[] = {
 	"dir", "src", "dst", "spi", "proto", "encap", "reqid", "mode", "offload_dev",
-	"offload_mode", "path", "path_reason", "cpu", "queue", "packets", "bytes",
-	"kernel_packets", "kernel_bytes",
+	"offload_mode", "path", "path_reason", "cpu", "queue", "fastpath_packets",
+	"fastpath_bytes", "auth_packets", "auth_bytes", "kernel_packets", "kernel_bytes",
 };
 
 static void sa_init(struct xreport_sa *r, int family, const char *src, const char *dst,
@@ -1029,7 +1029,6 @@ static void sa_init(struct xreport_sa *r, int family, const char *src, const cha
 	r->val.iv_len = 8;
 	r->val.icv_len = 16;
 	r->last_seen_ms = -1;
-	r->mirror_mode = -1;
 	r->why = XSYNC_WHY_SW;
 }
 
@@ -1078,10 +1077,12 @@ static json_t *sa_json(const struct xreport_sa *r, bool loaded)
 		const char *k = sa_required[i];
 
 		v = json_object_get(o, k);
-		if (!strcmp(k, "reqid") || !strcmp(k, "packets") || !strcmp(k, "bytes") ||
-		    !strcmp(k, "kernel_packets") || !strcmp(k, "kernel_bytes"))
+		if (!strcmp(k, "reqid") || !strcmp(k, "fastpath_packets") ||
+		    !strcmp(k, "fastpath_bytes") || !strcmp(k, "kernel_packets") ||
+		    !strcmp(k, "kernel_bytes"))
 			cr_assert(json_is_integer(v), "'%s' is not an integer", k);
-		else if (!strcmp(k, "cpu") || !strcmp(k, "queue"))
+		else if (!strcmp(k, "cpu") || !strcmp(k, "queue") || !strcmp(k, "auth_packets") ||
+			 !strcmp(k, "auth_bytes"))
 			cr_assert(json_is_integer(v) || json_is_null(v), "'%s': %d", k,
 				  json_typeof(v));
 		else if (!strcmp(k, "offload_dev"))
@@ -1151,6 +1152,10 @@ Test(json, sa_v4_software_inbound)
 	r.x.curlft.packets = 3;
 	r.x.curlft.bytes = 300;
 	r.last_seen_ms = 1234;
+	r.auth_mapped = true;
+	r.auth.packets = 9;
+	r.auth.bytes = 1260;
+	r.mir.decision = XOFF_DECIDE_KERNEL;
 	o = sa_json(&r, true);
 	expect_str(o, "dir", "in");
 	expect_str(o, "src", "198.51.100.2");
@@ -1171,8 +1176,10 @@ Test(json, sa_v4_software_inbound)
 	expect_int(o, "slot", 5);
 	expect_int(o, "cpu", 1);
 	expect_null(o, "queue");
-	expect_int(o, "packets", 10);
-	expect_int(o, "bytes", 1400);
+	expect_int(o, "fastpath_packets", 10);
+	expect_int(o, "fastpath_bytes", 1400);
+	expect_int(o, "auth_packets", 9);
+	expect_int(o, "auth_bytes", 1260);
 	expect_int(o, "kernel_packets", 3);
 	expect_int(o, "kernel_bytes", 300);
 	expect_int(o, "last_seen_ms", 1234);
@@ -1269,7 +1276,9 @@ Test(json, sa_crypto_offload_on_lo)
 	sa_offload(&r, 1, false);
 	sa_mapped(&r, 2);
 	r.val.cpu = 1;
+	r.mir.decision = XOFF_DECIDE_KERNEL;
 	o = sa_json(&r, true);
+	expect_null(o, "auth_packets");
 	expect_str(o, "offload_dev", "lo");
 	expect_str(o, "offload_mode", "crypto");
 	expect_str(o, "path", "hw");
@@ -1295,6 +1304,7 @@ Test(json, sa_packet_offload_on_lo)
 	r.x.dir = XOFF_DIR_OUT;
 	sa_offload(&r, 1, true);
 	sa_mapped(&r, 13);
+	r.mir.decision = XOFF_DECIDE_PROBE;
 	o = sa_json(&r, true);
 	expect_str(o, "dir", "out");
 	expect_str(o, "offload_dev", "lo");
@@ -1355,7 +1365,7 @@ Test(json, sa_not_mapped)
 	expect_null(o, "slot");
 	expect_null(o, "last_seen_ms");
 	expect_str(o, "mirror", "none");
-	expect_int(o, "packets", 0);
+	expect_int(o, "fastpath_packets", 0);
 	expect_int(o, "kernel_packets", 77);
 	expect_str(o, "dir", "in");
 	json_decref(o);
@@ -1457,31 +1467,29 @@ Test(json, sa_modes)
 	}
 }
 
+/* The report shows the decision the daemon stored in the SA's record, never its own
+ * guess (the daemon's command line may have set a mode the report cannot see). */
 struct decision_case {
 	bool	mapped;
 	int	offload;	/* 0 none, 1 crypto, 2 packet */
 	__u32	flags;
-	int	mirror_mode;
+	__u8	decision;
 	char	want[8];
 };
 
 ParameterizedTestParameters(json, sa_mirror_decision)
 {
 	static struct decision_case cases[] = {
-		{ false, 2, XOFF_MIRROR_WRITE, -1, "none" },
-		{ false, 0, 0, XSYNC_MIRROR_ON, "none" },
-		{ true, 0, 0, -1, "kernel" },
-		{ true, 1, 0, -1, "kernel" },
-		{ true, 1, 0, XSYNC_MIRROR_AUTO, "kernel" },
-		{ true, 1, XOFF_MIRROR_WRITE | XOFF_MIRROR_USED, XSYNC_MIRROR_ON, "write" },
-		{ true, 1, 0, XSYNC_MIRROR_OFF, "off" },
-		{ true, 2, 0, -1, "probe" },
-		{ true, 2, XOFF_MIRROR_USED, XSYNC_MIRROR_AUTO, "probe" },
-		{ true, 2, XOFF_MIRROR_KERNEL, -1, "kernel" },
-		{ true, 2, XOFF_MIRROR_WRITE, -1, "write" },
-		{ true, 2, XOFF_MIRROR_WRITE | XOFF_MIRROR_KERNEL, -1, "write" },
-		{ true, 2, 0, XSYNC_MIRROR_OFF, "off" },
-		{ true, 2, XOFF_MIRROR_WRITE, XSYNC_MIRROR_OFF, "write" },
+		{ false, 2, XOFF_MIRROR_WRITE, XOFF_DECIDE_WRITE, "none" },
+		{ false, 0, 0, XOFF_DECIDE_KERNEL, "none" },
+		{ true, 0, 0, XOFF_DECIDE_NONE, "none" },
+		{ true, 0, 0, XOFF_DECIDE_KERNEL, "kernel" },
+		{ true, 1, XOFF_MIRROR_WRITE, XOFF_DECIDE_KERNEL, "kernel" },
+		{ true, 2, 0, XOFF_DECIDE_PROBE, "probe" },
+		{ true, 2, XOFF_MIRROR_KERNEL, XOFF_DECIDE_DRIVER, "driver" },
+		{ true, 2, XOFF_MIRROR_WRITE, XOFF_DECIDE_WRITE, "write" },
+		{ true, 2, XOFF_MIRROR_WRITE, XOFF_DECIDE_OFF, "off" },
+		{ true, 2, 0, 77, "?" },
 	};
 
 	return cr_make_param_array(struct decision_case, cases, CLI_ARRAY_SIZE(cases));
@@ -1498,9 +1506,9 @@ ParameterizedTest(struct decision_case *c, json, sa_mirror_decision)
 	if (c->mapped)
 		sa_mapped(&r, 3);
 	r.mir.flags = c->flags;
+	r.mir.decision = c->decision;
 	r.mir.written_packets = 5;
 	r.mir.written_bytes = 500;
-	r.mirror_mode = c->mirror_mode;
 	o = sa_json(&r, true);
 	expect_str(o, "mirror", c->want);
 	expect_int(o, "mirror_written_packets", 5);
@@ -1526,8 +1534,8 @@ Test(json, sa_counters_near_int64_max)
 	r.mir.written_bytes = big - 3;
 	r.last_seen_ms = INT64_MAX;
 	o = sa_json(&r, true);
-	expect_int(o, "packets", INT64_MAX);
-	expect_int(o, "bytes", INT64_MAX - 1);
+	expect_int(o, "fastpath_packets", INT64_MAX);
+	expect_int(o, "fastpath_bytes", INT64_MAX - 1);
 	expect_int(o, "kernel_packets", INT64_MAX - 2);
 	expect_int(o, "kernel_bytes", INT64_MAX);
 	expect_int(o, "mirror_written_packets", INT64_MAX);
@@ -1535,7 +1543,7 @@ Test(json, sa_counters_near_int64_max)
 	expect_int(o, "last_seen_ms", INT64_MAX);
 	text = json_dumps(o, JSON_COMPACT);
 	cr_assert_not_null(text);
-	cr_assert(strstr(text, "\"packets\":9223372036854775807"), "%s", text);
+	cr_assert(strstr(text, "\"fastpath_packets\":9223372036854775807"), "%s", text);
 	cr_assert(strstr(text, "\"kernel_bytes\":9223372036854775807"), "%s", text);
 	free(text);
 	json_decref(o);
@@ -1543,9 +1551,9 @@ Test(json, sa_counters_near_int64_max)
 	/* Beyond INT64_MAX jansson has no integer: noted, not asserted. */
 	r.fp.packets = (__u64)INT64_MAX + 1;
 	o = xreport_sa_json(&r, true);
-	if (json_integer_value(json_object_get(o, "packets")) < 0)
+	if (json_integer_value(json_object_get(o, "fastpath_packets")) < 0)
 		fprintf(stderr, "note: json: a u64 counter above INT64_MAX is shown as %lld\n",
-			(long long)json_integer_value(json_object_get(o, "packets")));
+			(long long)json_integer_value(json_object_get(o, "fastpath_packets")));
 	json_decref(o);
 }
 
@@ -1911,6 +1919,7 @@ Test(cli, binary_reads_nothing_pinned, .fini = bpffs_fini)
 
 	cr_assert_eq(XRUN(&R, "-P", pin, "metrics"), XCLI_OK, "%s", R.err);
 	cr_assert(strstr(R.out, "\nxoff_loaded 0\n"), "'%s'", R.out);
-	cr_assert(strstr(R.out, "# TYPE xoff_sa_packets_total counter"), "'%s'", R.out);
+	cr_assert(strstr(R.out, "# TYPE xoff_sa_fastpath_packets_total counter"), "'%s'", R.out);
+	cr_assert(strstr(R.out, "# TYPE xoff_sa_auth_packets_total counter"), "'%s'", R.out);
 	expect_absent(pin);
 }

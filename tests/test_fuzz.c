@@ -299,7 +299,7 @@ static void model_classify(const uint8_t *pkt, size_t len, int egress,
 	int sa;
 
 	memset(o, 0, sizeof(*o));
-	o->verdict = egress ? TC_ACT_OK : XDP_PASS;
+	o->verdict = egress ? (uint32_t)TC_ACT_UNSPEC : XDP_PASS;
 	o->sa = -1;
 	model_parse(pkt, len, egress, cfg, &m);
 	o->reason = m.r;
@@ -761,21 +761,39 @@ static const char *reason_found(enum xoff_prog_kind kind, const uint64_t *want)
 	return "(nothing)";
 }
 
-static void sa_check(struct fuzz *z, const struct fx_snapshot *base, const uint64_t *pk,
-		     const uint64_t *bytes, const char *when)
+/* Where a packet the model counts for an SA is counted: plaintext to a packet-offload
+ * selector in the authenticated counts (abi.h), ESP in the fast path's. */
+static enum xoff_count count_of(int reason)
+{
+	return reason == XOFF_R_POLICY_HW ? XOFF_COUNT_AUTH : XOFF_COUNT_FASTPATH;
+}
+
+static const struct xoff_counters *base_of(const struct fx_snapshot *base, enum xoff_count w)
+{
+	return w == XOFF_COUNT_AUTH ? base->auth : base->sa;
+}
+
+static void sa_check(struct fuzz *z, const struct fx_snapshot *base, uint64_t pk[][FX_NR_SAS],
+		     uint64_t bytes[][FX_NR_SAS], const char *when)
 {
 	struct xoff_counters c;
+	enum xoff_count w;
 	int i;
 
-	for (i = 0; i < FX_NR_SAS; i++) {
-		cr_assert_eq(xoff_counters_read(fx, fx_sas[i].v.slot, &c, NULL), 0);
-		cr_assert_eq(c.packets - base->sa[i].packets, pk[i],
-			     "seed %#" PRIx64 ", %s: SA %d packets %" PRIu64 ", model %" PRIu64,
-			     z->seed, when, i, (uint64_t)(c.packets - base->sa[i].packets), pk[i]);
-		cr_assert_eq(c.bytes - base->sa[i].bytes, bytes[i],
-			     "seed %#" PRIx64 ", %s: SA %d bytes %" PRIu64 ", model %" PRIu64,
-			     z->seed, when, i, (uint64_t)(c.bytes - base->sa[i].bytes), bytes[i]);
-	}
+	for (w = XOFF_COUNT_FASTPATH; w <= XOFF_COUNT_AUTH; w++)
+		for (i = 0; i < FX_NR_SAS; i++) {
+			const struct xoff_counters *b = &base_of(base, w)[i];
+
+			cr_assert_eq(xoff_counts_read(fx, w, fx_sas[i].v.slot, &c, NULL), 0);
+			cr_assert_eq(c.packets - b->packets, pk[w][i],
+				     "seed %#" PRIx64 ", %s: SA %d count %d packets %" PRIu64
+				     ", model %" PRIu64, z->seed, when, i, w,
+				     (uint64_t)(c.packets - b->packets), pk[w][i]);
+			cr_assert_eq(c.bytes - b->bytes, bytes[w][i],
+				     "seed %#" PRIx64 ", %s: SA %d count %d bytes %" PRIu64
+				     ", model %" PRIu64, z->seed, when, i, w,
+				     (uint64_t)(c.bytes - b->bytes), bytes[w][i]);
+		}
 }
 
 /*
@@ -794,7 +812,8 @@ static bool tc_refuses(const uint8_t *pkt, size_t len)
 static void fuzz_run(int egress, struct model_cfg *cfg)
 {
 	enum xoff_prog_kind kind = egress ? XOFF_PROG_TC : XOFF_PROG_XDP;
-	uint64_t want[XOFF_R_MAX] = { 0 }, pk[FX_NR_SAS] = { 0 }, bytes[FX_NR_SAS] = { 0 };
+	uint64_t want[XOFF_R_MAX] = { 0 }, pk[2][FX_NR_SAS] = { { 0 } };
+	uint64_t bytes[2][FX_NR_SAS] = { { 0 } };
 	int ncpu = libbpf_num_possible_cpus(), fd, r;
 	uint32_t run = 0, refused = 0, last_check = 0;
 	uint64_t *percpu, total = 0, got;
@@ -849,18 +868,20 @@ static void fuzz_run(int egress, struct model_cfg *cfg)
 			    reason_found(kind, want), xoff_reason_name(o.reason),
 			    (int64_t)(got - want[o.reason] + 1));
 		if (o.sa >= 0) {
+			enum xoff_count w = count_of(o.reason);
+			const struct xoff_counters *b = &base_of(&base, w)[o.sa];
 			struct xoff_counters c;
 
-			pk[o.sa]++;
-			bytes[o.sa] += o.bytes;
-			cr_assert_eq(xoff_counters_read(fx, fx_sas[o.sa].v.slot, &c, NULL), 0);
-			fuzz_assert(z, c.packets - base.sa[o.sa].packets == pk[o.sa] &&
-				    c.bytes - base.sa[o.sa].bytes == bytes[o.sa],
-				    "SA %d: %" PRIu64 " packets %" PRIu64 " bytes, model %" PRIu64
-				    " packets %" PRIu64 " bytes (this one: %" PRIu64 ")", o.sa,
-				    (uint64_t)(c.packets - base.sa[o.sa].packets),
-				    (uint64_t)(c.bytes - base.sa[o.sa].bytes), pk[o.sa],
-				    bytes[o.sa], o.bytes);
+			pk[w][o.sa]++;
+			bytes[w][o.sa] += o.bytes;
+			cr_assert_eq(xoff_counts_read(fx, w, fx_sas[o.sa].v.slot, &c, NULL), 0);
+			fuzz_assert(z, c.packets - b->packets == pk[w][o.sa] &&
+				    c.bytes - b->bytes == bytes[w][o.sa],
+				    "SA %d (count %d): %" PRIu64 " packets %" PRIu64 " bytes, model "
+				    "%" PRIu64 " packets %" PRIu64 " bytes (this one: %" PRIu64 ")",
+				    o.sa, w, (uint64_t)(c.packets - b->packets),
+				    (uint64_t)(c.bytes - b->bytes), pk[w][o.sa], bytes[w][o.sa],
+				    o.bytes);
 		}
 		/* Narrow a counter mismatch to a window of packets that can be replayed. */
 		if (run % FUZZ_SA_CHECK == 0) {
@@ -889,7 +910,9 @@ static void fuzz_run(int egress, struct model_cfg *cfg)
 		printf("  %-15s %8" PRIu64 "\n", xoff_reason_name(r),
 		       (uint64_t)(want[r] - base.reasons[r]));
 	for (r = 0; r < FX_NR_SAS; r++)
-		printf("  SA %-2d %8" PRIu64 " packets %10" PRIu64 " bytes\n", r, pk[r], bytes[r]);
+		printf("  SA %-2d %8" PRIu64 " packets %10" PRIu64 " bytes, %8" PRIu64
+		       " authenticated packets %10" PRIu64 " bytes\n", r, pk[0][r], bytes[0][r],
+		       pk[1][r], bytes[1][r]);
 	fflush(stdout);
 	free(percpu);
 	free(z);

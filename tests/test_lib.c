@@ -624,7 +624,7 @@ Test(lib, alg_sizes_null_name)
 
 static const char *const shared[] = {
 	XOFF_MAP_SAS, XOFF_MAP_COUNTERS, XOFF_MAP_POLICIES, XOFF_MAP_CPUS, XOFF_MAP_MIRROR,
-	XOFF_MAP_IFACES, XOFF_MAP_DAEMON, XOFF_MAP_GEN,
+	XOFF_MAP_IFACES, XOFF_MAP_DAEMON, XOFF_MAP_GEN, XOFF_MAP_AUTH, XOFF_MAP_AUTH_SAS,
 };
 static char pin_dir[64];
 static bool pin_mounted;

@@ -49,10 +49,9 @@ static void live_setup(void)
 
 static void live_start(int rcvbuf)
 {
-	struct xsync_cfg cfg = { .kops = &xnl_kops };
+	struct xsync_cfg cfg = { 0 };
 
 	cr_assert_eq(xnl_open(&n, rcvbuf, NULL, NULL), 0);
-	cfg.kctx = n;
 	cr_assert_eq(xsync_new(&s, x, &cfg), 0);
 	cr_assert_eq(xoffd_resync(s, n), 0);
 }

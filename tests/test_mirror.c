@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* The counter mirror: fast-path counts in real per-CPU maps written into a scripted kernel's
- * SA lifetimes, through limits, failures, quarantine and restarts. */
+/* The counter mirror: authenticated counts in real per-CPU maps written into a scripted
+ * kernel's SA lifetimes, through limits, failures, quarantine and restarts; who counts
+ * which SA, and the probe of packet offload. Most tests exercise the write path on
+ * software SAs with the mirror's test switch (test_software: as if packet-offloaded);
+ * those of who counts run without it. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include "bpffs.h"
@@ -15,7 +18,7 @@
 #include <sys/mount.h>
 #include <unistd.h>
 #include "libxoff.h"
-#include "sync.h"
+#include "mirror.h"
 #include "xmsg.h"
 
 #define MAX_SAS		8
@@ -63,6 +66,8 @@ struct fk {
 	struct xoff_mirror	crash_copy;	/* the mirror entry as the dying daemon left it */
 	bool			crashed;
 	bool			lose_answer;	/* the next NEWAE lands, its answer is lost */
+	int			expire_err;	/* returned by EXPIRE (not applied), when not 0 */
+	bool			expire_crash;	/* the daemon dies as it sends the next EXPIRE */
 };
 
 static struct fk fk;
@@ -138,6 +143,15 @@ static int fk_expire(void *ctx, const struct xfrm_sa *sa, bool hard)
 {
 	struct fk *f = ctx;
 
+	if (f->expire_crash) {
+		/* What the record holds as the request would go out: what a restart finds. */
+		f->expire_crash = false;
+		f->crashed = true;
+		cr_assert_eq(bpf_map_lookup_elem(f->mirror_fd, &f->crash_slot, &f->crash_copy), 0);
+		return -EIO;
+	}
+	if (f->expire_err)
+		return f->expire_err;
 	cr_assert_lt(f->nexp, FK_LOG);
 	f->exp[f->nexp].spi = sa->spi;
 	f->exp[f->nexp].hard = hard;
@@ -146,7 +160,7 @@ static int fk_expire(void *ctx, const struct xfrm_sa *sa, bool hard)
 	return fk_find(sa) ? 0 : -ESRCH;
 }
 
-static const struct xsync_kops fk_ops = {
+static const struct xmirror_kops fk_ops = {
 	.getae = fk_getae,
 	.newae = fk_newae,
 	.expire = fk_expire,
@@ -156,6 +170,7 @@ static const struct xsync_kops fk_ops = {
 
 static struct xoff *mx;
 static struct xsync *ms;
+static struct xmirror *mm;
 static char pin_dir[64];
 static bool pin_mounted;
 
@@ -192,6 +207,8 @@ static void pin_init(void)
 /* The daemon stops (or dies): nothing is written on the way out. */
 static void stop(void)
 {
+	xmirror_free(mm);
+	mm = NULL;
 	xsync_free(ms);
 	ms = NULL;
 	xoff_close(mx);
@@ -205,12 +222,18 @@ static void mirror_fini(void)
 	bpffs_umount(pin_dir, &pin_mounted);
 }
 
-/* Load xoff (over the pins when mounted) and start a control plane on it. */
-static void start(enum xsync_mirror_mode mode)
+/* The probe's window in these tests: sweeps are a second apart (NOW + i), so a probe
+ * spans three of them and judges the traffic of its first half. */
+#define PROBE_MS	3000
+
+/* Load xoff (over the pins when mounted) and start a control plane on it; with
+ * @software, software SAs are mirrored as packet offload is (the write path's tests). */
+static void start_cfg(enum xmirror_mode mode, bool software)
 {
 	struct xoff_opts o = { .max_sas = MAX_SAS, .pin_dir = pin_mounted ? pin_dir : NULL };
-	struct xsync_cfg c = { .mirror = mode, .kops = &fk_ops, .kctx = &fk,
-			       .is_local = all_local };
+	struct xsync_cfg c = { .is_local = all_local };
+	struct xmirror_cfg mc = { .mode = mode, .kops = &fk_ops, .kctx = &fk,
+				  .probe_ms = PROBE_MS, .test_software = software };
 	int err;
 
 	err = xoff_open(&mx, &o);
@@ -219,8 +242,15 @@ static void start(enum xsync_mirror_mode mode)
 	cr_assert_eq(err, 0, "xoff_load: %s", strerror(-err));
 	err = xsync_new(&ms, mx, &c);
 	cr_assert_eq(err, 0, "xsync_new: %s", strerror(-err));
+	err = xmirror_new(&mm, ms, &mc);
+	cr_assert_eq(err, 0, "xmirror_new: %s", strerror(-err));
 	fk.mirror_fd = xoff_map_fd(mx, XOFF_MAP_MIRROR);
 	cr_assert_geq(fk.mirror_fd, 0);
+}
+
+static void start(enum xmirror_mode mode)
+{
+	start_cfg(mode, true);
 }
 
 static struct xfrm_sa parse_sa(const struct nlmsghdr *nlh)
@@ -298,8 +328,8 @@ static struct xfrm_lifetime_cur *kcur(const struct xfrm_sa *x)
 	return &k->cur;
 }
 
-/* Per-CPU counters of @slot, all of them. */
-static struct xoff_counters *pcpu_read(__u32 slot)
+/* Per-CPU counters of @slot in @map (authenticated or fast-path), all of them. */
+static struct xoff_counters *pcpu_read_map(const char *map, __u32 slot)
 {
 	int n = xoff_nr_cpus();
 	struct xoff_counters *v;
@@ -307,19 +337,41 @@ static struct xoff_counters *pcpu_read(__u32 slot)
 	cr_assert_gt(n, 0);
 	v = calloc(n, sizeof(*v));
 	cr_assert_not_null(v);
-	cr_assert_eq(bpf_map_lookup_elem(xoff_map_fd(mx, XOFF_MAP_COUNTERS), &slot, v), 0,
+	cr_assert_eq(bpf_map_lookup_elem(xoff_map_fd(mx, map), &slot, v), 0,
 		     "counters of slot %u: %s", slot, strerror(errno));
 	return v;
 }
 
-static void pcpu_write(__u32 slot, struct xoff_counters *v)
+static void pcpu_write_map(const char *map, __u32 slot, struct xoff_counters *v)
 {
-	cr_assert_eq(bpf_map_update_elem(xoff_map_fd(mx, XOFF_MAP_COUNTERS), &slot, v, 0), 0,
+	cr_assert_eq(bpf_map_update_elem(xoff_map_fd(mx, map), &slot, v, 0), 0,
 		     "counters of slot %u: %s", slot, strerror(errno));
 	free(v);
 }
 
-/* Fast-path traffic on @slot, spread unevenly over the CPUs: CPU i > 0 takes a share
+static struct xoff_counters *pcpu_read(__u32 slot)
+{
+	return pcpu_read_map(XOFF_MAP_AUTH, slot);
+}
+
+static void pcpu_write(__u32 slot, struct xoff_counters *v)
+{
+	pcpu_write_map(XOFF_MAP_AUTH, slot, v);
+}
+
+/* ESP the fast path saw for @slot before any authentication (forged, replayed or real):
+ * never a source of curlft. */
+static void fastpath_traffic(__u32 slot, __u64 packets, __u64 bytes)
+{
+	struct xoff_counters *v = pcpu_read_map(XOFF_MAP_COUNTERS, slot);
+
+	v[0].packets += packets;
+	v[0].bytes += bytes;
+	v[0].last_seen = 1000;
+	pcpu_write_map(XOFF_MAP_COUNTERS, slot, v);
+}
+
+/* Authenticated traffic on @slot, spread unevenly over the CPUs: CPU i > 0 takes a share
  * weighted i + 1, CPU 0 the rest. */
 static void traffic(__u32 slot, __u64 packets, __u64 bytes)
 {
@@ -360,11 +412,23 @@ static struct xoff_mirror mirror_entry(__u32 slot)
 	return m;
 }
 
+/* One sweep at wall-clock second @now (and as many monotonic ms). */
+static int sweep_err(__u64 now)
+{
+	return xmirror_sweep(mm, now, now * 1000);
+}
+
 static void sweep(__u64 now)
 {
-	int err = xsync_mirror(ms, now);
+	int err = sweep_err(now);
 
 	cr_assert_eq(err, 0, "sweep: %s", strerror(-err));
+}
+
+/* The decision the daemon stored for the SA in slot @slot. */
+static __u8 decision(__u32 slot)
+{
+	return mirror_entry(slot).decision;
 }
 
 /* The daemon's periodic sweep ran once between the SA's arrival and its first packet:
@@ -383,6 +447,14 @@ static struct xsync_stats stats(void)
 	struct xsync_stats st;
 
 	xsync_get_stats(ms, &st);
+	return st;
+}
+
+static struct xmirror_stats mstats(void)
+{
+	struct xmirror_stats st;
+
+	xmirror_get_stats(mm, &st);
 	return st;
 }
 
@@ -418,10 +490,9 @@ Test(mirror, deltas_summed_over_cpus_and_added, .init = mirror_init, .fini = mir
 	o.mark = true;
 	o.mark_v = 0x10;
 	o.mark_m = 0xff;
-	start(XSYNC_MIRROR_ON);
+	start(XMIRROR_ON);
 	x = sa_add(&o);
 	slot = slot_of(&x);
-	cr_expect_eq(view(&x).decision, XSYNC_WRITE);
 
 	traffic(slot, 7, 1000);
 	pc = pcpu_read(slot);
@@ -430,11 +501,12 @@ Test(mirror, deltas_summed_over_cpus_and_added, .init = mirror_init, .fini = mir
 	free(pc);
 	if (n > 1)
 		cr_expect_gt(busy, 1, "traffic on one CPU only: the sum is not exercised");
-	cr_assert_eq(xoff_counters_read(mx, slot, &sum, NULL), 0);
+	cr_assert_eq(xoff_counts_read(mx, XOFF_COUNT_AUTH, slot, &sum, NULL), 0);
 	cr_assert_eq(sum.packets, 7);
 
-	/* First sweep: the kernel's own counts plus every fast-path count. */
+	/* First sweep: the kernel's own counts plus every authenticated count. */
 	sweep(NOW);
+	cr_expect_eq(decision(slot), XOFF_DECIDE_WRITE);
 	cr_assert_eq(fk.newae_calls, 1, "first sweep with traffic: %u NEWAE", fk.newae_calls);
 	expect_kernel(&x, 107, 11000, "first sweep");
 	cr_expect_eq(fk.newae_cur.add_time, T0, "add_time changed");
@@ -466,8 +538,8 @@ Test(mirror, deltas_summed_over_cpus_and_added, .init = mirror_init, .fini = mir
 	expect_kernel(&x, 110, 11300, "second sweep");
 	cr_expect_eq(fk.newae_cur.add_time, T0);
 	cr_expect_eq(fk.newae_cur.use_time, NOW, "use_time of a used SA overwritten");
-	cr_expect_eq(stats().mirror_writes, 2);
-	cr_expect_eq(stats().mirror_errors, 0);
+	cr_expect_eq(mstats().writes, 2);
+	cr_expect_eq(mstats().errors, 0);
 	cr_expect_eq(fk.nexp, 0, "expire without limits");
 }
 
@@ -475,7 +547,7 @@ Test(mirror, use_time_kept_when_set, .init = mirror_init, .fini = mirror_fini)
 {
 	struct xfrm_sa x;
 
-	start(XSYNC_MIRROR_ON);
+	start(XMIRROR_ON);
 	x = sa_add(&sa_sw);
 	idle_sweep();
 	kcur(&x)->use_time = T0 + 5;	/* the kernel saw a packet itself */
@@ -492,7 +564,7 @@ Test(mirror, never_below_the_kernels_value, .init = mirror_init, .fini = mirror_
 	struct xfrm_sa x;
 	__u32 slot;
 
-	start(XSYNC_MIRROR_ON);
+	start(XMIRROR_ON);
 	x = sa_add(&sa_sw);
 	slot = slot_of(&x);
 	idle_sweep();
@@ -525,7 +597,7 @@ Test(mirror, soft_limits_once, .init = mirror_init, .fini = mirror_fini)
 	ob.spi = 0x1001;
 	ob.soft_bytes = 12000;
 	ob.hard_bytes = 100000;
-	start(XSYNC_MIRROR_ON);
+	start(XMIRROR_ON);
 	xp = sa_add(&op);
 	xb = sa_add(&ob);
 	sp = slot_of(&xp);
@@ -557,8 +629,8 @@ Test(mirror, soft_limits_once, .init = mirror_init, .fini = mirror_fini)
 	sweep(NOW + 3);
 	sweep(NOW + 4);
 	cr_expect_eq(fk.nexp, 2, "soft expire sent again");
-	cr_expect_eq(stats().expires_soft, 2);
-	cr_expect_eq(stats().expires_hard, 0);
+	cr_expect_eq(mstats().expires_soft, 2);
+	cr_expect_eq(mstats().expires_hard, 0);
 	expect_kernel(&xp, 116, 10160, "packets SA");
 	expect_kernel(&xb, 108, 12060, "bytes SA");
 }
@@ -574,7 +646,7 @@ Test(mirror, hard_limits_once, .init = mirror_init, .fini = mirror_fini)
 	ob.spi = 0x1001;
 	ob.soft_bytes = 11000;
 	ob.hard_bytes = 12000;
-	start(XSYNC_MIRROR_ON);
+	start(XMIRROR_ON);
 	xp = sa_add(&op);
 	sp = slot_of(&xp);
 	idle_sweep();
@@ -582,7 +654,6 @@ Test(mirror, hard_limits_once, .init = mirror_init, .fini = mirror_fini)
 	sweep(NOW);
 	cr_assert_eq(fk.nexp, 1);
 	cr_expect_eq(fk.exp[0].hard, false, "soft limit: hard expire");
-	cr_expect_eq(fk.exp[0].cur.packets, 105, "expire carries the new curlft");
 
 	traffic(sp, 5, 50);	/* 110: exactly the hard limit */
 	sweep(NOW + 1);
@@ -611,8 +682,8 @@ Test(mirror, hard_limits_once, .init = mirror_init, .fini = mirror_fini)
 	traffic(sb, 1, 1000);
 	sweep(NOW + 6);
 	cr_expect_eq(fk.nexp, 4, "hard expire sent again");
-	cr_expect_eq(stats().expires_soft, 2);
-	cr_expect_eq(stats().expires_hard, 2);
+	cr_expect_eq(mstats().expires_soft, 2);
+	cr_expect_eq(mstats().expires_hard, 2);
 }
 
 Test(mirror, hard_and_soft_at_once_sends_hard_only, .init = mirror_init, .fini = mirror_fini)
@@ -623,7 +694,7 @@ Test(mirror, hard_and_soft_at_once_sends_hard_only, .init = mirror_init, .fini =
 
 	o.soft_packets = 105;
 	o.hard_packets = 110;
-	start(XSYNC_MIRROR_ON);
+	start(XMIRROR_ON);
 	x = sa_add(&o);
 	slot = slot_of(&x);
 	idle_sweep();
@@ -635,15 +706,121 @@ Test(mirror, hard_and_soft_at_once_sends_hard_only, .init = mirror_init, .fini =
 	sweep(NOW + 1);
 	sweep(NOW + 2);
 	cr_expect_eq(fk.nexp, 1, "an expire after the hard one");
-	cr_expect_eq(stats().expires_soft, 0);
+	cr_expect_eq(mstats().expires_soft, 0);
+}
+
+/* ---- Expiry that converges ---- */
+
+/* An expire the kernel did not take is sent again at every sweep, traffic or not, until
+ * it is; then never again. */
+Test(mirror, failed_expire_retried_while_idle, .init = mirror_init, .fini = mirror_fini)
+{
+	struct xmsg_sa o = sa_sw;
+	struct xfrm_sa x;
+	__u32 slot;
+
+	o.soft_packets = 103;
+	o.hard_packets = 106;
+	start(XMIRROR_ON);
+	x = sa_add(&o);
+	slot = slot_of(&x);
+	idle_sweep();
+	traffic(slot, 4, 400);
+	fk.expire_err = -ENOBUFS;
+	cr_expect_eq(sweep_err(NOW), -ENOBUFS, "a failed expire not reported");
+	expect_kernel(&x, 104, 10400, "the write landed");
+	cr_expect(mirror_entry(slot).flags & XOFF_MIRROR_SOFT_DUE, "soft limit not recorded");
+	cr_expect_eq(mirror_entry(slot).flags & XOFF_MIRROR_SOFT_SENT, 0);
+	cr_expect_eq(fk.nexp, 0);
+	cr_expect_eq(sweep_err(NOW + 1), -ENOBUFS, "not retried while idle");
+	fk.expire_err = 0;
+	sweep(NOW + 2);
+	cr_assert_eq(fk.nexp, 1, "the soft expire not sent once the kernel takes it");
+	cr_expect_eq(fk.exp[0].hard, false);
+	sweep(NOW + 3);
+	cr_expect_eq(fk.nexp, 1, "soft expire sent twice");
+
+	/* The hard one alike. */
+	traffic(slot, 2, 200);
+	fk.expire_err = -EIO;
+	sweep_err(NOW + 4);
+	sweep_err(NOW + 5);
+	cr_expect_eq(fk.nexp, 1);
+	fk.expire_err = 0;
+	sweep(NOW + 6);
+	cr_assert_eq(fk.nexp, 2, "the hard expire never sent");
+	cr_expect_eq(fk.exp[1].hard, true);
+	sweep(NOW + 7);
+	cr_expect_eq(fk.nexp, 2, "hard expire sent twice");
+	cr_expect_eq(mstats().expires_soft, 1);
+	cr_expect_eq(mstats().expires_hard, 1);
+}
+
+/* The daemon is killed between the write's commit and its expire: the next daemon sends
+ * it, for an idle SA, once. */
+static void killed_before_expire(bool hard)
+{
+	struct xmsg_sa o = sa_sw;
+	struct xfrm_sa x;
+	__u32 slot;
+
+	o.soft_packets = 103;
+	o.hard_packets = hard ? 105 : 1000;
+	start(XMIRROR_ON);
+	x = sa_add(&o);
+	slot = slot_of(&x);
+	idle_sweep();
+	traffic(slot, 5, 500);
+	fk.expire_crash = true;
+	fk.crash_slot = slot;
+	sweep_err(NOW);
+	cr_assert(fk.crashed, "no expire to die in");
+	cr_expect_eq(fk.crash_copy.flags & XOFF_MIRROR_PENDING, 0, "the write not committed");
+	cr_expect(fk.crash_copy.flags & (hard ? XOFF_MIRROR_HARD_DUE : XOFF_MIRROR_SOFT_DUE),
+		  "the limit not recorded before the expire");
+	cr_assert_eq(bpf_map_update_elem(fk.mirror_fd, &slot, &fk.crash_copy, BPF_ANY), 0);
+	stop();
+
+	start(XMIRROR_ON);
+	resync(&o);
+	cr_expect_eq(slot_of(&x), slot);
+	sweep(NOW + 10);
+	cr_assert_eq(fk.nexp, 1, "the expire of the killed daemon never sent");
+	cr_expect_eq(fk.exp[0].hard, hard);
+	cr_expect_eq(fk.newae_landed, 1, "the landed write sent again");
+	sweep(NOW + 11);
+	stop();
+	start(XMIRROR_ON);
+	resync(&o);
+	sweep(NOW + 20);
+	cr_expect_eq(fk.nexp, 1, "expire sent again after a second restart");
+	expect_kernel(&x, 105, 10500, "the one write");
+}
+
+Test(mirror, killed_before_soft_expire, .init = pin_init, .fini = mirror_fini)
+{
+	killed_before_expire(false);
+}
+
+Test(mirror, killed_before_hard_expire, .init = pin_init, .fini = mirror_fini)
+{
+	killed_before_expire(true);
 }
 
 /* ---- Who counts: SAs the kernel counts are never written ---- */
 
-Test(mirror, auto_leaves_kernel_counted_sas, .init = mirror_init, .fini = mirror_fini)
+static const struct xmsg_sa sa_pkt = {
+	.dst = "198.51.100.7", .src = "192.0.2.1", .spi = 0x2000, .mode = XFRM_MODE_TUNNEL,
+	GCM, .offload_ifindex = OFFLOAD_DEV, .offload_flags = XFRM_OFFLOAD_PACKET,
+	.cur_packets = 100, .cur_bytes = 10000, .add_time = T0,
+};
+
+/* Software and crypto-offload SAs are the kernel's, under every mode (writing them would
+ * count their traffic twice); packet offload under on is xoff's. */
+static void kernel_counted(enum xmirror_mode mode)
 {
-	struct xmsg_sa sw = sa_sw, cr = sa_sw;
-	struct xfrm_sa xs, xc;
+	struct xmsg_sa sw = sa_sw, cr = sa_sw, pk = sa_pkt;
+	struct xfrm_sa xs, xc, xp;
 	int i;
 
 	sw.soft_packets = 101;	/* the kernel signals its own limits */
@@ -651,45 +828,117 @@ Test(mirror, auto_leaves_kernel_counted_sas, .init = mirror_init, .fini = mirror
 	cr.offload_ifindex = OFFLOAD_DEV;	/* crypto offload: no PACKET flag */
 	cr.offload_flags = XFRM_OFFLOAD_INBOUND;
 	cr.soft_packets = 101;
-	start(XSYNC_MIRROR_AUTO);
+	start_cfg(mode, false);
 	xs = sa_add(&sw);
 	xc = sa_add(&cr);
-	cr_expect_eq(view(&xs).decision, XSYNC_KERNEL);
+	xp = sa_add(&pk);
 	cr_expect_eq(view(&xs).why, XSYNC_WHY_SW);
-	cr_expect_eq(view(&xc).decision, XSYNC_KERNEL);
 	cr_expect_eq(view(&xc).why, XSYNC_WHY_HW_CRYPTO);
 	for (i = 0; i < 3; i++) {
 		traffic(slot_of(&xs), 5, 500);
 		traffic(slot_of(&xc), 5, 500);
 		sweep(NOW + i);
 	}
+	cr_expect_eq(decision(slot_of(&xs)), XOFF_DECIDE_KERNEL);
+	cr_expect_eq(decision(slot_of(&xc)), XOFF_DECIDE_KERNEL);
+	cr_expect_eq(decision(slot_of(&xp)), mode == XMIRROR_ON ? XOFF_DECIDE_WRITE :
+					     mode == XMIRROR_OFF ? XOFF_DECIDE_OFF :
+								   XOFF_DECIDE_PROBE);
 	cr_expect_eq(fk.newae_calls, 0, "a kernel-counted SA written");
 	cr_expect_eq(fk.nexp, 0, "an expire for a kernel-counted SA");
 	expect_kernel(&xs, 100, 10000, "software SA");
 	expect_kernel(&xc, 100, 10000, "crypto offload SA");
 	cr_expect_eq(view(&xs).mirror.flags & (XOFF_MIRROR_WRITE | XOFF_MIRROR_PENDING), 0);
+	cr_expect_eq(view(&xc).mirror.flags & (XOFF_MIRROR_WRITE | XOFF_MIRROR_PENDING), 0);
+}
+
+Test(mirror, auto_leaves_kernel_counted_sas, .init = mirror_init, .fini = mirror_fini)
+{
+	kernel_counted(XMIRROR_AUTO);
+}
+
+Test(mirror, on_leaves_kernel_counted_sas, .init = mirror_init, .fini = mirror_fini)
+{
+	kernel_counted(XMIRROR_ON);
+}
+
+/* Per device too: mirror-dev on for a device with crypto offload changes nothing. */
+Test(mirror, device_on_leaves_crypto_offload, .init = mirror_init, .fini = mirror_fini)
+{
+	struct xmsg_sa cr = sa_sw;
+	struct xfrm_sa xc;
+
+	cr.offload_ifindex = OFFLOAD_DEV;
+	cr.offload_flags = XFRM_OFFLOAD_INBOUND;
+	start_cfg(XMIRROR_AUTO, false);
+	cr_assert_eq(xmirror_set_mode(mm, OFFLOAD_DEV, XMIRROR_ON), 0);
+	xc = sa_add(&cr);
+	traffic(slot_of(&xc), 5, 500);
+	sweep(NOW);
+	sweep(NOW + 1);
+	cr_expect_eq(decision(slot_of(&xc)), XOFF_DECIDE_KERNEL);
+	cr_expect_eq(fk.newae_calls, 0);
+	expect_kernel(&xc, 100, 10000, "crypto offload SA, device mode on");
+}
+
+/* What the fast path saw before authentication (forged ESP with a live SA's destination
+ * and SPI, say) never reaches curlft, in any mode, not even for an SA xoff writes. */
+Test(mirror, fastpath_counts_never_written, .init = mirror_init, .fini = mirror_fini)
+{
+	enum xmirror_mode modes[] = { XMIRROR_AUTO, XMIRROR_ON, XMIRROR_OFF };
+	struct xmsg_sa pk = sa_pkt, sw = sa_sw;
+	struct xfrm_sa xp, xs;
+	unsigned int i, s;
+
+	pk.hard_packets = 101;
+	sw.hard_packets = 101;
+	for (i = 0; i < 3; i++) {
+		memset(&fk, 0, sizeof(fk));
+		start_cfg(modes[i], false);
+		xp = sa_add(&pk);
+		xs = sa_add(&sw);
+		for (s = 0; s < 6; s++) {
+			fastpath_traffic(slot_of(&xp), 100000, 100000000);
+			fastpath_traffic(slot_of(&xs), 100000, 100000000);
+			sweep(NOW + s);
+		}
+		cr_expect_eq(fk.newae_calls, 0, "mode %d: fast-path counts written", modes[i]);
+		cr_expect_eq(fk.nexp, 0, "mode %d: an expire from fast-path counts", modes[i]);
+		expect_kernel(&xp, 100, 10000, "packet offload SA");
+		expect_kernel(&xs, 100, 10000, "software SA");
+		if (modes[i] == XMIRROR_AUTO)
+			cr_expect_eq(decision(slot_of(&xp)), XOFF_DECIDE_PROBE,
+				     "an SA without authenticated traffic decided");
+		stop();
+	}
+	/* Under on, the same SA's authenticated traffic is written, and only that. */
+	memset(&fk, 0, sizeof(fk));
+	start_cfg(XMIRROR_ON, false);
+	xp = sa_add(&sa_pkt);
+	fastpath_traffic(slot_of(&xp), 1000, 100000);
+	traffic(slot_of(&xp), 3, 300);
+	sweep(NOW);
+	expect_kernel(&xp, 103, 10300, "authenticated counts only");
 }
 
 Test(mirror, off_never_writes, .init = mirror_init, .fini = mirror_fini)
 {
-	struct xmsg_sa pk = sa_sw, sw = sa_sw;
+	struct xmsg_sa pk = sa_pkt, sw = sa_sw;
 	struct xfrm_sa xp, xs;
 	int i;
 
-	pk.offload_ifindex = OFFLOAD_DEV;
-	pk.offload_flags = XFRM_OFFLOAD_PACKET;
 	sw.spi = 0x1001;
-	start(XSYNC_MIRROR_OFF);
+	start(XMIRROR_OFF);
 	xp = sa_add(&pk);
 	xs = sa_add(&sw);
 	cr_expect_eq(view(&xp).why, XSYNC_WHY_HW_PACKET);
-	cr_expect_eq(view(&xp).decision, XSYNC_KERNEL);
-	cr_expect_eq(view(&xs).decision, XSYNC_KERNEL);
 	for (i = 0; i < 3; i++) {
 		traffic(slot_of(&xp), 5, 500);
 		traffic(slot_of(&xs), 5, 500);
 		sweep(NOW + i);
 	}
+	cr_expect_eq(decision(slot_of(&xp)), XOFF_DECIDE_OFF);
+	cr_expect_eq(decision(slot_of(&xs)), XOFF_DECIDE_OFF);
 	cr_expect_eq(fk.newae_calls, 0, "mirror off, yet written");
 	expect_kernel(&xp, 100, 10000, "packet offload SA");
 	expect_kernel(&xs, 100, 10000, "software SA");
@@ -697,13 +946,13 @@ Test(mirror, off_never_writes, .init = mirror_init, .fini = mirror_fini)
 	/* Off per device overrides on for everything else. */
 	stop();
 	memset(&fk, 0, sizeof(fk));
-	start(XSYNC_MIRROR_ON);
-	cr_assert_eq(xsync_set_mirror_mode(ms, OFFLOAD_DEV, XSYNC_MIRROR_OFF), 0);
+	start(XMIRROR_ON);
+	cr_assert_eq(xmirror_set_mode(mm, OFFLOAD_DEV, XMIRROR_OFF), 0);
 	xp = sa_add(&pk);
 	xs = sa_add(&sw);
-	cr_expect_eq(view(&xp).decision, XSYNC_KERNEL);
-	cr_expect_eq(view(&xs).decision, XSYNC_WRITE);
 	idle_sweep();
+	cr_expect_eq(decision(slot_of(&xp)), XOFF_DECIDE_OFF);
+	cr_expect_eq(decision(slot_of(&xs)), XOFF_DECIDE_WRITE);
 	traffic(slot_of(&xp), 5, 500);
 	traffic(slot_of(&xs), 5, 500);
 	sweep(NOW);
@@ -712,29 +961,30 @@ Test(mirror, off_never_writes, .init = mirror_init, .fini = mirror_fini)
 	expect_kernel(&xs, 105, 10500, "software SA with mirror on");
 }
 
+/* off -> on for one device: what nobody counted before the switch is not written (a
+ * sudden burst of old traffic would fire limits at once); what follows is. */
 Test(mirror, device_override_writes_from_the_switch, .init = mirror_init, .fini = mirror_fini)
 {
-	struct xmsg_sa on = sa_sw, other = sa_sw;
+	struct xmsg_sa on = sa_pkt, other = sa_pkt;
 	struct xfrm_sa xo, xt;
 	__u32 slot;
 
-	on.offload_ifindex = OFFLOAD_DEV;
-	other.spi = 0x1001;
+	other.spi = 0x2001;
 	other.offload_ifindex = OTHER_DEV;
-	start(XSYNC_MIRROR_AUTO);
+	start(XMIRROR_OFF);
 	xo = sa_add(&on);
 	xt = sa_add(&other);
 	slot = slot_of(&xo);
-	cr_expect_eq(view(&xo).decision, XSYNC_KERNEL);
 
 	traffic(slot, 5, 500);
 	traffic(slot_of(&xt), 5, 500);
 	sweep(NOW);
-	traffic(slot, 3, 300);	/* before the switch, never swept: still the kernel's */
-	cr_assert_eq(xsync_set_mirror_mode(ms, OFFLOAD_DEV, XSYNC_MIRROR_ON), 0);
-	cr_expect_eq(view(&xo).decision, XSYNC_WRITE);
-	cr_expect_eq(view(&xt).decision, XSYNC_KERNEL, "another device's SA switched");
+	cr_expect_eq(decision(slot), XOFF_DECIDE_OFF);
+	traffic(slot, 3, 300);	/* before the switch, never swept: still nobody's */
+	cr_assert_eq(xmirror_set_mode(mm, OFFLOAD_DEV, XMIRROR_ON), 0);
 	sweep(NOW + 1);
+	cr_expect_eq(decision(slot), XOFF_DECIDE_WRITE);
+	cr_expect_eq(decision(slot_of(&xt)), XOFF_DECIDE_OFF, "another device's SA switched");
 	cr_expect_eq(fk.newae_calls, 0, "traffic from before the switch written");
 
 	traffic(slot, 4, 400);
@@ -748,66 +998,124 @@ Test(mirror, device_override_writes_from_the_switch, .init = mirror_init, .fini 
 
 /* ---- Packet offload in auto: the probe ---- */
 
-static const struct xmsg_sa sa_pkt = {
-	.dst = "198.51.100.7", .src = "192.0.2.1", .spi = 0x2000, .mode = XFRM_MODE_TUNNEL,
-	GCM, .offload_ifindex = OFFLOAD_DEV, .offload_flags = XFRM_OFFLOAD_PACKET,
-	.cur_packets = 100, .cur_bytes = 10000, .add_time = T0,
-};
-
+/* Authenticated traffic every sweep; the driver reports it a sweep late (mlx5 refreshes
+ * its counts about once a second): the probe sees curlft move, and xoff never writes. */
 Test(mirror, probe_driver_counts, .init = mirror_init, .fini = mirror_fini)
 {
 	struct xfrm_sa x;
+	__u64 lag_p = 0, lag_b = 0;
 	__u32 slot;
+	int i;
 
-	start(XSYNC_MIRROR_AUTO);
+	start(XMIRROR_AUTO);
 	x = sa_add(&sa_pkt);
 	slot = slot_of(&x);
-	cr_expect_eq(view(&x).decision, XSYNC_PROBE);
 	sweep(NOW);		/* no traffic: no probe */
-	cr_expect_eq(view(&x).decision, XSYNC_PROBE);
-
-	traffic(slot, 5, 500);
-	sweep(NOW + 1);
-	cr_expect_eq(fk.newae_calls, 0, "written while probing");
-	cr_expect_eq(view(&x).decision, XSYNC_PROBE);
-
-	/* The driver reports: curlft moves by itself. */
-	kcur(&x)->packets += 5;
-	kcur(&x)->bytes += 500;
+	cr_expect_eq(decision(slot), XOFF_DECIDE_PROBE);
+	cr_expect_eq(mstats().probing, 0);
+	for (i = 1; i <= 5; i++) {
+		kcur(&x)->packets += lag_p;	/* the driver's report of the last second */
+		kcur(&x)->bytes += lag_b;
+		traffic(slot, 5, 500);
+		lag_p = 5;
+		lag_b = 500;
+		sweep(NOW + i);
+		cr_expect_eq(fk.newae_calls, 0, "sweep %d: written while probing", i);
+	}
+	cr_expect_eq(decision(slot), XOFF_DECIDE_DRIVER, "a driver that counts not detected");
+	cr_expect_eq(mstats().probing, 0);
 	traffic(slot, 3, 300);
-	sweep(NOW + 2);
-	cr_expect_eq(view(&x).decision, XSYNC_KERNEL, "a driver that counts not detected");
-	cr_expect_eq(fk.newae_calls, 0);
-	traffic(slot, 3, 300);
-	sweep(NOW + 3);
+	sweep(NOW + 6);
 	cr_expect_eq(fk.newae_calls, 0, "an SA the driver counts written");
-	expect_kernel(&x, 105, 10500, "driver-counted SA");
+	expect_kernel(&x, 120, 12000, "driver-counted SA");
 }
 
+/* The driver never reports: once the probe's window has passed with traffic early in it,
+ * xoff writes everything since the probe began. */
 Test(mirror, probe_driver_silent_writes_everything, .init = mirror_init, .fini = mirror_fini)
 {
 	struct xfrm_sa x;
 	__u32 slot;
 
-	start(XSYNC_MIRROR_AUTO);
+	start(XMIRROR_AUTO);
 	x = sa_add(&sa_pkt);
 	slot = slot_of(&x);
 	traffic(slot, 5, 500);
-	sweep(NOW);
-	cr_expect_eq(fk.newae_calls, 0, "written while probing");
-	cr_expect_eq(view(&x).decision, XSYNC_PROBE);
-
+	sweep(NOW);		/* the probe begins */
+	cr_expect_eq(mstats().probing, 1);
 	traffic(slot, 3, 300);
 	sweep(NOW + 1);
-	cr_expect_eq(view(&x).decision, XSYNC_WRITE, "a silent driver not detected");
+	traffic(slot, 1, 100);
+	sweep(NOW + 2);		/* half way: traffic since the start */
+	cr_expect_eq(fk.newae_calls, 0, "written while probing");
+	cr_expect_eq(decision(slot), XOFF_DECIDE_PROBE);
+	sweep(NOW + 3);		/* the window is over */
+	cr_expect_eq(decision(slot), XOFF_DECIDE_WRITE, "a silent driver not detected");
 	cr_assert_eq(fk.newae_calls, 1);
-	expect_kernel(&x, 108, 10800, "the probe's traffic lost");
+	expect_kernel(&x, 109, 10900, "the probe's traffic lost");
 	cr_expect(view(&x).mirror.flags & XOFF_MIRROR_WRITE);
 
 	traffic(slot, 2, 200);
-	sweep(NOW + 2);
+	sweep(NOW + 4);
 	cr_expect_eq(fk.newae_calls, 2);
-	expect_kernel(&x, 110, 11000, "after the probe");
+	expect_kernel(&x, 111, 11100, "after the probe");
+}
+
+/* An SA without traffic is never decided write, however long it is watched; one whose
+ * only traffic came too late in the window for the driver to show it is not either. */
+Test(mirror, probe_idle_never_writes, .init = mirror_init, .fini = mirror_fini)
+{
+	struct xfrm_sa x;
+	__u32 slot;
+	int i;
+
+	start(XMIRROR_AUTO);
+	x = sa_add(&sa_pkt);
+	slot = slot_of(&x);
+	for (i = 0; i < 20; i++)
+		sweep(NOW + i);
+	cr_expect_eq(decision(slot), XOFF_DECIDE_PROBE, "an idle SA decided");
+	cr_expect_eq(fk.getae_calls, 0, "an idle SA probed");
+
+	traffic(slot, 1, 100);	/* starts a probe, then nothing in its first half */
+	sweep(NOW + 20);
+	sweep(NOW + 21);
+	sweep(NOW + 22);
+	traffic(slot, 1, 100);	/* only late in the window */
+	sweep(NOW + 23);
+	cr_expect_eq(decision(slot), XOFF_DECIDE_PROBE, "decided on traffic it could not judge");
+	cr_expect_eq(fk.newae_calls, 0);
+	expect_kernel(&x, 100, 10000, "undecided SA");
+	/* The next traffic probes again, and a silent driver is then found out. */
+	for (i = 24; i < 28; i++) {
+		traffic(slot, 1, 100);
+		sweep(NOW + i);
+	}
+	cr_expect_eq(decision(slot), XOFF_DECIDE_WRITE);
+	expect_kernel(&x, 106, 10600, "every authenticated packet since the first probe");
+}
+
+/* Outbound packet offload is judged by its authenticated counts too (egress plaintext
+ * TC counts by selector into the same slot). */
+Test(mirror, probe_outbound, .init = mirror_init, .fini = mirror_fini)
+{
+	struct xmsg_sa o = sa_pkt;
+	struct xfrm_sa x;
+	__u32 slot;
+	int i;
+
+	o.offload_flags = XFRM_OFFLOAD_PACKET;	/* without INBOUND: outbound */
+	o.spi = 0x2002;
+	start(XMIRROR_AUTO);
+	x = sa_add(&o);
+	slot = slot_of(&x);
+	cr_expect_eq(view(&x).val.dir, XOFF_DIR_OUT);
+	for (i = 0; i < 4; i++) {
+		traffic(slot, 2, 200);
+		sweep(NOW + i);
+	}
+	cr_expect_eq(decision(slot), XOFF_DECIDE_WRITE);
+	expect_kernel(&x, 108, 10800, "outbound packet offload");
 }
 
 /* ---- Failures of the request ---- */
@@ -818,13 +1126,13 @@ Test(mirror, newae_error_retried, .init = mirror_init, .fini = mirror_fini)
 	struct xfrm_sa x;
 	__u32 slot;
 
-	start(XSYNC_MIRROR_ON);
+	start(XMIRROR_ON);
 	x = sa_add(&sa_sw);
 	slot = slot_of(&x);
 	idle_sweep();
 	traffic(slot, 5, 500);
 	fk.newae_err = -EIO;
-	cr_expect_eq(xsync_mirror(ms, NOW), -EIO, "a failed write not reported");
+	cr_expect_eq(sweep_err(NOW), -EIO, "a failed write not reported");
 	expect_kernel(&x, 100, 10000, "failed write");
 	v = view(&x);
 	cr_expect_eq(v.mirror.packets, 0, "a failed write committed");
@@ -832,7 +1140,7 @@ Test(mirror, newae_error_retried, .init = mirror_init, .fini = mirror_fini)
 	cr_expect_eq(v.mirror.flags & XOFF_MIRROR_PENDING, 0);
 	cr_expect_eq(mirror_entry(slot).flags & XOFF_MIRROR_PENDING, 0, "intent left in the map");
 	cr_expect_eq(mirror_entry(slot).packets, 0);
-	cr_expect_geq(stats().mirror_errors, 1);
+	cr_expect_geq(mstats().errors, 1);
 
 	fk.newae_err = 0;
 	traffic(slot, 2, 200);
@@ -847,7 +1155,7 @@ Test(mirror, sa_gone_is_no_error, .init = mirror_init, .fini = mirror_fini)
 	struct xfrm_sa x;
 	__u32 slot;
 
-	start(XSYNC_MIRROR_ON);
+	start(XMIRROR_ON);
 	x = sa_add(&sa_sw);
 	slot = slot_of(&x);
 	idle_sweep();
@@ -882,7 +1190,7 @@ Test(mirror, counters_backwards_rebase, .init = mirror_init, .fini = mirror_fini
 	struct xfrm_sa x;
 	__u32 slot;
 
-	start(XSYNC_MIRROR_ON);
+	start(XMIRROR_ON);
 	x = sa_add(&sa_sw);
 	slot = slot_of(&x);
 	idle_sweep();
@@ -918,7 +1226,7 @@ static void quarantine(bool kernel_keeps)
 	ob.spi = 0x1001;
 	oc.spi = 0x1002;
 	oc.add_time = T0 + 50;
-	start(XSYNC_MIRROR_ON);
+	start(XMIRROR_ON);
 	xa = sa_add(&sa_sw);
 	sa_slot = slot_of(&xa);
 	idle_sweep();
@@ -990,7 +1298,7 @@ Test(mirror, restart_no_loss_no_double_count, .init = pin_init, .fini = mirror_f
 	__u32 slot;
 
 	o.soft_packets = 105;
-	start(XSYNC_MIRROR_ON);
+	start(XMIRROR_ON);
 	x = sa_add(&o);
 	slot = slot_of(&x);
 	idle_sweep();
@@ -1001,11 +1309,11 @@ Test(mirror, restart_no_loss_no_double_count, .init = pin_init, .fini = mirror_f
 	traffic(slot, 3, 300);	/* never swept by the first daemon */
 	stop();
 
-	start(XSYNC_MIRROR_ON);
+	start(XMIRROR_ON);
 	traffic(slot, 2, 200);	/* while the second daemon starts */
 	resync(&o);
 	cr_expect_eq(slot_of(&x), slot, "the SA lost its slot over the restart");
-	cr_expect_eq(view(&x).decision, XSYNC_WRITE);
+	cr_expect_eq(decision(slot), XOFF_DECIDE_WRITE, "the stored decision lost");
 	sweep(NOW + 10);
 	cr_expect_eq(fk.newae_calls, 2, "%u NEWAE, expected one per daemon", fk.newae_calls);
 	expect_kernel(&x, 110, 11000, "after the restart");
@@ -1015,47 +1323,74 @@ Test(mirror, restart_no_loss_no_double_count, .init = pin_init, .fini = mirror_f
 	cr_expect_eq(fk.nexp, 1, "soft expire sent again after the restart");
 }
 
-/* mirror auto -> on across a restart: what the kernel counted under the first daemon
- * (swept or not) is never written; only traffic after the switch is. */
-Test(mirror, restart_auto_to_on_writes_from_the_switch, .init = pin_init, .fini = mirror_fini)
+/* mirror off -> on across a restart: what nobody counted under the first daemon (swept
+ * or not) is never written; only traffic after the switch is. A driver that counts,
+ * found by a probe, stays the counter over a restart under auto. */
+Test(mirror, restart_off_to_on_writes_from_the_switch, .init = pin_init, .fini = mirror_fini)
 {
 	struct xfrm_sa x;
 	__u32 slot;
 
-	start(XSYNC_MIRROR_AUTO);
+	start(XMIRROR_OFF);
 	x = sa_add(&sa_sw);
 	slot = slot_of(&x);
 	traffic(slot, 5, 500);
 	sweep(NOW);
-	traffic(slot, 3, 300);	/* never swept by the first daemon: the kernel's too */
+	traffic(slot, 3, 300);	/* never swept by the first daemon: nobody's too */
 	cr_expect_eq(fk.newae_calls, 0);
+	cr_expect_eq(decision(slot), XOFF_DECIDE_OFF);
 	stop();
 
-	start(XSYNC_MIRROR_ON);
+	start(XMIRROR_ON);
 	resync(&sa_sw);
 	cr_expect_eq(slot_of(&x), slot);
-	cr_expect_eq(view(&x).decision, XSYNC_WRITE);
 	sweep(NOW + 10);
-	cr_expect_eq(fk.newae_calls, 0, "the kernel's traffic written after the switch");
+	cr_expect_eq(decision(slot), XOFF_DECIDE_WRITE);
+	cr_expect_eq(fk.newae_calls, 0, "traffic from before the switch written");
 	expect_kernel(&x, 100, 10000, "at the switch");
 	traffic(slot, 4, 400);
 	sweep(NOW + 11);
 	expect_kernel(&x, 104, 10400, "after the switch");
 
-	/* And back to auto, then on again: the traffic under auto stays the kernel's. */
+	/* And back to off, then on again: the traffic under off stays unwritten. */
 	stop();
-	start(XSYNC_MIRROR_AUTO);
+	start(XMIRROR_OFF);
 	resync(&sa_sw);
 	traffic(slot, 2, 200);
 	sweep(NOW + 12);
 	stop();
-	start(XSYNC_MIRROR_ON);
+	start(XMIRROR_ON);
 	resync(&sa_sw);
 	sweep(NOW + 13);
-	expect_kernel(&x, 104, 10400, "auto's traffic written");
+	expect_kernel(&x, 104, 10400, "off's traffic written");
 	traffic(slot, 1, 100);
 	sweep(NOW + 14);
 	expect_kernel(&x, 105, 10500, "after the second switch");
+}
+
+Test(mirror, restart_keeps_a_probed_driver, .init = pin_init, .fini = mirror_fini)
+{
+	struct xfrm_sa x;
+	__u32 slot;
+	int i;
+
+	start(XMIRROR_AUTO);
+	x = sa_add(&sa_pkt);
+	slot = slot_of(&x);
+	for (i = 0; i < 5; i++) {
+		traffic(slot, 5, 500);
+		kcur(&x)->packets += 5;	/* the driver counts */
+		sweep(NOW + i);
+	}
+	cr_expect_eq(decision(slot), XOFF_DECIDE_DRIVER);
+	stop();
+
+	start(XMIRROR_AUTO);
+	resync(&sa_pkt);
+	traffic(slot, 5, 500);
+	sweep(NOW + 10);
+	cr_expect_eq(decision(slot), XOFF_DECIDE_DRIVER, "probed again after a restart");
+	cr_expect_eq(fk.newae_calls, 0);
 }
 
 /* The kernel replaced the SA while no daemon ran (same identity, another add_time): the
@@ -1071,7 +1406,7 @@ Test(mirror, restart_new_instance_not_credited, .init = pin_init, .fini = mirror
 	o2.add_time = T0 + 60;
 	o2.cur_packets = 0;
 	o2.cur_bytes = 0;
-	start(XSYNC_MIRROR_ON);
+	start(XMIRROR_ON);
 	x = sa_add(&sa_sw);
 	slot = slot_of(&x);
 	idle_sweep();
@@ -1081,7 +1416,7 @@ Test(mirror, restart_new_instance_not_credited, .init = pin_init, .fini = mirror
 	stop();
 
 	fk_find(&x)->present = false;
-	start(XSYNC_MIRROR_ON);
+	start(XMIRROR_ON);
 	x2 = parse_sa(xmsg_newsa(buf, XFRM_MSG_NEWSA, &o2));
 	fk_add(&x2);
 	resync(&o2);
@@ -1111,7 +1446,7 @@ Test(mirror, kernel_soft_expire_not_repeated, .init = mirror_init, .fini = mirro
 	__u32 slot;
 
 	o.soft_packets = 105;
-	start(XSYNC_MIRROR_ON);
+	start(XMIRROR_ON);
 	x = sa_add(&o);
 	slot = slot_of(&x);
 	idle_sweep();
@@ -1133,14 +1468,14 @@ static struct xfrm_sa crash_cut_and_restart(enum fk_crash how, enum commit_cut c
 	struct xfrm_sa x;
 	__u32 slot;
 
-	start(XSYNC_MIRROR_ON);
+	start(XMIRROR_ON);
 	x = sa_add(&sa_sw);
 	slot = slot_of(&x);
 	idle_sweep();
 	traffic(slot, 5, 500);
 	fk.crash = how;
 	fk.crash_slot = slot;
-	xsync_mirror(ms, NOW);
+	sweep_err(NOW);
 	cr_assert(fk.crashed, "no NEWAE to crash in");
 	cr_expect_eq(fk.crash_copy.pend_packets, 5);
 	cr_expect_eq(fk.crash_copy.target_packets, 105);
@@ -1159,7 +1494,7 @@ static struct xfrm_sa crash_cut_and_restart(enum fk_crash how, enum commit_cut c
 	cr_assert_eq(bpf_map_update_elem(fk.mirror_fd, &slot, &fk.crash_copy, BPF_ANY), 0);
 	stop();
 
-	start(XSYNC_MIRROR_ON);
+	start(XMIRROR_ON);
 	m = mirror_entry(slot);
 	cr_assert(m.flags & XOFF_MIRROR_PENDING, "intent lost over the restart");
 	resync(&sa_sw);
@@ -1249,38 +1584,38 @@ Test(mirror, restart_after_unsent_write_writes_once, .init = pin_init, .fini = m
 	expect_kernel(&x, 107, 10700, "after more traffic");
 }
 
-/* Kernel (mirror off) -> probe -> xoff writes: the record no longer says the kernel
- * counted, so the traffic of the last unswept moments reaches curlft after a restart. */
+/* Nobody (mirror off) -> probe -> xoff writes: the record says xoff writes, so the
+ * traffic of the last unswept moments reaches curlft after a restart. */
 Test(mirror, restart_after_probe_writes_keeps_traffic, .init = pin_init, .fini = mirror_fini)
 {
 	struct xfrm_sa x;
 	__u32 slot;
 
-	start(XSYNC_MIRROR_AUTO);
-	cr_assert_eq(xsync_set_mirror_mode(ms, OFFLOAD_DEV, XSYNC_MIRROR_OFF), 0);
+	start(XMIRROR_AUTO);
+	cr_assert_eq(xmirror_set_mode(mm, OFFLOAD_DEV, XMIRROR_OFF), 0);
 	x = sa_add(&sa_pkt);
 	slot = slot_of(&x);
-	cr_expect_eq(view(&x).decision, XSYNC_KERNEL);
 	traffic(slot, 1, 100);
 	sweep(NOW);
-	cr_expect(mirror_entry(slot).flags & XOFF_MIRROR_KCOUNTED);
-	cr_assert_eq(xsync_set_mirror_mode(ms, OFFLOAD_DEV, XSYNC_MIRROR_AUTO), 0);
-	cr_expect_eq(view(&x).decision, XSYNC_PROBE);
+	cr_expect_eq(decision(slot), XOFF_DECIDE_OFF);
+	cr_assert_eq(xmirror_set_mode(mm, OFFLOAD_DEV, XMIRROR_AUTO), 0);
 	traffic(slot, 5, 500);
 	sweep(NOW + 1);
+	cr_expect_eq(decision(slot), XOFF_DECIDE_PROBE);
 	traffic(slot, 3, 300);
 	sweep(NOW + 2);
-	cr_expect_eq(view(&x).decision, XSYNC_WRITE);
+	sweep(NOW + 3);
+	sweep(NOW + 4);
+	cr_expect_eq(decision(slot), XOFF_DECIDE_WRITE);
 	expect_kernel(&x, 108, 10800, "the probe's traffic written");
-	cr_expect_eq(mirror_entry(slot).flags & XOFF_MIRROR_KCOUNTED, 0);
 	traffic(slot, 4, 400);	/* never swept by the first daemon */
 	stop();
 
-	start(XSYNC_MIRROR_AUTO);
+	start(XMIRROR_AUTO);
 	resync(&sa_pkt);
 	cr_expect_eq(slot_of(&x), slot);
-	cr_expect_eq(view(&x).decision, XSYNC_WRITE);
 	sweep(NOW + 10);
+	cr_expect_eq(decision(slot), XOFF_DECIDE_WRITE);
 	expect_kernel(&x, 112, 11200, "the unswept traffic after the restart");
 }
 
@@ -1293,13 +1628,13 @@ Test(mirror, lost_answer_resolved_and_limit_sent, .init = mirror_init, .fini = m
 	__u32 slot;
 
 	o.hard_packets = 105;
-	start(XSYNC_MIRROR_ON);
+	start(XMIRROR_ON);
 	x = sa_add(&o);
 	slot = slot_of(&x);
 	idle_sweep();
 	traffic(slot, 5, 500);
 	fk.lose_answer = true;
-	cr_expect_eq(xsync_mirror(ms, NOW), -ETIMEDOUT);
+	cr_expect_eq(sweep_err(NOW), -ETIMEDOUT);
 	cr_expect(mirror_entry(slot).flags & XOFF_MIRROR_PENDING, "an unanswered write resolved");
 	expect_kernel(&x, 105, 10500, "landed");
 	cr_expect_eq(fk.nexp, 0);

@@ -15,7 +15,7 @@
 #include <sys/mount.h>
 #include <unistd.h>
 #include "libxoff.h"
-#include "sync.h"
+#include "mirror.h"
 #include "xmsg.h"
 
 #define MAX_SAS		64
@@ -100,6 +100,20 @@ static void env_init(void)
 	cfg.is_local = test_is_local;
 	cfg.log = sync_log;
 	nwarn = 0;
+}
+
+/* A mirror sweep that writes nothing (no requests to the kernel): it finishes the
+ * quarantine as the daemon's would. */
+static int sweep(__u64 now)
+{
+	struct xmirror_cfg mc = { .mode = XMIRROR_AUTO };
+	struct xmirror *m;
+	int err = xmirror_new(&m, s, &mc);
+
+	if (!err)
+		err = xmirror_sweep(m, now, now * 1000);
+	xmirror_free(m);
+	return err;
 }
 
 static void start(__u32 max_sas)
@@ -474,14 +488,29 @@ static void view_gone(const struct xmsg_sa *o)
 }
 
 /* Out of the fast path for @why: in the shadow, not mapped, not in xoff_sas. */
+/* The kernel's SA is not served: its key's entry passes its ESP uncounted (so that
+ * unknown-spi drop never drops it), with no slot. */
 static void expect_unmapped(const struct xmsg_sa *o, enum xsync_why why)
 {
 	struct xsync_sa_view v = view(o);
+	struct xoff_sa e;
+	int err;
 
 	cr_expect_eq(v.why, why, "spi 0x%x: why %d (%s), expected %d (%s)", o->spi, v.why,
 		     xsync_why_str(v.why), why, xsync_why_str(why));
 	cr_expect_not(v.mapped, "spi 0x%x: view says mapped", o->spi);
-	sa_absent(o);
+	if (why == XSYNC_WHY_NOT_ESP || why == XSYNC_WHY_ENCAP) {
+		/* Never ESP to the fast path: nothing to keep from a drop. */
+		cr_expect_not(v.unserved, "spi 0x%x: an entry for what is not ESP", o->spi);
+		sa_absent(o);
+		return;
+	}
+	cr_expect(v.unserved, "spi 0x%x: view says not in the map", o->spi);
+	err = sa_lookup(x, o, &e);
+	cr_assert_eq(err, 0, "spi 0x%x: no entry (unknown-spi drop would drop it): %s", o->spi,
+		     strerror(-err));
+	cr_expect_eq(e.flags, XOFF_SA_UNSERVED, "spi 0x%x: flags 0x%x", o->spi, e.flags);
+	cr_expect_eq(e.slot, XOFF_SLOT_NONE, "spi 0x%x: slot %u", o->spi, e.slot);
 }
 
 static struct xsync_stats stats(void)
@@ -643,7 +672,8 @@ Test(sync, add_v4_software_inbound, .init = setup, .fini = teardown)
 	sv = view(&a);
 	cr_expect(sv.mapped);
 	cr_expect_eq(sv.why, XSYNC_WHY_SW);
-	cr_expect_eq(sv.decision, XSYNC_KERNEL, "the kernel counts software SAs");
+	cr_expect_not(sv.unserved);
+	cr_expect(sv.auth, "an inbound SA's authenticated counts are kept");
 	cr_expect_arr_eq(&sv.key, &k, sizeof(k));
 	cr_expect_arr_eq(&sv.val, &v, sizeof(v), "view and map disagree");
 	cr_expect_eq(sv.x.dir_source, XFRM_DIR_FROM_LOCAL);
@@ -965,7 +995,7 @@ Test(sync, unknown_alg, .init = setup, .fini = teardown)
 	expect_unmapped(&a, XSYNC_WHY_ALG);
 	expect_unmapped(&none, XSYNC_WHY_ALG);
 	sa_map(&ok);
-	cr_expect_eq(sa_count(), 1);
+	cr_expect_eq(sa_count(), 3);
 
 	/* An update to a known algorithm brings it in; back to unknown takes it out. */
 	a.aead = "rfc4106(gcm(aes))";
@@ -998,9 +1028,10 @@ Test(sync, mark_conflict, .init = setup, .fini = teardown)
 	sa_add(&b);
 	expect_unmapped(&a, XSYNC_WHY_CONFLICT);
 	expect_unmapped(&b, XSYNC_WHY_CONFLICT);
-	cr_expect_eq(sa_count(), 0);
+	cr_expect_eq(sa_count(), 1, "one entry for the key they share");
 	cr_expect_eq(stats().sas, 2);
 	cr_expect_eq(stats().sas_mapped, 0);
+	cr_expect_eq(stats().unserved, 2);
 	cr_expect_eq(stats().quarantined, 1, "the first SA's slot is released");
 
 	sa_add(&c);
@@ -1975,7 +2006,7 @@ Test(sync, slot_exhaustion, .init = setup4, .fini = teardown)
 		used[v.slot] = true;
 	}
 	expect_unmapped(&a[4], XSYNC_WHY_FULL);
-	cr_expect_eq(sa_count(), 4);
+	cr_expect_eq(sa_count(), 5, "4 served, 1 passed");
 	cr_expect_eq(stats().sas, 5);
 	cr_expect_eq(stats().sas_mapped, 4);
 
@@ -1985,7 +2016,7 @@ Test(sync, slot_exhaustion, .init = setup4, .fini = teardown)
 	a[5] = sa_in(5);
 	sa_add(&a[5]);
 	expect_unmapped(&a[5], XSYNC_WHY_FULL);
-	cr_expect_eq(sa_count(), 3);
+	cr_expect_eq(sa_count(), 5, "3 served, 2 passed");
 
 	/* A freed slot goes to an SA waiting for one, at the next message or sweep. */
 	cr_expect_eq(xsync_quarantine_flush(s), 0);
@@ -2001,7 +2032,7 @@ Test(sync, slot_exhaustion, .init = setup4, .fini = teardown)
 			expect_unmapped(&a[i], XSYNC_WHY_FULL);
 		}
 	}
-	cr_expect_eq(sa_count(), 4);
+	cr_expect_eq(sa_count(), 6, "4 served, 2 passed");
 
 	/* One more freed: another waiting SA gets it without a change of its own. */
 	sa_del(&a[1]);
@@ -2009,7 +2040,7 @@ Test(sync, slot_exhaustion, .init = setup4, .fini = teardown)
 	a[2].cur_packets = 1;
 	sa_upd(&a[2]);		/* any message applies */
 	cr_expect_eq(view(&a[4]).mapped + view(&a[5]).mapped + view(&a[6]).mapped, 2);
-	cr_expect_eq(sa_count(), 4);
+	cr_expect_eq(sa_count(), 5, "4 served, 1 passed");
 	cr_expect_eq(stats().sas_mapped, 4);
 }
 
@@ -2050,44 +2081,103 @@ Test(sync, quarantine_sweep, .init = setup, .fini = teardown)
 	sa_del(&a);
 
 	/* The sweep right after the release may race programs still counting: it keeps it. */
-	cr_expect_eq(xsync_mirror(s, 1000), 0);
+	cr_expect_eq(sweep(1000), 0);
 	cr_expect_eq(stats().quarantined, 1);
 	sa_add(&b);
 	cr_expect_neq(sa_map(&b).slot, sa_slot);
 
 	/* The next one finishes it. */
-	cr_expect_eq(xsync_mirror(s, 1001), 0);
+	cr_expect_eq(sweep(1001), 0);
 	cr_expect_eq(stats().quarantined, 0);
 	cr_expect_eq(counters_packets(x, sa_slot), 0);
 	sa_add(&c);
 	cr_expect_eq(sa_map(&c).slot, sa_slot);
 }
 
-/* ---- Mirror decisions ---- */
 
-Test(sync, mirror_decision, .init = setup, .fini = teardown)
+/* ---- Authenticated-count keys ---- */
+
+/* The key TC ingress finds an inbound SA's state by (abi.h: SPI, reqid, source). */
+static int auth_lookup(const struct xmsg_sa *o, struct xoff_auth *v)
 {
-	char d1[32];
-	struct xmsg_sa pkt = sa_pkt(1, d1, sizeof(d1)), sw = sa_in(1), hw = sa_out(2);
+	struct xoff_auth_key k;
+	__u8 a[16] = { 0 };
+	int family = strchr(o->src, ':') ? AF_INET6 : AF_INET;
 
-	hw.offload_ifindex = CRYPTO_DEV;
-	sa_add(&pkt);
-	sa_add(&sw);
-	sa_add(&hw);
-	/* Auto: the kernel counts software and crypto offload; packet offload is probed. */
-	cr_expect_eq(view(&sw).decision, XSYNC_KERNEL);
-	cr_expect_eq(view(&hw).decision, XSYNC_KERNEL);
-	cr_expect_eq(view(&pkt).decision, XSYNC_PROBE);
+	cr_assert_eq(inet_pton(family, o->src, a), 1);
+	cr_assert_eq(xoff_auth_key_make(&k, family, a, htonl(o->spi), o->reqid), 0);
+	return xoff_auth_lookup(x, &k, v);
+}
 
-	cr_expect_eq(xsync_set_mirror_mode(s, PKT_DEV, XSYNC_MIRROR_OFF), 0);
-	cr_expect_eq(view(&pkt).decision, XSYNC_KERNEL);
-	cr_expect_eq(xsync_set_mirror_mode(s, PKT_DEV, XSYNC_MIRROR_ON), 0);
-	cr_expect_eq(view(&pkt).decision, XSYNC_WRITE);
-	cr_expect_eq(view(&hw).decision, XSYNC_KERNEL, "another device's SA changed");
-	cr_expect_eq(xsync_set_mirror_mode(s, CRYPTO_DEV, XSYNC_MIRROR_ON), 0);
-	cr_expect_eq(view(&hw).decision, XSYNC_WRITE);
-	cr_expect_eq(view(&sw).decision, XSYNC_KERNEL, "software SAs follow cfg.mirror");
-	cr_expect_eq(xsync_set_mirror_mode(s, PKT_DEV, (enum xsync_mirror_mode)3), -EINVAL);
-	/* Decisions never touch the fast-path entries. */
-	cr_expect_eq(sa_count(), 3);
+static unsigned int auth_count(void)
+{
+	return map_count(xoff_map_fd(x, XOFF_MAP_AUTH_SAS));
+}
+
+/* Every served inbound SA, and only those, can be found by its secpath, at its slot;
+ * two SAs a secpath cannot tell apart are both left out. */
+Test(sync, auth_keys_follow_inbound_sas, .init = setup, .fini = teardown)
+{
+	struct xmsg_sa in1 = sa_in(1), in2 = sa_in(2), out = sa_out(1), twin = sa_in(3);
+	struct xmsg_sa alg = sa_in(4);
+	struct xoff_auth v;
+
+	alg.aead = "rfc9999(frobnicate)";
+	sa_add(&in1);
+	sa_add(&in2);
+	sa_add(&out);
+	sa_add(&alg);
+	cr_assert_eq(auth_lookup(&in1, &v), 0);
+	cr_expect_eq(v.slot, sa_map(&in1).slot);
+	cr_expect_eq(v.mode, XOFF_MODE_TUNNEL);
+	cr_assert_eq(auth_lookup(&in2, &v), 0);
+	cr_expect_eq(v.slot, sa_map(&in2).slot);
+	cr_expect_eq(auth_lookup(&out, &v), -ENOENT, "an outbound SA has no secpath key");
+	cr_expect_eq(auth_lookup(&alg, &v), -ENOENT, "an unserved SA has a secpath key");
+	cr_expect_eq(auth_count(), 2);
+	cr_expect(view(&in1).auth);
+	cr_expect_not(view(&out).auth);
+
+	/* The same SPI, reqid and source towards another local address: ambiguous. */
+	twin.dst = "192.0.2.9";
+	twin.spi = in1.spi;
+	sa_add(&twin);
+	cr_expect_eq(auth_lookup(&in1, &v), -ENOENT, "an ambiguous secpath key kept");
+	cr_expect_not(view(&in1).auth);
+	cr_expect_not(view(&twin).auth);
+	cr_expect(view(&in1).mapped, "the fast path still serves it");
+	cr_expect_eq(stats().auth_conflicts, 2);
+	sa_del(&twin);
+	cr_assert_eq(auth_lookup(&in1, &v), 0, "the key not back when the twin left");
+	cr_expect_eq(v.slot, sa_map(&in1).slot);
+
+	/* Transport mode is counted as such; a deleted SA's key goes. */
+	in2.mode = XFRM_MODE_TRANSPORT;
+	sa_upd(&in2);
+	cr_assert_eq(auth_lookup(&in2, &v), 0);
+	cr_expect_eq(v.mode, XOFF_MODE_TRANSPORT);
+	sa_del(&in1);
+	cr_expect_eq(auth_lookup(&in1, &v), -ENOENT);
+	cr_expect_eq(auth_count(), 1);
+}
+
+/* After a restart, keys of SAs that are gone are removed at the first resync's end;
+ * the others stay. */
+Test(sync, auth_keys_after_restart, .init = setup, .fini = teardown)
+{
+	struct xmsg_sa a = sa_in(1), b = sa_in(2);
+	struct xoff_auth v;
+
+	sa_add(&a);
+	sa_add(&b);
+	cr_expect_eq(auth_count(), 2);
+	xsync_free(s);
+	s = NULL;
+	new_sync(&s, x);
+	xsync_resync_begin(s);
+	sa_add(&a);	/* as the dump shows it */
+	cr_expect_eq(xsync_resync_end(s), 0);
+	cr_expect_eq(auth_lookup(&a, &v), 0);
+	cr_expect_eq(auth_lookup(&b, &v), -ENOENT, "a gone SA's key kept over a restart");
+	cr_expect_eq(auth_count(), 1);
 }

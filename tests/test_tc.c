@@ -9,7 +9,7 @@ struct tc_case {
 	struct pkt_spec pkt;
 	uint8_t unknown_spi;	/* interface config for the case */
 	uint8_t policies;
-	uint32_t retval;	/* egress never drops: always TC_ACT_OK */
+	uint32_t retval;	/* egress never drops nor ends the chain: TC_ACT_UNSPEC */
 	int reason;
 	int sa;			/* the SA whose counters move, -1 none */
 	uint32_t bytes;		/* expected byte delta by the documented definition */
@@ -29,7 +29,7 @@ struct tc_case {
 #define GCM_BYTES(len)	((len) - 8 - 16 - 2)
 #define KEEPALIVE	.raw = { 0xff }
 #define EXT_HOP		.ext = { IPPROTO_HOPOPTS }, .next = 1
-#define OK		TC_ACT_OK
+#define OK		((uint32_t)TC_ACT_UNSPEC)
 #define NONE		-1, 0	/* no SA counted */
 
 /* Tunnel mode counts the IP packet: the IPv4 total length. */
@@ -322,4 +322,42 @@ Test(tc, queue_follows_the_sa, .init = tc_setup, .fini = tc_teardown)
 	v.queue = XOFF_QUEUE_NONE;
 	cr_assert_eq(xoff_sa_update(fx, &k, &v), 0);
 	tc_check("no queue", &p, OK, XOFF_R_SA_SW, SA_V4_OUT_Q, GCM_BYTES(100));
+}
+
+/*
+ * TC ingress counts only packets that carry a secpath (the kernel's or the NIC's
+ * authentication), which BPF_PROG_TEST_RUN cannot give an skb: every frame here, ESP of
+ * a live SA included (forged or not), passes as "clear" and moves no count. The counting
+ * itself runs on real ESP in the VM (selftests/vm/test_traffic.sh, test_forged.sh).
+ */
+Test(tc, ingress_without_secpath_counts_nothing, .init = tc_setup, .fini = tc_teardown)
+{
+	static const struct pkt_spec frames[] = {
+		{ V4, ESP(0x100, 100) },			/* an inbound SA's SPI */
+		{ V4, NATT(0x300, 100) },
+		{ V6, .dst = "2001:db8::1", ESP(0x200, 64) },
+		{ V4, PKT4, TCP(60) },
+		{ V6, PKT6, UDP(53, 53, 10) },
+		{ V4, .nvlan = 2, OUT4, ESP(0x600, 100) },
+		{ .ethertype = ETH_P_ARP },
+	};
+	uint8_t buf[PKT_MAX];
+	struct fx_snapshot a, b;
+	uint32_t ret, len;
+	size_t i;
+
+	fx_config(XOFF_UNKNOWN_DROP, 1, 1);
+	for (i = 0; i < sizeof(frames) / sizeof(frames[0]); i++) {
+		char name[32];
+		int err;
+
+		snprintf(name, sizeof(name), "ingress frame %zu", i);
+		len = pkt_build(&frames[i], buf);
+		fx_snap(XOFF_PROG_TCI, &a);
+		err = fx_run_tci(buf, len, &ret);
+		cr_assert_eq(err, 0, "%s: test run: %s", name, strerror(-err));
+		fx_snap(XOFF_PROG_TCI, &b);
+		cr_expect_eq(ret, OK, "%s: TC ingress never drops nor ends the chain", name);
+		fx_assert_delta(name, &a, &b, XOFF_R_CLEAR, NONE);
+	}
 }

@@ -23,6 +23,7 @@
 #include "nl.h"
 
 #define XOFF_XDP_NAME	"xoff_xdp"
+#define XOFF_TCI_NAME	"xoff_tci"
 
 pid_t xattach_daemon_pid(const char *pin_dir)
 {
@@ -253,24 +254,60 @@ out:
 	return err;
 }
 
+/* xoff's TC ingress program at @rec's handle and priority, by its name (the record keeps
+ * only the egress program's id): its id, or 0 when none is there. */
+__u32 xattach_tci_id(const struct xoff_iface *rec)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = rec->ifindex,
+			    .attach_point = BPF_TC_INGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, q, .handle = rec->tc_handle, .priority = rec->tc_prio);
+	struct bpf_prog_info info = { 0 };
+	__u32 len = sizeof(info);
+	libbpf_print_fn_t old = libbpf_set_print(NULL);	/* a vanished qdisc is an answer */
+	int fd, err = bpf_tc_query(&hook, &q);
+
+	libbpf_set_print(old);
+	if (err || !(rec->flags & XOFF_IF_TC_INGRESS))
+		return 0;
+	if ((fd = bpf_prog_get_fd_by_id(q.prog_id)) < 0)
+		return 0;
+	err = bpf_obj_get_info_by_fd(fd, &info, &len);
+	close(fd);
+	return !err && !strcmp(info.name, XOFF_TCI_NAME) ? q.prog_id : 0;
+}
+
+/* One of xoff's TC filters, if it is still the one xoff attached. */
+static int tc_remove_one(const struct xoff_iface *rec, enum bpf_tc_attach_point at,
+			 __u32 prog_id, bool *gone)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = rec->ifindex, .attach_point = at);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, q, .handle = rec->tc_handle, .priority = rec->tc_prio);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, d, .handle = rec->tc_handle, .priority = rec->tc_prio);
+	libbpf_print_fn_t old = libbpf_set_print(NULL);
+	int err = bpf_tc_query(&hook, &q);
+
+	libbpf_set_print(old);
+	if (err || !prog_id || q.prog_id != prog_id) {
+		*gone = true;	/* someone else removed or replaced it */
+		return 0;
+	}
+	return bpf_tc_detach(&hook, &d);
+}
+
 static int tc_remove(const struct xoff_iface *rec, bool *gone, bool *qdisc_removed)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = rec->ifindex,
 			    .attach_point = BPF_TC_EGRESS);
-	DECLARE_LIBBPF_OPTS(bpf_tc_opts, q, .handle = rec->tc_handle, .priority = rec->tc_prio);
+	bool ingress_gone = false;
 	int err = 0;
 
 	*gone = false;
 	*qdisc_removed = false;
-	if (rec->tc_prog_id) {
-		if (bpf_tc_query(&hook, &q) || q.prog_id != rec->tc_prog_id) {
-			*gone = true;	/* someone else removed or replaced it */
-		} else {
-			DECLARE_LIBBPF_OPTS(bpf_tc_opts, d, .handle = rec->tc_handle,
-					    .priority = rec->tc_prio);
-
-			err = bpf_tc_detach(&hook, &d);
-		}
+	if (rec->tc_prog_id)
+		err = tc_remove_one(rec, BPF_TC_EGRESS, rec->tc_prog_id, gone);
+	if (!err && rec->flags & XOFF_IF_TC_INGRESS) {
+		err = tc_remove_one(rec, BPF_TC_INGRESS, xattach_tci_id(rec), &ingress_gone);
+		*gone |= ingress_gone;
 	}
 	if (!err && (rec->flags & XOFF_IF_QDISC) && tc_filters(rec->ifindex) == 0) {
 		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
@@ -359,250 +396,290 @@ static bool maps_pinned(const char *dir)
 	return !xpin_path(path, sizeof(path), dir, XOFF_MAP_SAS) && !stat(path, &st);
 }
 
-int xattach(const struct xattach_opts *o, struct xattach_result *r, struct xerr *e)
+/* One attach in progress: what it has done so far, so that a failure undoes exactly that. */
+struct attach {
+	const struct xattach_opts *o;
+	struct xattach_result	*r;
+	struct xerr		*e;
+	struct xpin		pin;
+	int			ifindex;
+	struct xdp_seen		seen;
+	struct xoff		*sx;		/* the shared maps */
+	struct xoff		*x;		/* this interface's instance */
+	struct xdp_program	*prog;
+	enum xdp_attach_mode	mode;
+	bool			*cpus_before;
+	bool			created_maps, cpus_changed, xdp_done, dev_pinned;
+	bool			tc_egress_done, tc_ingress_done, qdisc_made;
+};
+
+/* Refusals first: nothing is changed until every one has passed. */
+static int attach_check(struct attach *a)
 {
-	struct xoff_opts xo = { .pin_dir = o->pin_dir ? o->pin_dir : XOFF_PIN_DIR };
-	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_EGRESS);
-	DECLARE_LIBBPF_OPTS(bpf_tc_opts, tco);
-	struct xoff_ifconfig cfg = { 0 };
-	struct xdp_program *prog = NULL;
-	struct xoff *x = NULL, *sx = NULL;
-	bool *cpus_before = NULL, cpus_changed = false, created_maps, tc_done = false;
-	bool xdp_done = false, dev_pinned = false;
-	struct xpin pin;
-	struct xdp_seen seen;
-	char devdir[256];
-	int ifindex, err, ifs_fd;
-	enum xdp_attach_mode mode;
-	libbpf_print_fn_t old_print;
+	const struct xattach_opts *o = a->o;
+	int ifs_fd = xpin_map(a->pin.dir, XOFF_MAP_IFACES), err;
 
-	memset(r, 0, sizeof(*r));
-	ifindex = if_nametoindex(o->dev);
-	if (!ifindex)
-		return xerr_set(e, -ENODEV, "%s: no such device", o->dev);
-	if (o->mirror > XSYNC_MIRROR_OFF)
-		return xerr_set(e, -EINVAL, "mirror: bad mode %d", o->mirror);
-	err = xpin_lock(&pin, xo.pin_dir, true, true, e);
-	if (err)
-		return err;
-	xo.pin_dir = pin.dir;
-	xo.upgrade = true;	/* the pin lock is ours */
-	created_maps = !maps_pinned(pin.dir);
-
-	/* Refusals first: nothing is changed until every one has passed. */
-	ifs_fd = xpin_map(pin.dir, XOFF_MAP_IFACES);
 	if (ifs_fd >= 0) {
-		__u32 k = ifindex;
-		bool found = !bpf_map_lookup_elem(ifs_fd, &k, &r->rec);
+		__u32 k = a->ifindex;
+		bool found = !bpf_map_lookup_elem(ifs_fd, &k, &a->r->rec);
 
 		close(ifs_fd);
-		if (found) {
-			err = xerr_set(e, -EEXIST, "%s: already attached (xdp program id %u); "
-				       "detach it first", o->dev, r->rec.xdp_prog_id);
-			goto out;
-		}
+		if (found)
+			return xerr_set(a->e, -EEXIST, "%s: already attached (xdp program id %u); "
+					"detach it first", o->dev, a->r->rec.xdp_prog_id);
 	}
 	libxdp_set_print(libxdp_quiet);
-	err = xdp_look(ifindex, &seen);
-	if (err) {
-		xerr_set(e, err, "%s: reading its XDP programs: %s", o->dev, strerror(-err));
-		goto out;
-	}
-	if (seen.xoff_id) {
-		err = xerr_set(e, -EEXIST, "%s: already runs xoff's XDP program (id %u) that %s "
-			       "does not record; detach it with xdp-loader or ip link", o->dev,
-			       seen.xoff_id, pin.dir);
-		goto out;
-	}
-	if (seen.any && seen.legacy) {
-		err = xerr_set(e, -EBUSY, "%s: XDP program '%s' (id %u) is attached without "
-			       "libxdp's dispatcher; xoff will not replace it", o->dev,
-			       seen.main_name, seen.main_id);
-		goto out;
-	}
-	if (seen.any && o->xdp_mode != XATTACH_XDP_AUTO &&
-	    seen.mode != (o->xdp_mode == XATTACH_XDP_NATIVE ? XDP_MODE_NATIVE : XDP_MODE_SKB)) {
-		err = xerr_set(e, -EBUSY, "%s: its XDP dispatcher runs in %s mode, not the mode "
-			       "asked for", o->dev, seen.mode == XDP_MODE_SKB ? "skb" : "native");
-		goto out;
-	}
-
+	if ((err = xdp_look(a->ifindex, &a->seen)))
+		return xerr_set(a->e, err, "%s: reading its XDP programs: %s", o->dev,
+				strerror(-err));
+	if (a->seen.xoff_id)
+		return xerr_set(a->e, -EEXIST, "%s: already runs xoff's XDP program (id %u) that "
+				"%s does not record; detach it with xdp-loader or ip link",
+				o->dev, a->seen.xoff_id, a->pin.dir);
+	if (a->seen.any && a->seen.legacy)
+		return xerr_set(a->e, -EBUSY, "%s: XDP program '%s' (id %u) is attached without "
+				"libxdp's dispatcher; xoff will not replace it", o->dev,
+				a->seen.main_name, a->seen.main_id);
+	if (a->seen.any && o->xdp_mode != XATTACH_XDP_AUTO &&
+	    a->seen.mode != (o->xdp_mode == XATTACH_XDP_NATIVE ? XDP_MODE_NATIVE : XDP_MODE_SKB))
+		return xerr_set(a->e, -EBUSY, "%s: its XDP dispatcher runs in %s mode, not the "
+				"mode asked for", o->dev,
+				a->seen.mode == XDP_MODE_SKB ? "skb" : "native");
 	/* Maps of an older layout are converted here, but not under an older daemon that
 	 * still writes them (and would never invalidate the new programs' SA caches). */
-	if (xoff_pins_outdated(pin.dir) == 1 && (r->daemon = xattach_daemon_pid(pin.dir))) {
-		err = xerr_set(e, -EBUSY, "the running daemon (pid %d) is from an older xoff: "
-			       "restart it first (it converts the pinned maps)", r->daemon);
-		goto out;
-	}
+	if (xoff_pins_outdated(a->pin.dir) == 1 &&
+	    (a->r->daemon = xattach_daemon_pid(a->pin.dir)))
+		return xerr_set(a->e, -EBUSY, "the running daemon (pid %d) is from an older xoff: "
+				"restart it first (it converts the pinned maps)", a->r->daemon);
+	return 0;
+}
 
-	/* The shared maps, created and pinned if needed, and synced before any packet
-	 * meets them: with unknown-spi drop an empty map would drop every SA's ESP. */
-	xo.maps_only = true;
-	err = xoff_open(&sx, &xo) ?: xoff_load(sx);
-	xo.maps_only = false;
-	if (err) {
-		xerr_set(e, err, "loading xoff: %s", xoff_strerror(err));
-		goto undo;
-	}
-	ifs_fd = xoff_map_fd(sx, XOFF_MAP_IFACES);	/* sx's own from here on */
-	cpus_before = calloc(xoff_nr_cpus(), sizeof(*cpus_before));
-	if (!cpus_before) {
-		err = xerr_set(e, -ENOMEM, "out of memory");
-		goto undo;
-	}
-	if ((err = cpus_apply(sx, o, cpus_before, &cpus_changed))) {
-		xerr_set(e, err, "steering CPUs: %s", strerror(-err));
-		goto undo;
-	}
-	r->daemon = xattach_daemon_pid(pin.dir);
-	if (!r->daemon) {
-		if ((err = sync_maps(sx, &r->sas, e)))
-			goto undo;
-		r->synced = true;
-	}
+/* The shared maps, created and pinned if needed, and synced before any packet meets
+ * them: with unknown-spi drop an empty map would drop every SA's ESP. */
+static int attach_maps(struct attach *a)
+{
+	struct xoff_opts xo = { .pin_dir = a->pin.dir, .upgrade = true, .maps_only = true };
+	int err;
 
-	/* This interface's instance: its own config and reason counters. */
-	if ((err = xoff_open(&x, &xo))) {
-		xerr_set(e, err, "opening xoff: %s", xoff_strerror(err));
-		goto undo;
+	if ((err = xoff_open(&a->sx, &xo) ?: xoff_load(a->sx)))
+		return xerr_set(a->e, err, "loading xoff: %s", xoff_strerror(err));
+	if (!(a->cpus_before = calloc(xoff_nr_cpus(), sizeof(*a->cpus_before))))
+		return xerr_set(a->e, -ENOMEM, "out of memory");
+	if ((err = cpus_apply(a->sx, a->o, a->cpus_before, &a->cpus_changed)))
+		return xerr_set(a->e, err, "steering CPUs: %s", strerror(-err));
+	a->r->daemon = xattach_daemon_pid(a->pin.dir);
+	if (a->r->daemon)
+		return 0;	/* it syncs at the SIGHUP the record's end sends */
+	if ((err = sync_maps(a->sx, &a->r->sas, a->e)))
+		return err;
+	a->r->synced = true;
+	return 0;
+}
+
+/* This interface's instance (its own config and reason counters), at the XDP hook through
+ * libxdp: its dispatcher where the kernel allows, else a single program. */
+static int attach_xdp(struct attach *a)
+{
+	struct xoff_opts xo = { .pin_dir = a->pin.dir, .upgrade = true };
+	const struct xattach_opts *o = a->o;
+	struct xoff_ifconfig cfg = { .ifindex = a->ifindex, .unknown_spi = o->unknown_spi,
+				     .steer = !o->no_steer, .policies = !o->no_tc };
+	libbpf_print_fn_t old_print;
+	int err;
+
+	if ((err = xoff_open(&a->x, &xo)))
+		return xerr_set(a->e, err, "opening xoff: %s", xoff_strerror(err));
+	xoff_config_set(a->x, &cfg);
+	if (o->no_tc) {
+		bpf_program__set_autoload(xoff_tc_prog(a->x), false);
+		bpf_program__set_autoload(xoff_tci_prog(a->x), false);
 	}
-	cfg.ifindex = ifindex;
-	cfg.unknown_spi = o->unknown_spi;
-	cfg.steer = !o->no_steer;
-	cfg.policies = !o->no_tc;
-	xoff_config_set(x, &cfg);
-	if (o->no_tc)
-		bpf_program__set_autoload(xoff_tc_prog(x), false);
-	prog = xdp_program__from_bpf_obj(xoff_object(x), "xdp");
-	if ((err = libxdp_get_error(prog))) {
-		prog = NULL;
-		xerr_set(e, err, "libxdp: %s", strerror(-err));
-		goto undo;
+	a->prog = xdp_program__from_bpf_obj(xoff_object(a->x), "xdp");
+	if ((err = libxdp_get_error(a->prog))) {
+		a->prog = NULL;
+		return xerr_set(a->e, err, "libxdp: %s", strerror(-err));
 	}
-	mode = o->xdp_mode == XATTACH_XDP_SKB ? XDP_MODE_SKB : XDP_MODE_NATIVE;
-	if (seen.any && o->xdp_mode == XATTACH_XDP_AUTO)
-		mode = seen.mode;
+	a->mode = o->xdp_mode == XATTACH_XDP_SKB ? XDP_MODE_SKB : XDP_MODE_NATIVE;
+	if (a->seen.any && o->xdp_mode == XATTACH_XDP_AUTO)
+		a->mode = a->seen.mode;
 	bpf_log_len = 0;
 	bpf_log[0] = '\0';
 	old_print = libbpf_set_print(capture);
-	err = xdp_program__attach(prog, ifindex, mode, 0);
-	if (err && o->xdp_mode == XATTACH_XDP_AUTO && mode == XDP_MODE_NATIVE && !seen.any) {
-		mode = XDP_MODE_SKB;
-		err = xdp_program__attach(prog, ifindex, mode, 0);
+	err = xdp_program__attach(a->prog, a->ifindex, a->mode, 0);
+	if (err && o->xdp_mode == XATTACH_XDP_AUTO && a->mode == XDP_MODE_NATIVE &&
+	    !a->seen.any) {
+		a->mode = XDP_MODE_SKB;
+		err = xdp_program__attach(a->prog, a->ifindex, a->mode, 0);
 	}
 	libbpf_set_print(old_print);
-	if (err && !(mode == XDP_MODE_NATIVE && (err == -EOPNOTSUPP || err == -EINVAL)))
+	if (err && a->mode == XDP_MODE_NATIVE && (err == -EOPNOTSUPP || err == -EINVAL))
+		return xerr_set(a->e, err, "%s: the driver has no native XDP (use xdp-mode skb "
+				"or auto)", o->dev);
+	if (err) {
 		fputs(bpf_log, stderr);	/* the verifier's or the kernel's words */
-	if (err) {
-		if (mode == XDP_MODE_NATIVE && (err == -EOPNOTSUPP || err == -EINVAL))
-			xerr_set(e, err, "%s: the driver has no native XDP (use xdp-mode skb or "
-				 "auto)", o->dev);
-		else
-			xerr_set(e, err, "%s: attaching XDP: %s", o->dev, strerror(-err));
-		goto undo;
+		return xerr_set(a->e, err, "%s: attaching XDP: %s", o->dev, strerror(-err));
 	}
-	xdp_done = true;
-	r->rec.xdp_prog_id = xdp_program__id(prog);
-	err = xdp_look(ifindex, &seen);
-	if (!err && seen.xoff_id != r->rec.xdp_prog_id)
+	a->xdp_done = true;
+	a->r->rec.xdp_prog_id = xdp_program__id(a->prog);
+	err = xdp_look(a->ifindex, &a->seen);
+	if (!err && a->seen.xoff_id != a->r->rec.xdp_prog_id)
 		err = -ENOENT;
-	if (err) {
-		xerr_set(e, err, "%s: XDP attached but not found on the device", o->dev);
-		goto undo;
+	if (err)
+		return xerr_set(a->e, err, "%s: XDP attached but not found on the device", o->dev);
+	a->r->single = a->seen.legacy;
+	return 0;
+}
+
+/* The clsact qdisc, created only if absent; an "ingress" qdisc answers at ffff: too and
+ * would take the egress filter onto ingress: only clsact has both hooks. */
+static int attach_qdisc(struct attach *a)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = a->ifindex,
+			    .attach_point = BPF_TC_EGRESS);
+	libbpf_print_fn_t old_print = libbpf_set_print(NULL); /* "Exclusivity flag on" is expected */
+	char kind[16] = "";
+	int err = bpf_tc_hook_create(&hook);
+
+	libbpf_set_print(old_print);
+	if (!err) {
+		a->qdisc_made = true;
+		a->r->rec.flags |= XOFF_IF_QDISC;
+		return 0;
 	}
-	r->single = seen.legacy;
+	if (err != -EEXIST)
+		return xerr_set(a->e, err, "%s: creating the clsact qdisc: %s", a->o->dev,
+				strerror(-err));
+	if (ingress_kind(a->ifindex, kind, sizeof(kind)) || strcmp(kind, "clsact"))
+		return xerr_set(a->e, -EBUSY, "%s: has an '%s' qdisc, not clsact: TC needs "
+				"clsact (replace it, or attach with no-tc)", a->o->dev,
+				kind[0] ? kind : "unknown");
+	return 0;
+}
 
-	if (!o->no_tc) {
-		struct bpf_prog_info info = { 0 };
-		__u32 len = sizeof(info);
+/* TC egress (counts, TX queues, packet-offload selectors) and TC ingress (authenticated
+ * counts), the second at the first's handle and priority. */
+static int attach_tc(struct attach *a)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = a->ifindex,
+			    .attach_point = BPF_TC_EGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, tco);
+	struct bpf_prog_info info = { 0 };
+	__u32 len = sizeof(info);
+	int err;
 
-		char kind[16] = "";
+	if ((err = attach_qdisc(a)))
+		return err;
+	tco.prog_fd = bpf_program__fd(xoff_tc_prog(a->x));
+	if ((err = bpf_tc_attach(&hook, &tco)))
+		return xerr_set(a->e, err, "%s: attaching TC egress: %s", a->o->dev,
+				strerror(-err));
+	a->tc_egress_done = true;
+	bpf_obj_get_info_by_fd(tco.prog_fd, &info, &len);
+	a->r->rec.tc_prog_id = info.id;
+	a->r->rec.tc_handle = tco.handle;
+	a->r->rec.tc_prio = tco.priority;
 
-		hook.ifindex = ifindex;
-		old_print = libbpf_set_print(NULL);	/* "Exclusivity flag on" is expected */
-		err = bpf_tc_hook_create(&hook);
-		libbpf_set_print(old_print);
-		if (!err)
-			r->rec.flags |= XOFF_IF_QDISC;
-		else if (err != -EEXIST) {
-			xerr_set(e, err, "%s: creating the clsact qdisc: %s", o->dev, strerror(-err));
-			goto undo;
-		}
-		/* An "ingress" qdisc answers at ffff: too, and would take the egress filter
-		 * onto ingress: only clsact has an egress hook. */
-		if (err == -EEXIST && (ingress_kind(ifindex, kind, sizeof(kind)) ||
-				       strcmp(kind, "clsact"))) {
-			err = xerr_set(e, -EBUSY, "%s: has an '%s' qdisc, not clsact: TC egress "
-				       "needs clsact (replace it, or attach with no-tc)", o->dev,
-				       kind[0] ? kind : "unknown");
-			goto undo;
-		}
-		tco.prog_fd = bpf_program__fd(xoff_tc_prog(x));
-		err = bpf_tc_attach(&hook, &tco);
-		if (err) {
-			xerr_set(e, err, "%s: attaching TC egress: %s", o->dev, strerror(-err));
-			goto undo;
-		}
-		tc_done = true;
-		bpf_obj_get_info_by_fd(tco.prog_fd, &info, &len);
-		r->rec.tc_prog_id = info.id;
-		r->rec.tc_handle = tco.handle;
-		r->rec.tc_prio = tco.priority;
-	}
+	hook.attach_point = BPF_TC_INGRESS;
+	tco.prog_fd = bpf_program__fd(xoff_tci_prog(a->x));
+	tco.prog_id = 0;
+	tco.flags = 0;
+	if ((err = bpf_tc_attach(&hook, &tco)))
+		return xerr_set(a->e, err, "%s: attaching TC ingress (handle %u, priority %u, as "
+				"on egress): %s", a->o->dev, a->r->rec.tc_handle,
+				a->r->rec.tc_prio, strerror(-err));
+	a->tc_ingress_done = true;
+	a->r->rec.flags |= XOFF_IF_TC_INGRESS;
+	return 0;
+}
 
-	if ((err = xpin_dev_dir(devdir, sizeof(devdir), pin.dir, ifindex)))
-		goto undo;
-	xpin_remove_dev(pin.dir, ifindex);	/* leftovers of a device that went away */
-	if (mkdir(devdir, 0700) || (err = xoff_pin_instance(x, devdir))) {
+/* The interface's own maps pinned, and its record: from here on detach finds it. */
+static int attach_record(struct attach *a)
+{
+	const struct xattach_opts *o = a->o;
+	struct xoff_iface *rec = &a->r->rec;
+	char devdir[256];
+	int err;
+
+	if ((err = xpin_dev_dir(devdir, sizeof(devdir), a->pin.dir, a->ifindex)))
+		return xerr_set(a->e, err, "pin directory name too long");
+	xpin_remove_dev(a->pin.dir, a->ifindex);	/* leftovers of a device that went away */
+	if (mkdir(devdir, 0700) || (err = xoff_pin_instance(a->x, devdir))) {
 		err = err ?: -errno;
-		xerr_set(e, err, "pinning %s: %s", devdir, strerror(-err));
-		goto undo;
+		return xerr_set(a->e, err, "pinning %s: %s", devdir, strerror(-err));
 	}
-	dev_pinned = true;
-
-	r->rec.ifindex = ifindex;
-	r->rec.xdp_mode = mode == XDP_MODE_SKB ? XOFF_XDP_SKB : XOFF_XDP_NATIVE;
-	r->rec.flags |= seen.legacy ? 0 : XOFF_IF_DISPATCHER;
-	r->rec.mirror = o->mirror < 0 ? XSYNC_MIRROR_AUTO : o->mirror;
-	r->rec.flags |= o->mirror < 0 ? 0 : XOFF_IF_MIRROR_SET;
-	r->rec.attach_time = time(NULL);
-	snprintf(r->rec.name, sizeof(r->rec.name), "%s", o->dev);
-	if (bpf_map_update_elem(ifs_fd, &r->rec.ifindex, &r->rec, BPF_NOEXIST)) {
+	a->dev_pinned = true;
+	rec->ifindex = a->ifindex;
+	rec->xdp_mode = a->mode == XDP_MODE_SKB ? XOFF_XDP_SKB : XOFF_XDP_NATIVE;
+	rec->flags |= a->seen.legacy ? 0 : XOFF_IF_DISPATCHER;
+	rec->mirror = o->mirror < 0 ? XMIRROR_AUTO : o->mirror;
+	rec->flags |= o->mirror < 0 ? 0 : XOFF_IF_MIRROR_SET;
+	rec->attach_time = time(NULL);
+	snprintf(rec->name, sizeof(rec->name), "%s", o->dev);
+	if (bpf_map_update_elem(xoff_map_fd(a->sx, XOFF_MAP_IFACES), &rec->ifindex, rec,
+				BPF_NOEXIST)) {
 		err = -errno;
-		xerr_set(e, err, "recording %s: %s", o->dev, strerror(-err));
-		goto undo;
+		return xerr_set(a->e, err, "recording %s: %s", o->dev, strerror(-err));
 	}
-	if (r->daemon)
-		kill(r->daemon, SIGHUP);	/* it re-reads interfaces and CPUs */
-	err = 0;
-	goto out;
+	if (a->r->daemon)
+		kill(a->r->daemon, SIGHUP);	/* it re-reads interfaces and CPUs */
+	return 0;
+}
 
-undo:
-	if (dev_pinned)
-		xpin_remove_dev(pin.dir, ifindex);
-	if (tc_done) {
+/* Everything done so far, undone in reverse. */
+static void attach_undo(struct attach *a)
+{
+	if (a->dev_pinned)
+		xpin_remove_dev(a->pin.dir, a->ifindex);
+	if (a->tc_egress_done || a->tc_ingress_done) {
+		struct xoff_iface rec = a->r->rec;
 		bool gone, q;
 
-		tc_remove(&r->rec, &gone, &q);
-	} else if (r->rec.flags & XOFF_IF_QDISC) {
-		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+		rec.ifindex = a->ifindex;
+		rec.flags = (a->qdisc_made ? XOFF_IF_QDISC : 0) |
+			    (a->tc_ingress_done ? XOFF_IF_TC_INGRESS : 0);
+		tc_remove(&rec, &gone, &q);
+	} else if (a->qdisc_made) {
+		DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = a->ifindex,
+				    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+
 		bpf_tc_hook_destroy(&hook);
 	}
-	if (xdp_done)
-		xdp_remove(ifindex, r->rec.xdp_prog_id);
-	if (cpus_changed)
-		cpus_restore(sx, cpus_before);
-	memset(&r->rec, 0, sizeof(r->rec));
-out:
+	if (a->xdp_done)
+		xdp_remove(a->ifindex, a->r->rec.xdp_prog_id);
+	if (a->cpus_changed)
+		cpus_restore(a->sx, a->cpus_before);
+	memset(&a->r->rec, 0, sizeof(a->r->rec));
+}
+
+int xattach(const struct xattach_opts *o, struct xattach_result *r, struct xerr *e)
+{
+	struct attach a = { .o = o, .r = r, .e = e };
+	int err;
+
+	memset(r, 0, sizeof(*r));
+	if (!(a.ifindex = if_nametoindex(o->dev)))
+		return xerr_set(e, -ENODEV, "%s: no such device", o->dev);
+	if (o->mirror > XMIRROR_OFF)
+		return xerr_set(e, -EINVAL, "mirror: bad mode %d", o->mirror);
+	if ((err = xpin_lock(&a.pin, o->pin_dir ? o->pin_dir : XOFF_PIN_DIR, true, true, e)))
+		return err;
+	a.created_maps = !maps_pinned(a.pin.dir);
+	err = attach_check(&a);
+	if (!err) {
+		err = attach_maps(&a) ?: attach_xdp(&a) ?: (o->no_tc ? 0 : attach_tc(&a)) ?:
+		      attach_record(&a);
+		if (err)
+			attach_undo(&a);
+	}
 	/* A refused or failed first attach leaves no pin directory (xpin_lock made it). */
-	if (err && created_maps)
-		xpin_remove_all(pin.dir);
-	if (prog)
-		xdp_program__close(prog);
-	xoff_close(x);
-	xoff_close(sx);
-	free(cpus_before);
-	xpin_unlock(&pin);
+	if (err && a.created_maps)
+		xpin_remove_all(a.pin.dir);
+	if (a.prog)
+		xdp_program__close(a.prog);
+	xoff_close(a.x);
+	xoff_close(a.sx);
+	free(a.cpus_before);
+	xpin_unlock(&a.pin);
 	return err;
 }
 

@@ -17,7 +17,7 @@ struct xattach_opts {
 	bool		no_steer;
 	bool		no_tc;
 	__u8		unknown_spi;	/* enum xoff_unknown_spi */
-	int		mirror;		/* enum xsync_mirror_mode, -1: not given (auto) */
+	int		mirror;		/* enum xmirror_mode, -1: not given (auto) */
 	const __u16	*cpus;		/* the namespace's steering CPUs; NULL: keep, or all */
 	unsigned int	ncpus;
 };
@@ -47,6 +47,9 @@ struct xdetach_result {
 /* @dev: a device name, or one recorded at attach that has since gone. */
 int xdetach(const char *pin_dir, const char *dev, bool keep_maps, struct xdetach_result *r,
 	    struct xerr *e);
+
+/* xoff's TC ingress program attached for @rec now, 0 if none (or not xoff's). */
+__u32 xattach_tci_id(const struct xoff_iface *rec);
 
 /* xoff's XDP program on @ifindex now (alone or in a dispatcher), 0 if none. */
 int xattach_xdp_id(int ifindex, __u32 *id);

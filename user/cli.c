@@ -102,11 +102,11 @@ static int on_off(const char *v, bool *on)
 static int mirror_mode(const char *s, int *m)
 {
 	if (!strcmp(s, "auto"))
-		*m = XSYNC_MIRROR_AUTO;
+		*m = XMIRROR_AUTO;
 	else if (!strcmp(s, "on"))
-		*m = XSYNC_MIRROR_ON;
+		*m = XMIRROR_ON;
 	else if (!strcmp(s, "off"))
-		*m = XSYNC_MIRROR_OFF;
+		*m = XMIRROR_OFF;
 	else
 		return -EINVAL;
 	return 0;

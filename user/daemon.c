@@ -67,22 +67,26 @@ int xoffd_resync(struct xsync *s, struct xnl *n)
 	return xsync_resync_end(s);
 }
 
-static void stats_line(struct xsync *s, const char *what)
+static void stats_line(struct xsync *s, struct xmirror *m, const char *what)
 {
+	struct xmirror_stats ms = { 0 };
 	struct xsync_stats st;
-	char msg[512];
+	char msg[640];
 
 	xsync_get_stats(s, &st);
+	if (m)
+		xmirror_get_stats(m, &ms);
 	snprintf(msg, sizeof(msg),
-		 "%s: %llu SAs (%llu in the fast path), %llu policies, %llu selectors, "
-		 "%llu messages (%llu rejected), %llu resyncs, %llu lifetime writes "
-		 "(%llu errors), %llu soft and %llu hard expires sent, %llu map errors",
+		 "%s: %llu SAs (%llu in the fast path, %llu passed unserved), %llu policies, "
+		 "%llu selectors, %llu messages (%llu rejected), %llu resyncs, %llu lifetime "
+		 "writes (%llu errors), %llu soft and %llu hard expires sent, %llu map errors",
 		 what, (unsigned long long)st.sas, (unsigned long long)st.sas_mapped,
+		 (unsigned long long)st.unserved,
 		 (unsigned long long)st.policies, (unsigned long long)st.selectors,
 		 (unsigned long long)st.msgs, (unsigned long long)st.bad_msgs,
-		 (unsigned long long)st.resyncs, (unsigned long long)st.mirror_writes,
-		 (unsigned long long)st.mirror_errors, (unsigned long long)st.expires_soft,
-		 (unsigned long long)st.expires_hard, (unsigned long long)st.map_errors);
+		 (unsigned long long)st.resyncs, (unsigned long long)ms.writes,
+		 (unsigned long long)ms.errors, (unsigned long long)ms.expires_soft,
+		 (unsigned long long)ms.expires_hard, (unsigned long long)st.map_errors);
 	xoffd_log(NULL, XSYNC_INFO, msg);
 }
 
@@ -156,38 +160,42 @@ static __u64 mono_ns(void)
 }
 
 /* The heartbeat xoffctl status reads; @pid 0 when stopping. */
-static void heartbeat(struct xoff *x, struct xsync *s, struct xoff_daemon *d, __u32 pid)
+static void heartbeat(struct xoff *x, struct xsync *s, struct xmirror *m, struct xoff_daemon *d,
+		      __u32 pid)
 {
 	int fd = xoff_map_fd(x, XOFF_MAP_DAEMON);
+	struct xmirror_stats ms = { 0 };
 	struct xsync_stats st;
 	__u32 zero = 0;
 
 	xsync_get_stats(s, &st);
+	if (m)
+		xmirror_get_stats(m, &ms);
 	d->pid = pid;
 	d->sas = st.sas;
 	d->sas_mapped = st.sas_mapped;
 	d->policies = st.policies;
 	d->resyncs = st.resyncs;
-	d->mirror_writes = st.mirror_writes;
-	d->mirror_errors = st.mirror_errors;
-	d->expires_soft = st.expires_soft;
-	d->expires_hard = st.expires_hard;
+	d->mirror_writes = ms.writes;
+	d->mirror_errors = ms.errors;
+	d->expires_soft = ms.expires_soft;
+	d->expires_hard = ms.expires_hard;
 	if (fd >= 0)
 		bpf_map_update_elem(fd, &zero, d, 0);
 }
 
 /* Mirror modes set by attach for the devices SAs are offloaded to; the command line's
  * mirror-dev entries come after and win. */
-static int apply_modes(struct xsync *s, const struct xoffd_opts *o, const char *pin_dir)
+static int apply_modes(struct xmirror *m, const struct xoffd_opts *o, const char *pin_dir)
 {
 	struct xoff_iface ifs[XOFF_MAX_IFACES];
 	int i, n = xpin_ifaces(pin_dir, ifs, XOFF_MAX_IFACES), err = 0;
 
 	for (i = 0; i < n && !err; i++)
 		if (ifs[i].flags & XOFF_IF_MIRROR_SET)
-			err = xsync_set_mirror_mode(s, ifs[i].ifindex, ifs[i].mirror);
+			err = xmirror_set_mode(m, ifs[i].ifindex, ifs[i].mirror);
 	for (i = 0; i < (int)o->nmodes && !err; i++)
-		err = xsync_set_mirror_mode(s, o->modes[i].ifindex, o->modes[i].mode);
+		err = xmirror_set_mode(m, o->modes[i].ifindex, o->modes[i].mode);
 	return err;
 }
 
@@ -280,191 +288,268 @@ static int link_resync(struct link_watch *l, struct xnl *n)
 	return err;
 }
 
-int xoffd_run(const struct xoffd_opts *o)
-{
-	unsigned int ms = o->interval_ms ? o->interval_ms : XOFFD_INTERVAL_MS;
-	struct xoff_opts xo = { .max_sas = o->max_sas };
-	struct itimerspec its = { .it_interval = { ms / 1000, (ms % 1000) * 1000000L } };
-	struct xsync_cfg cfg = { .cpus = o->cpus, .ncpus = o->ncpus, .tx_queues = o->tx_queues,
-				 .mirror = o->mirror, .kops = &xnl_kops, .log = xoffd_log };
-	static __u16 cpus[1024];
-	struct xoff_daemon hb = { 0 };
-	struct xoff *x = NULL;
-	struct xsync *s = NULL;
-	struct xnl *n = NULL;
-	int sfd = -1, tfd = -1, lfd = -1, err;
-	struct link_watch lw = { .tfd = -1 };
-	struct xpin pin = { .fd = -1 };
-	struct xerr e;
-	sigset_t mask;
-	bool stop = false;
+/* Everything the daemon holds while it runs. */
+struct xoffd {
+	const struct xoffd_opts	*o;
+	struct xsync_cfg	cfg;
+	struct xmirror_cfg	mcfg;
+	__u16			cpus[1024];	/* steering CPUs read from the cpumap */
+	struct xoff_daemon	hb;
+	struct xoff		*x;
+	struct xsync		*s;
+	struct xmirror		*m;
+	struct xnl		*n;
+	int			sfd, tfd, lfd;	/* signals, sweep timer, netns lock */
+	struct link_watch	lw;
+	struct xpin		pin;
+	bool			stop;
+};
 
-	log_max = o->log_level ? o->log_level : XSYNC_INFO;
-	its.it_value = its.it_interval;
-	/* The pin directory's lock while the maps are loaded and first synced, so that an
-	 * attach never meets half-made maps, then this namespace's daemon lock for life. */
-	if ((err = xpin_lock(&pin, o->pin_dir, true, true, &e))) {
+/* Tests only (README): software SAs are mirrored as if packet-offloaded, so that the
+ * write path runs where no NIC offloads packets. Never for production: the kernel counts
+ * those SAs too. */
+#define TEST_SOFTWARE_ENV	"XOFF_TEST_MIRROR_SOFTWARE"
+
+/* The reconciler and the mirror over it, with the modes attach and the command line set. */
+static int d_sync_new(struct xoffd *d)
+{
+	int err = xoffd_sync_new(&d->s, d->x, &d->cfg, d->o->cpus, d->cpus, 1024);
+
+	if (err)
+		return fail("reading the pinned maps", err);
+	if ((err = xmirror_new(&d->m, d->s, &d->mcfg)))
+		return fail("counter mirror", err);
+	if ((err = apply_modes(d->m, d->o, d->pin.dir)))
+		return fail("mirror mode", err);
+	return 0;
+}
+
+static void d_sync_free(struct xoffd *d)
+{
+	xmirror_free(d->m);
+	d->m = NULL;
+	xsync_free(d->s);
+	d->s = NULL;
+}
+
+/* The pin directory's lock while the maps are loaded and first synced, so that an attach
+ * never meets half-made maps, then this namespace's daemon lock for life. */
+static int d_open(struct xoffd *d)
+{
+	struct xoff_opts xo = { .max_sas = d->o->max_sas, .maps_only = true,
+				.upgrade = true };	/* the pin lock is ours */
+	struct xerr e;
+	int err;
+
+	if ((err = xpin_lock(&d->pin, d->o->pin_dir, true, true, &e))) {
 		xoffd_log(NULL, XSYNC_ERR, e.msg);
 		return err;
 	}
-	xo.pin_dir = pin.dir;
-	xo.maps_only = true;
-	xo.upgrade = true;	/* the pin lock is ours */
-	if ((lfd = lock_netns()) < 0) {
-		err = lfd;
-		goto out;
-	}
-	if ((err = xoff_open(&x, &xo)) || (err = xoff_load(x))) {
-		fail("loading xoff's maps", err);
-		goto out;
-	}
+	xo.pin_dir = d->pin.dir;
+	if ((d->lfd = lock_netns()) < 0)
+		return d->lfd;
+	if ((err = xoff_open(&d->x, &xo)) || (err = xoff_load(d->x)))
+		return fail("loading xoff's maps", err);
 	/* Subscribe before the dump, so no change falls between the two. */
-	if ((err = xnl_open(&n, o->rcvbuf, xoffd_log, NULL))) {
-		fail("XFRM netlink socket", err);
-		goto out;
-	}
-	if ((err = xnl_link_open(n))) {
-		fail("rtnetlink link events", err);
-		goto out;
-	}
-	cfg.kctx = n;
-	if ((err = xoffd_sync_new(&s, x, &cfg, o->cpus, cpus, 1024))) {
-		fail("reading the pinned maps", err);
-		goto out;
-	}
-	if ((err = apply_modes(s, o, pin.dir))) {
-		fail("mirror mode", err);
-		goto out;
-	}
+	if ((err = xnl_open(&d->n, d->o->rcvbuf, xoffd_log, NULL)))
+		return fail("XFRM netlink socket", err);
+	if ((err = xnl_link_open(d->n)))
+		return fail("rtnetlink link events", err);
+	d->mcfg.kctx = d->n;
+	if (d->mcfg.test_software)
+		xoffd_log(NULL, XSYNC_WARN, TEST_SOFTWARE_ENV " is set: software SAs are "
+			  "mirrored as if packet-offloaded (tests only)");
+	return d_sync_new(d);
+}
+
+static int d_fds(struct xoffd *d)
+{
+	unsigned int ms = d->o->interval_ms ? d->o->interval_ms : XOFFD_INTERVAL_MS;
+	struct itimerspec its = { .it_interval = { ms / 1000, (ms % 1000) * 1000000L } };
+	sigset_t mask;
+
+	its.it_value = its.it_interval;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
-	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
-	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
-	lw.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
-	if (sfd < 0 || tfd < 0 || lw.tfd < 0 || timerfd_settime(tfd, 0, &its, NULL)) {
-		err = fail("signalfd/timerfd", -errno);
-		goto out;
-	}
-	if ((err = xoffd_resync(s, n)) && err != -EINTR)
-		fail("initial resync", err);
-	hb.start_ns = hb.last_sync_ns = mono_ns();
-	heartbeat(x, s, &hb, getpid());
-	xpin_unlock(&pin);
-	stats_line(s, "started");
+	d->sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	d->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	d->lw.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	if (d->sfd < 0 || d->tfd < 0 || d->lw.tfd < 0 || timerfd_settime(d->tfd, 0, &its, NULL))
+		return fail("signalfd/timerfd", -errno);
+	return 0;
+}
 
-	while (!stop) {
+/* The first full sync, then the pins are free for attach and readers. */
+static void d_first_sync(struct xoffd *d)
+{
+	int err = xoffd_resync(d->s, d->n);
+
+	if (err && err != -EINTR)
+		fail("initial resync", err);
+	d->hb.start_ns = d->hb.last_sync_ns = mono_ns();
+	heartbeat(d->x, d->s, d->m, &d->hb, getpid());
+	xpin_unlock(&d->pin);
+	stats_line(d->s, d->m, "started");
+}
+
+static void d_sweep(struct xoffd *d)
+{
+	int err = xmirror_sweep(d->m, time(NULL), mono_ns() / 1000000);
+
+	if (err)
+		fail("mirror sweep", err);
+	else
+		d->hb.last_mirror_ns = mono_ns();
+	heartbeat(d->x, d->s, d->m, &d->hb, getpid());
+}
+
+static void d_events(struct xoffd *d)
+{
+	int err = xnl_events(d->n, feed, d->s);
+
+	if (err == -ENOBUFS) {
+		xoffd_log(NULL, XSYNC_WARN, "XFRM events lost (ENOBUFS): full resync");
+		err = xoffd_resync(d->s, d->n);
+	} else if (err) {
+		fail("XFRM event", err);
+		err = xoffd_resync(d->s, d->n);	/* a map update failed: repair */
+	}
+	if (!err)	/* the heartbeat tells only of syncs that worked */
+		d->hb.last_sync_ns = mono_ns();
+}
+
+/* SIGHUP: a full resync; new steering CPUs start over as after a restart, which keeps
+ * every SA's slot and (allowed) CPU. */
+static int d_hangup(struct xoffd *d)
+{
+	int err;
+
+	xoffd_log(NULL, XSYNC_INFO, "SIGHUP: full resync");
+	if (!d->o->cpus && cpus_changed(d->x, d->cpus, d->cfg.ncpus)) {
+		xmirror_sweep(d->m, time(NULL), mono_ns() / 1000000);
+		d_sync_free(d);
+		if ((err = d_sync_new(d)))
+			return err;
+	} else {
+		apply_modes(d->m, d->o, d->pin.dir);
+	}
+	xoffd_resync(d->s, d->n);
+	d->hb.last_sync_ns = mono_ns();
+	heartbeat(d->x, d->s, d->m, &d->hb, getpid());
+	return 0;
+}
+
+static int d_signal(struct xoffd *d)
+{
+	struct signalfd_siginfo si;
+
+	if (read(d->sfd, &si, sizeof(si)) != sizeof(si))
+		return 0;
+	if (si.ssi_signo == SIGHUP)
+		return d_hangup(d);
+	if (si.ssi_signo == SIGUSR1)
+		stats_line(d->s, d->m, "stats");
+	else
+		d->stop = true;
+	return 0;
+}
+
+static int d_loop(struct xoffd *d)
+{
+	__u64 ticks;
+	int err = 0;
+
+	while (!d->stop && !err) {
 		struct pollfd p[5] = {
-			{ .fd = xnl_event_fd(n), .events = POLLIN },
-			{ .fd = tfd, .events = POLLIN },
-			{ .fd = sfd, .events = POLLIN },
-			{ .fd = xnl_link_fd(n), .events = POLLIN },
-			{ .fd = lw.tfd, .events = POLLIN },
+			{ .fd = xnl_event_fd(d->n), .events = POLLIN },
+			{ .fd = d->tfd, .events = POLLIN },
+			{ .fd = d->sfd, .events = POLLIN },
+			{ .fd = xnl_link_fd(d->n), .events = POLLIN },
+			{ .fd = d->lw.tfd, .events = POLLIN },
 		};
 
-		lw.s = s;	/* a SIGHUP may have made a new one */
+		d->lw.s = d->s;	/* a SIGHUP may have made a new one */
 		if (poll(p, 5, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			err = fail("poll", -errno);
-			break;
+			if (errno != EINTR)
+				err = fail("poll", -errno);
+			continue;
 		}
-		if (p[0].revents) {
-			err = xnl_events(n, feed, s);
-			if (err == -ENOBUFS) {
-				xoffd_log(NULL, XSYNC_WARN, "XFRM events lost (ENOBUFS): full resync");
-				err = xoffd_resync(s, n);
-			} else if (err) {
-				fail("XFRM event", err);
-				err = xoffd_resync(s, n);	/* a map update failed: repair */
-			}
-			if (!err)	/* the heartbeat tells only of syncs that worked */
-				hb.last_sync_ns = mono_ns();
-		}
-		if (p[3].revents && xnl_link_events(n, link_event, &lw) == -ENOBUFS) {
+		if (p[0].revents)
+			d_events(d);
+		if (p[3].revents && xnl_link_events(d->n, link_event, &d->lw) == -ENOBUFS) {
 			xoffd_log(NULL, XSYNC_WARN, "link events lost (ENOBUFS): full resync");
-			link_arm(&lw);
+			link_arm(&d->lw);
 		}
-		if (p[4].revents) {
-			__u64 ticks;
-
-			if (read(lw.tfd, &ticks, sizeof(ticks)) == sizeof(ticks) &&
-			    !(err = link_resync(&lw, n)))
-				hb.last_sync_ns = mono_ns();
-		}
-		if (p[1].revents) {
-			__u64 ticks;
-
-			if (read(tfd, &ticks, sizeof(ticks)) == sizeof(ticks) &&
-			    (err = xsync_mirror(s, time(NULL))))
-				fail("mirror sweep", err);
-			else
-				hb.last_mirror_ns = mono_ns();
-			heartbeat(x, s, &hb, getpid());
-		}
-		if (p[2].revents) {
-			struct signalfd_siginfo si;
-
-			if (read(sfd, &si, sizeof(si)) != sizeof(si))
-				continue;
-			if (si.ssi_signo == SIGHUP) {
-				xoffd_log(NULL, XSYNC_INFO, "SIGHUP: full resync");
-				if (!o->cpus && cpus_changed(x, cpus, cfg.ncpus)) {
-					/* New steering CPUs: start over as after a restart,
-					 * which keeps every SA's slot and (allowed) CPU. */
-					xsync_mirror(s, time(NULL));
-					xsync_free(s);
-					s = NULL;
-					if ((err = xoffd_sync_new(&s, x, &cfg, o->cpus, cpus, 1024))) {
-						fail("steering CPUs changed", err);
-						break;
-					}
-				}
-				apply_modes(s, o, pin.dir);
-				xoffd_resync(s, n);
-				hb.last_sync_ns = mono_ns();
-				heartbeat(x, s, &hb, getpid());
-			} else if (si.ssi_signo == SIGUSR1) {
-				stats_line(s, "stats");
-			} else {
-				stop = true;
-			}
-		}
+		if (p[4].revents && read(d->lw.tfd, &ticks, sizeof(ticks)) == sizeof(ticks) &&
+		    !link_resync(&d->lw, d->n))
+			d->hb.last_sync_ns = mono_ns();
+		if (p[1].revents && read(d->tfd, &ticks, sizeof(ticks)) == sizeof(ticks))
+			d_sweep(d);
+		if (p[2].revents)
+			err = d_signal(d);
 	}
-	if (!s)
-		goto out;
-	err = 0;
-	/* A last sweep so counters up to now reach the kernel. */
-	xsync_mirror(s, time(NULL));
-	heartbeat(x, s, &hb, 0);
-	stats_line(s, "stopped");
-	/* The maps stay pinned for the next daemon while an interface uses them; with none
-	 * attached nothing needs them, and every count has just been written. */
-	char dir[sizeof(pin.dir)];
+	return err;
+}
 
-	memcpy(dir, pin.dir, sizeof(dir));
-	if (!xpin_lock(&pin, dir, false, true, &e)) {
-		struct xoff_iface one;
+/* A last sweep so counts up to now reach the kernel. The maps stay pinned for the next
+ * daemon while an interface uses them; with none attached nothing needs them. */
+static void d_stop(struct xoffd *d)
+{
+	char dir[sizeof(d->pin.dir)];
+	struct xoff_iface one;
+	struct xerr e;
 
-		if (xpin_ifaces(pin.dir, &one, 1) == 0 && !xpin_remove_all(pin.dir))
-			xoffd_log(NULL, XSYNC_INFO, "no interface attached: maps unpinned");
-		xpin_unlock(&pin);
+	xmirror_sweep(d->m, time(NULL), mono_ns() / 1000000);
+	heartbeat(d->x, d->s, d->m, &d->hb, 0);
+	stats_line(d->s, d->m, "stopped");
+	memcpy(dir, d->pin.dir, sizeof(dir));
+	if (xpin_lock(&d->pin, dir, false, true, &e))
+		return;
+	if (xpin_ifaces(d->pin.dir, &one, 1) == 0 && !xpin_remove_all(d->pin.dir))
+		xoffd_log(NULL, XSYNC_INFO, "no interface attached: maps unpinned");
+	xpin_unlock(&d->pin);
+}
+
+static void d_close(struct xoffd *d)
+{
+	if (d->sfd >= 0)
+		close(d->sfd);
+	if (d->tfd >= 0)
+		close(d->tfd);
+	if (d->lw.tfd >= 0)
+		close(d->lw.tfd);
+	d_sync_free(d);
+	xnl_close(d->n);
+	xoff_close(d->x);
+	if (d->lfd >= 0)
+		close(d->lfd);
+	xpin_unlock(&d->pin);
+}
+
+int xoffd_run(const struct xoffd_opts *o)
+{
+	static struct xoffd d;	/* 2 KiB of CPUs: off the stack */
+	int err;
+
+	memset(&d, 0, sizeof(d));
+	d.o = o;
+	d.sfd = d.tfd = d.lfd = d.lw.tfd = d.pin.fd = -1;
+	d.cfg = (struct xsync_cfg){ .cpus = o->cpus, .ncpus = o->ncpus,
+				    .tx_queues = o->tx_queues, .log = xoffd_log };
+	d.mcfg = (struct xmirror_cfg){ .mode = o->mirror, .kops = &xnl_kops,
+				       .test_software = getenv(TEST_SOFTWARE_ENV) != NULL };
+	log_max = o->log_level ? o->log_level : XSYNC_INFO;
+	err = d_open(&d) ?: d_fds(&d);
+	if (!err) {
+		d_first_sync(&d);
+		err = d_loop(&d);
+		if (d.s)
+			d_stop(&d);
 	}
-out:
-	if (sfd >= 0)
-		close(sfd);
-	if (tfd >= 0)
-		close(tfd);
-	if (lw.tfd >= 0)
-		close(lw.tfd);
-	xsync_free(s);
-	xnl_close(n);
-	xoff_close(x);
-	if (lfd >= 0)
-		close(lfd);
-	xpin_unlock(&pin);
+	d_close(&d);
 	return err;
 }

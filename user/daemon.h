@@ -4,7 +4,7 @@
 #ifndef XOFF_DAEMON_H
 #define XOFF_DAEMON_H
 
-#include "sync.h"
+#include "mirror.h"
 
 #include "pins.h"
 #define XOFFD_INTERVAL_MS	1000
@@ -15,14 +15,14 @@ struct xoffd_opts {
 	const __u16	*cpus;		/* steering targets; NULL: all */
 	unsigned int	ncpus;
 	unsigned int	tx_queues;
-	enum xsync_mirror_mode mirror;
+	enum xmirror_mode mirror;
 	int		rcvbuf;		/* event socket buffer; 0: default */
 	int		log_level;	/* XSYNC_ERR .. XSYNC_DEBUG */
 	__u32		max_sas;	/* only when the maps are created here */
 	unsigned int	nmodes;		/* per offload device mirror modes */
 	struct {
 		__u32	ifindex;
-		enum xsync_mirror_mode mode;
+		enum xmirror_mode mode;
 	} modes[64];
 };
 

@@ -30,7 +30,7 @@ struct xoff {
 /* Maps shared by all interfaces; the reason maps and .data stay per instance. */
 static const char *const shared_maps[] = {
 	XOFF_MAP_SAS, XOFF_MAP_COUNTERS, XOFF_MAP_POLICIES, XOFF_MAP_CPUS, XOFF_MAP_MIRROR,
-	XOFF_MAP_IFACES, XOFF_MAP_DAEMON, XOFF_MAP_GEN,
+	XOFF_MAP_IFACES, XOFF_MAP_DAEMON, XOFF_MAP_GEN, XOFF_MAP_AUTH, XOFF_MAP_AUTH_SAS,
 };
 
 __u32 xoff_max_sas(struct xoff *x)
@@ -271,6 +271,8 @@ int xoff_open(struct xoff **out, const struct xoff_opts *opts)
 	 * slots still bound the SAs to max_sas. */
 	err = bpf_map__set_max_entries(x->skel->maps.xoff_sas, 2 * max_sas);
 	err = err ?: bpf_map__set_max_entries(x->skel->maps.xoff_counters, max_sas);
+	err = err ?: bpf_map__set_max_entries(x->skel->maps.xoff_auth, max_sas);
+	err = err ?: bpf_map__set_max_entries(x->skel->maps.xoff_auth_sas, max_sas);
 	err = err ?: bpf_map__set_max_entries(x->skel->maps.xoff_mirror, max_sas);
 	err = err ?: bpf_map__set_max_entries(x->skel->maps.xoff_policies, max_pol);
 	err = err ?: bpf_map__set_max_entries(x->skel->maps.xoff_cpus, x->nr_cpus);
@@ -280,6 +282,7 @@ int xoff_open(struct xoff **out, const struct xoff_opts *opts)
 	if (!err && opts && opts->maps_only) {
 		err = bpf_program__set_autoload(x->skel->progs.xoff_xdp, false);
 		err = err ?: bpf_program__set_autoload(x->skel->progs.xoff_tc, false);
+		err = err ?: bpf_program__set_autoload(x->skel->progs.xoff_tci, false);
 	}
 	if (err)
 		goto fail;
@@ -312,13 +315,14 @@ const char *const *xoff_shared_maps(size_t *n)
 int xoff_pin_instance(struct xoff *x, const char *dir)
 {
 	struct bpf_map *maps[] = { x->skel->maps.data, x->skel->maps.xoff_xdp_reasons,
-				   x->skel->maps.xoff_tc_reasons };
-	const char *names[] = { XOFF_MAP_CFG, XOFF_MAP_XDP_REASONS, XOFF_MAP_TC_REASONS };
+				   x->skel->maps.xoff_tc_reasons, x->skel->maps.xoff_tci_reasons };
+	const char *names[] = { XOFF_MAP_CFG, XOFF_MAP_XDP_REASONS, XOFF_MAP_TC_REASONS,
+				XOFF_MAP_TCI_REASONS };
 	char path[256];
 	size_t i;
 	int err = 0;
 
-	for (i = 0; i < 3 && !err; i++) {
+	for (i = 0; i < sizeof(maps) / sizeof(maps[0]) && !err; i++) {
 		if (snprintf(path, sizeof(path), "%s/%s", dir, names[i]) >= (int)sizeof(path))
 			err = -ENAMETOOLONG;
 		else
@@ -354,6 +358,11 @@ struct bpf_object *xoff_object(struct xoff *x)
 struct bpf_program *xoff_xdp_prog(struct xoff *x)
 {
 	return x->skel->progs.xoff_xdp;
+}
+
+struct bpf_program *xoff_tci_prog(struct xoff *x)
+{
+	return x->skel->progs.xoff_tci;
 }
 
 struct bpf_program *xoff_tc_prog(struct xoff *x)
@@ -425,6 +434,10 @@ int xoff_sa_key_make(struct xoff_sa_key *k, int family, const void *addr, __be32
 
 static int sa_valid(struct xoff *x, const struct xoff_sa *v)
 {
+	if (v->flags & ~XOFF_SA_UNSERVED)
+		return 0;
+	if (v->flags & XOFF_SA_UNSERVED)
+		return v->slot == XOFF_SLOT_NONE;	/* passed before anything else is read */
 	if (v->slot >= bpf_map__max_entries(x->skel->maps.xoff_counters))
 		return 0;
 	if (v->path > XOFF_PATH_HW || v->offload_mode > XOFF_OFFLOAD_PACKET ||
@@ -433,9 +446,7 @@ static int sa_valid(struct xoff *x, const struct xoff_sa *v)
 	if (v->action == XOFF_ACT_CPU && v->cpu >= x->nr_cpus)
 		return 0;
 	/* The program writes queue + 1 (see xoff_tc), which must not wrap. */
-	if (v->queue != XOFF_QUEUE_NONE && v->queue >= XOFF_QUEUE_NONE - 1)
-		return 0;
-	return v->flags == 0;
+	return v->queue == XOFF_QUEUE_NONE || v->queue < XOFF_QUEUE_NONE - 1;
 }
 
 static int key_valid(const struct xoff_sa_key *k)
@@ -495,6 +506,42 @@ int xoff_sa_update_batch(struct xoff *x, const struct xoff_sa_key *keys,
 	if (at)
 		xoff_sas_changed(x);	/* mapped at load: cannot fail */
 	return err;
+}
+
+int xoff_auth_key_make(struct xoff_auth_key *k, int family, const void *saddr, __be32 spi,
+		       __u32 reqid)
+{
+	int len = addr_len(family);
+
+	if (len < 0)
+		return len;
+	memset(k, 0, sizeof(*k));
+	k->family = family;
+	k->spi = spi;
+	k->reqid = reqid;
+	memcpy(k->saddr, saddr, len);
+	return 0;
+}
+
+int xoff_auth_update(struct xoff *x, const struct xoff_auth_key *k, const struct xoff_auth *v)
+{
+	if (addr_len(k->family) < 0 || k->pad[0] || k->pad[1] || v->pad[0] || v->pad[1] ||
+	    v->pad[2] || v->mode > XOFF_MODE_TUNNEL ||
+	    v->slot >= bpf_map__max_entries(x->skel->maps.xoff_auth))
+		return -EINVAL;
+	return err_of(bpf_map__update_elem(x->skel->maps.xoff_auth_sas, k, sizeof(*k), v,
+					   sizeof(*v), BPF_ANY));
+}
+
+int xoff_auth_delete(struct xoff *x, const struct xoff_auth_key *k)
+{
+	return err_of(bpf_map__delete_elem(x->skel->maps.xoff_auth_sas, k, sizeof(*k), 0));
+}
+
+int xoff_auth_lookup(struct xoff *x, const struct xoff_auth_key *k, struct xoff_auth *v)
+{
+	return err_of(bpf_map__lookup_elem(x->skel->maps.xoff_auth_sas, k, sizeof(*k), v,
+					   sizeof(*v), 0));
 }
 
 int xoff_policy_key_make(struct xoff_policy_key *k, int family, const void *addr,
@@ -570,13 +617,24 @@ static void sum_into(struct xoff_counters *sum, const struct xoff_counters *c)
 		sum->last_seen = c->last_seen;
 }
 
+static struct bpf_map *counts_map(struct xoff *x, enum xoff_count which)
+{
+	return which == XOFF_COUNT_AUTH ? x->skel->maps.xoff_auth : x->skel->maps.xoff_counters;
+}
+
 int xoff_counters_read(struct xoff *x, __u32 slot, struct xoff_counters *sum,
 		       struct xoff_counters *percpu)
+{
+	return xoff_counts_read(x, XOFF_COUNT_FASTPATH, slot, sum, percpu);
+}
+
+int xoff_counts_read(struct xoff *x, enum xoff_count which, __u32 slot,
+		     struct xoff_counters *sum, struct xoff_counters *percpu)
 {
 	struct xoff_counters *v = percpu ? percpu : x->pcpu;
 	int i, err;
 
-	err = err_of(bpf_map__lookup_elem(x->skel->maps.xoff_counters, &slot, sizeof(slot), v,
+	err = err_of(bpf_map__lookup_elem(counts_map(x, which), &slot, sizeof(slot), v,
 					  sizeof(*v) * x->nr_cpus, 0));
 	if (err)
 		return err;
@@ -590,8 +648,14 @@ int xoff_counters_read(struct xoff *x, __u32 slot, struct xoff_counters *sum,
 
 int xoff_counters_read_range(struct xoff *x, __u32 first, __u32 n, struct xoff_counters *sums)
 {
-	int fd = bpf_map__fd(x->skel->maps.xoff_counters);
-	__u32 max = bpf_map__max_entries(x->skel->maps.xoff_counters);
+	return xoff_counts_read_range(x, XOFF_COUNT_FASTPATH, first, n, sums);
+}
+
+int xoff_counts_read_range(struct xoff *x, enum xoff_count which, __u32 first, __u32 n,
+			   struct xoff_counters *sums)
+{
+	int fd = bpf_map__fd(counts_map(x, which));
+	__u32 max = bpf_map__max_entries(counts_map(x, which));
 	__u32 keys[XOFF_BATCH], prev = first - 1, next, count, i, k;
 	struct xoff_counters *vals;
 	int c, err = 0;
@@ -625,16 +689,21 @@ int xoff_counters_read_range(struct xoff *x, __u32 first, __u32 n, struct xoff_c
 	if (err == -EINVAL || err == -EOPNOTSUPP || err == -524 /* ENOTSUPP */) {
 		/* A kernel without array batches: one lookup per slot. */
 		for (err = 0, i = 0; i < n && !err; i++)
-			err = xoff_counters_read(x, first + i, &sums[i], NULL);
+			err = xoff_counts_read(x, which, first + i, &sums[i], NULL);
 	}
 	return err;
 }
 
 int xoff_counters_clear(struct xoff *x, __u32 slot)
 {
+	int err;
+
 	memset(x->pcpu, 0, sizeof(*x->pcpu) * x->nr_cpus);
-	return err_of(bpf_map__update_elem(x->skel->maps.xoff_counters, &slot, sizeof(slot),
-					   x->pcpu, sizeof(*x->pcpu) * x->nr_cpus, BPF_ANY));
+	err = err_of(bpf_map__update_elem(x->skel->maps.xoff_counters, &slot, sizeof(slot),
+					  x->pcpu, sizeof(*x->pcpu) * x->nr_cpus, BPF_ANY));
+	return err ?: err_of(bpf_map__update_elem(x->skel->maps.xoff_auth, &slot, sizeof(slot),
+						  x->pcpu, sizeof(*x->pcpu) * x->nr_cpus,
+						  BPF_ANY));
 }
 
 int xoff_clock_read(struct xoff *x, __u64 *jiffies, __u64 *mono_ns)
@@ -704,6 +773,7 @@ int xoff_last_seen_ns(struct xoff *x, __u64 last_seen, __u64 *ns)
 int xoff_reasons_read(struct xoff *x, enum xoff_prog_kind kind, __u64 *out)
 {
 	struct bpf_map *m = kind == XOFF_PROG_XDP ? x->skel->maps.xoff_xdp_reasons :
+			    kind == XOFF_PROG_TCI ? x->skel->maps.xoff_tci_reasons :
 						    x->skel->maps.xoff_tc_reasons;
 	__u64 *v = (__u64 *)x->pcpu;	/* 24 bytes per CPU >= 8 */
 	__u32 r;
@@ -736,6 +806,11 @@ static const char *const reason_names[XOFF_R_MAX] = {
 	[XOFF_R_STEER_FAILED] = "steer-failed",
 	[XOFF_R_SA_QUEUED] = "sa-queued",
 	[XOFF_R_POLICY_HW] = "policy-hw",
+	[XOFF_R_UNSERVED] = "sa-unserved",
+	[XOFF_R_CLEAR] = "clear",
+	[XOFF_R_AUTH] = "authenticated",
+	[XOFF_R_AUTH_ESP] = "authenticated-esp",
+	[XOFF_R_AUTH_OTHER] = "authenticated-other",
 };
 
 const char *xoff_reason_name(unsigned int reason)

@@ -51,6 +51,7 @@ int xoff_pin_instance(struct xoff *x, const char *dir);
 struct bpf_object *xoff_object(struct xoff *x);
 struct bpf_program *xoff_xdp_prog(struct xoff *x);
 struct bpf_program *xoff_tc_prog(struct xoff *x);
+struct bpf_program *xoff_tci_prog(struct xoff *x);	/* TC ingress: authenticated counts */
 int xoff_map_fd(struct xoff *x, const char *name);
 
 /* Configuration of this instance's interface: before load, its initial value; after it,
@@ -73,6 +74,14 @@ int xoff_sa_delete(struct xoff *x, const struct xoff_sa_key *k);
 int xoff_sa_update_batch(struct xoff *x, const struct xoff_sa_key *keys,
 			 const struct xoff_sa *vals, __u32 n, __u32 *done);
 
+/* Inbound SAs by what a secpath tells of their state (abi.h): @saddr is the SA's source,
+ * @spi network order. Entries name the SA's counter slot in xoff_auth. */
+int xoff_auth_key_make(struct xoff_auth_key *k, int family, const void *saddr, __be32 spi,
+		       __u32 reqid);
+int xoff_auth_update(struct xoff *x, const struct xoff_auth_key *k, const struct xoff_auth *v);
+int xoff_auth_delete(struct xoff *x, const struct xoff_auth_key *k);
+int xoff_auth_lookup(struct xoff *x, const struct xoff_auth_key *k, struct xoff_auth *v);
+
 /* @addr/@prefixlen is the destination selector (prefixlen in address bits). */
 int xoff_policy_key_make(struct xoff_policy_key *k, int family, const void *addr,
 			 unsigned int prefixlen);
@@ -90,12 +99,21 @@ int xoff_nr_cpus(void);
 /* Counter slots (and so SAs) this instance holds. */
 __u32 xoff_max_sas(struct xoff *x);
 
+/* The two counts of a slot (abi.h): what the fast path saw, before authentication, and
+ * what was authenticated (the counter mirror's only source). */
+enum xoff_count { XOFF_COUNT_FASTPATH = 0, XOFF_COUNT_AUTH = 1 };
+
 /* Sum of one slot over all CPUs; @percpu (xoff_nr_cpus() entries) may be NULL. */
+int xoff_counts_read(struct xoff *x, enum xoff_count which, __u32 slot,
+		     struct xoff_counters *sum, struct xoff_counters *percpu);
+/* Sums of @n slots from @first, in batches where the kernel allows. */
+int xoff_counts_read_range(struct xoff *x, enum xoff_count which, __u32 first, __u32 n,
+			   struct xoff_counters *sums);
+/* The same, of the fast-path counts. */
 int xoff_counters_read(struct xoff *x, __u32 slot, struct xoff_counters *sum,
 		       struct xoff_counters *percpu);
-/* Sums of @n slots from @first, in batches where the kernel allows. */
 int xoff_counters_read_range(struct xoff *x, __u32 first, __u32 n, struct xoff_counters *sums);
-/* Zero a slot on every CPU before it is given to a new SA. */
+/* Zero a slot (both counts) on every CPU before it is given to a new SA. */
 int xoff_counters_clear(struct xoff *x, __u32 slot);
 
 /* Now as jiffies and CLOCK_MONOTONIC ns, read together in the kernel. */
@@ -104,7 +122,7 @@ int xoff_clock_read(struct xoff *x, __u64 *jiffies, __u64 *mono_ns);
  * HZ is measured on first use (about two ticks of busy sampling). */
 int xoff_last_seen_ns(struct xoff *x, __u64 last_seen, __u64 *ns);
 
-enum xoff_prog_kind { XOFF_PROG_XDP = 0, XOFF_PROG_TC = 1 };
+enum xoff_prog_kind { XOFF_PROG_XDP = 0, XOFF_PROG_TC = 1, XOFF_PROG_TCI = 2 };
 /* Reason counters of one program, summed over CPUs: out[XOFF_R_MAX]. */
 int xoff_reasons_read(struct xoff *x, enum xoff_prog_kind kind, __u64 *out);
 const char *xoff_reason_name(unsigned int reason);

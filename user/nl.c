@@ -491,7 +491,7 @@ static int k_expire(void *ctx, const struct xfrm_sa *sa, bool hard)
 	return k_ack(n, req, xfrm_build_expire(req, seq, sa, hard), seq, "XFRM_MSG_EXPIRE");
 }
 
-const struct xsync_kops xnl_kops = {
+const struct xmirror_kops xnl_kops = {
 	.getae	= k_getae,
 	.newae	= k_newae,
 	.expire	= k_expire,

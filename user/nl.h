@@ -5,7 +5,7 @@
 #define XOFF_NL_H
 
 #include <linux/netlink.h>
-#include "sync.h"
+#include "mirror.h"
 
 struct xnl;
 
@@ -47,7 +47,7 @@ int xnl_link_events(struct xnl *n, void (*cb)(__u32 ifindex, bool lost, void *ct
 /* The kernel's extended ack text of the last failed request ("" if none). */
 const char *xnl_extack(const struct xnl *n);
 
-/* struct xsync_kops over these sockets; ctx is the struct xnl. */
-extern const struct xsync_kops xnl_kops;
+/* struct xmirror_kops over these sockets; ctx is the struct xnl. */
+extern const struct xmirror_kops xnl_kops;
 
 #endif /* XOFF_NL_H */

@@ -57,7 +57,9 @@ void xprint_sa_table(FILE *f, json_t *sas)
 		{ "DIR", "dir" }, { "SRC", "src" }, { "DST", "dst" }, { "SPI", "spi" },
 		{ "PROTO", "proto" }, { "ENCAP", "encap" }, { "MODE", "mode" },
 		{ "OFFLOAD", "offload_mode" }, { "DEV", "offload_dev" }, { "PATH", "path" },
-		{ "CPU", "cpu" }, { "PACKETS", "packets" }, { "BYTES", "bytes" },
+		{ "CPU", "cpu" }, { "FP-PACKETS", "fastpath_packets" },
+		{ "FP-BYTES", "fastpath_bytes" }, { "AUTH-PACKETS", "auth_packets" },
+		{ "AUTH-BYTES", "auth_bytes" },
 		{ "K-PACKETS", "kernel_packets" }, { "K-BYTES", "kernel_bytes" },
 		{ "MIRROR", "mirror" }, { "WHY", "path_reason" },
 	};
@@ -190,6 +192,11 @@ void xprint_status(FILE *f, json_t *st)
 			fprintf(f, "tc egress id %lld%s, ",
 				(long long)json_integer_value(json_object_get(i, "tc_prog_id")),
 				json_is_true(json_object_get(i, "tc_attached")) ? "" : " (NOT ATTACHED)");
+		if (!json_is_null(json_object_get(i, "tc_ingress_prog_id")))
+			fprintf(f, "tc ingress id %lld, ",
+				(long long)json_integer_value(json_object_get(i, "tc_ingress_prog_id")));
+		else if (!json_is_null(json_object_get(i, "tc_prog_id")))
+			fprintf(f, "tc ingress NOT ATTACHED (no authenticated counts), ");
 		fprintf(f, "steer %s, unknown-spi %s, mirror %s\n",
 			json_is_true(json_object_get(i, "steer")) ? "on" : "off",
 			json_string_value(json_object_get(i, "unknown_spi")),
@@ -221,7 +228,8 @@ void xprint_stats(FILE *f, json_t *st)
 
 	json_array_foreach(ifs, n, i) {
 		fprintf(f, "%s:\n", json_string_value(json_object_get(i, "dev")));
-		for (prog = "xdp"; prog; prog = strcmp(prog, "xdp") ? NULL : "tc") {
+		for (prog = "xdp"; prog; prog = !strcmp(prog, "xdp") ? "tc" :
+						 !strcmp(prog, "tc") ? "tc_ingress" : NULL) {
 			json_object_foreach(json_object_get(i, prog), k, x) {
 				json_t *pc = json_object_get(x, "per_cpu"), *c;
 				size_t cpu;
@@ -339,11 +347,18 @@ int xreport_metrics(struct xview *v, FILE *f, struct xerr *e)
 		fprintf(f, "xoff_interface_attached{dev=\"%s\",xdp_mode=\"%s\"} %d\n",
 			str(i, "dev", dev, sizeof(dev)), str(i, "xdp_mode", mode, sizeof(mode)),
 			json_is_true(json_object_get(i, "xdp_attached")));
-	family(f, "xoff_sa_packets_total", "counter", "Packets of an SA seen by the fast path.");
-	sa_samples(f, sas, "xoff_sa_packets_total", "packets");
-	family(f, "xoff_sa_bytes_total", "counter",
-	       "Bytes of an SA seen by the fast path (ESP payload, see xoffctl(8)).");
-	sa_samples(f, sas, "xoff_sa_bytes_total", "bytes");
+	family(f, "xoff_sa_fastpath_packets_total", "counter",
+	       "Packets of an SA seen by the fast path, before authentication.");
+	sa_samples(f, sas, "xoff_sa_fastpath_packets_total", "fastpath_packets");
+	family(f, "xoff_sa_fastpath_bytes_total", "counter",
+	       "Bytes of an SA seen by the fast path, before authentication (see xoffctl(8)).");
+	sa_samples(f, sas, "xoff_sa_fastpath_bytes_total", "fastpath_bytes");
+	family(f, "xoff_sa_auth_packets_total", "counter",
+	       "Authenticated packets of an SA (decrypted, or plaintext handed to it).");
+	sa_samples(f, sas, "xoff_sa_auth_packets_total", "auth_packets");
+	family(f, "xoff_sa_auth_bytes_total", "counter",
+	       "Authenticated bytes of an SA, as the kernel counts them (see xoffctl(8)).");
+	sa_samples(f, sas, "xoff_sa_auth_bytes_total", "auth_bytes");
 	family(f, "xoff_sa_kernel_packets_total", "counter", "Packets in the SA's kernel curlft.");
 	sa_samples(f, sas, "xoff_sa_kernel_packets_total", "kernel_packets");
 	family(f, "xoff_sa_kernel_bytes_total", "counter", "Bytes in the SA's kernel curlft.");

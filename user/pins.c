@@ -146,7 +146,7 @@ void xpin_unlock(struct xpin *p)
 }
 
 static const char *const dev_maps[] = {
-	XOFF_MAP_CFG, XOFF_MAP_XDP_REASONS, XOFF_MAP_TC_REASONS,
+	XOFF_MAP_CFG, XOFF_MAP_XDP_REASONS, XOFF_MAP_TC_REASONS, XOFF_MAP_TCI_REASONS,
 };
 
 static int unlink_in(const char *dir, const char *name)

@@ -121,7 +121,7 @@ static const char *mode_str(__u8 m)
 
 static const char *mirror_str(int m)
 {
-	return m == XSYNC_MIRROR_ON ? "on" : m == XSYNC_MIRROR_OFF ? "off" : "auto";
+	return m == XMIRROR_ON ? "on" : m == XMIRROR_OFF ? "off" : "auto";
 }
 
 static __u64 mono_ns(void)
@@ -242,17 +242,10 @@ static bool is_local(int family, const void *addr)
 
 /* ---- SAs ------------------------------------------------------------------------------- */
 
+/* The daemon's decision, as it stored it in the SA's mirror record. */
 static const char *decision_of(const struct xreport_sa *r)
 {
-	if (!r->mapped)
-		return "none";
-	if (r->mir.flags & XOFF_MIRROR_WRITE)
-		return "write";
-	if (r->mirror_mode == XSYNC_MIRROR_OFF)
-		return "off";
-	if (r->val.offload_mode == XOFF_OFFLOAD_PACKET && !(r->mir.flags & XOFF_MIRROR_KERNEL))
-		return "probe";
-	return "kernel";
+	return r->mapped ? xmirror_decision_str(r->mir.decision) : "none";
 }
 
 static void why_text(const struct xreport_sa *r, bool loaded, char *buf, size_t len)
@@ -270,6 +263,8 @@ static void why_text(const struct xreport_sa *r, bool loaded, char *buf, size_t 
 	if (!r->mapped) {
 		if (r->conflict)
 			snprintf(buf, len, "%s", xsync_why_str(XSYNC_WHY_CONFLICT));
+		else if (r->unserved)
+			snprintf(buf, len, "%s", xsync_why_str(XSYNC_WHY_FULL));
 		else if (r->map_full)
 			snprintf(buf, len, "%s", xsync_why_str(XSYNC_WHY_FULL));
 		else if (!loaded)
@@ -332,16 +327,18 @@ json_t *xreport_sa_json(const struct xreport_sa *r, bool loaded)
 					   x->offload_flags & XFRM_OFFLOAD_PACKET ? "packet" :
 										    "crypto"));
 	set(o, "traffic_dev", dev_json(r->traffic_ifindex));
-	set(o, "path", json_string(!r->mapped ? "none" : r->val.path == XOFF_PATH_HW ? "hw" :
-								      "sw"));
+	set(o, "path", json_string(r->unserved ? "pass" : !r->mapped ? "none" :
+				   r->val.path == XOFF_PATH_HW ? "hw" : "sw"));
 	set(o, "path_reason", json_string(why));
 	set(o, "slot", r->mapped ? json_integer(r->val.slot) : json_null());
 	set(o, "cpu", r->mapped && r->val.action == XOFF_ACT_CPU ? json_integer(r->val.cpu) :
 								    json_null());
 	set(o, "queue", r->mapped && r->val.queue != XOFF_QUEUE_NONE ?
 			json_integer(r->val.queue) : json_null());
-	set(o, "packets", json_integer(r->fp.packets));
-	set(o, "bytes", json_integer(r->fp.bytes));
+	set(o, "fastpath_packets", json_integer(r->fp.packets));
+	set(o, "fastpath_bytes", json_integer(r->fp.bytes));
+	set(o, "auth_packets", r->auth_mapped ? json_integer(r->auth.packets) : json_null());
+	set(o, "auth_bytes", r->auth_mapped ? json_integer(r->auth.bytes) : json_null());
 	set(o, "last_seen_ms", r->last_seen_ms < 0 ? json_null() : json_integer(r->last_seen_ms));
 	set(o, "kernel_packets", json_integer(x->curlft.packets));
 	set(o, "kernel_bytes", json_integer(x->curlft.bytes));
@@ -393,16 +390,6 @@ static int dump_sas(struct sa_list *l, struct xerr *e)
 	return err;
 }
 
-static int iface_mirror(const struct xview *v, __u32 ifindex)
-{
-	int i;
-
-	for (i = 0; i < v->nifs; i++)
-		if (v->ifs[i].ifindex == ifindex && (v->ifs[i].flags & XOFF_IF_MIRROR_SET))
-			return v->ifs[i].mirror;
-	return -1;
-}
-
 static bool sa_match(const struct xreport_sa *r, const struct xreport_filter *f)
 {
 	if (!f)
@@ -451,15 +438,25 @@ static void sa_fill(struct xview *v, struct xreport_sa *r, struct mnl_socket *rt
 
 	r->why = xsync_classify(x);
 	r->last_seen_ms = -1;
-	r->mirror_mode = iface_mirror(v, x->offload_ifindex);
-	if (r->why <= XSYNC_WHY_HW_PACKET &&
+	if ((r->why <= XSYNC_WHY_HW_PACKET || r->why == XSYNC_WHY_ALG) &&
 	    !xoff_sa_key_make(key, x->family, &x->daddr, x->spi,
 			      x->encap_type ? XOFF_ENCAP_ESPINUDP : XOFF_ENCAP_ESP) &&
-	    !xoff_sa_lookup(v->x, key, &r->val))
-		r->mapped = true;
+	    !xoff_sa_lookup(v->x, key, &r->val)) {
+		r->unserved = r->val.flags & XOFF_SA_UNSERVED;
+		r->mapped = !r->unserved;
+	}
 	if (r->mapped) {
+		struct xoff_auth_key ak;
+		struct xoff_auth av;
+
 		zero_slot = r->val.slot;
 		xoff_counters_read(v->x, r->val.slot, &r->fp, NULL);
+		r->auth_mapped = r->val.dir == XOFF_DIR_OUT ?
+			r->val.offload_mode == XOFF_OFFLOAD_PACKET :
+			!xoff_auth_key_make(&ak, x->family, &x->saddr, x->spi, x->reqid) &&
+			!xoff_auth_lookup(v->x, &ak, &av) && av.slot == r->val.slot;
+		if (r->auth_mapped)
+			xoff_counts_read(v->x, XOFF_COUNT_AUTH, r->val.slot, &r->auth, NULL);
 		if (mfd >= 0)
 			bpf_map_lookup_elem(mfd, &zero_slot, &r->mir);
 		if (r->fp.last_seen && !xoff_last_seen_ns(v->x, r->fp.last_seen, &seen))
@@ -710,16 +707,19 @@ static json_t *age_json(__u64 then_ns)
  * What became of an attached interface:
  *   ok        present and up, xoff's programs attached
  *   down      present, xoff's programs attached, the device down (it passes nothing)
- *   degraded  present, but xoff's XDP program or TC filter is no longer attached (removed
- *             by someone, or the qdisc went with a move out of the namespace and back)
+ *   degraded  present, but xoff's XDP program or a TC filter (egress, or ingress, which
+ *             feeds the authenticated counts) is no longer attached (removed by someone,
+ *             or the qdisc went with a move out of the namespace and back)
  *   gone      not in this namespace: deleted, or moved to another namespace (a single
  *             XDP program goes along; xdp_prog_exists tells)
  */
-static const char *iface_state(const struct xoff_iface *rec, int up, __u32 xdp_now, bool tc_ok)
+static const char *iface_state(const struct xoff_iface *rec, int up, __u32 xdp_now, bool tc_ok,
+			       bool tci_ok)
 {
 	if (up < 0)
 		return "gone";
-	if (xdp_now != rec->xdp_prog_id || (rec->tc_prog_id && !tc_ok))
+	if (xdp_now != rec->xdp_prog_id || (rec->tc_prog_id && !tc_ok) ||
+	    (rec->flags & XOFF_IF_TC_INGRESS && !tci_ok))
 		return "degraded";
 	return up ? "ok" : "down";
 }
@@ -732,7 +732,7 @@ static json_t *iface_json(struct xview *v, const struct xoff_iface *rec)
 	struct xoff_ifconfig cfg = { 0 };
 	char name[IF_NAMESIZE], dir[256];
 	bool present = if_indextoname(rec->ifindex, name) != NULL;
-	__u32 xdp_now = 0;
+	__u32 xdp_now = 0, tci_now;
 	json_t *o = json_object();
 	__u32 zero = 0;
 	int fd, up;
@@ -743,6 +743,7 @@ static json_t *iface_json(struct xview *v, const struct xoff_iface *rec)
 	tc_ok = present && rec->tc_prog_id && !bpf_tc_query(&hook, &q) &&
 		q.prog_id == rec->tc_prog_id;
 	libbpf_set_print(old);
+	tci_now = present ? xattach_tci_id(rec) : 0;
 	xattach_xdp_id(rec->ifindex, &xdp_now);
 	set(o, "dev", json_string(present ? name : rec->name));
 	set(o, "ifindex", json_integer(rec->ifindex));
@@ -750,7 +751,7 @@ static json_t *iface_json(struct xview *v, const struct xoff_iface *rec)
 	set(o, "attached_as", json_string(rec->name));
 	up = present ? xprobe_dev_up(rec->ifindex) : -ENODEV;
 	set(o, "up", up >= 0 ? json_boolean(up) : json_null());
-	set(o, "state", json_string(iface_state(rec, up, xdp_now, tc_ok)));
+	set(o, "state", json_string(iface_state(rec, up, xdp_now, tc_ok, tci_now != 0)));
 	set(o, "xdp_prog_exists", json_boolean(xattach_prog_exists(rec->xdp_prog_id)));
 	set(o, "xdp_mode", json_string(rec->xdp_mode == XOFF_XDP_SKB ? "skb" : "native"));
 	set(o, "xdp_prog_id", json_integer(rec->xdp_prog_id));
@@ -758,6 +759,8 @@ static json_t *iface_json(struct xview *v, const struct xoff_iface *rec)
 	set(o, "dispatcher", json_boolean(rec->flags & XOFF_IF_DISPATCHER));
 	set(o, "tc_prog_id", rec->tc_prog_id ? json_integer(rec->tc_prog_id) : json_null());
 	set(o, "tc_attached", json_boolean(tc_ok));
+	set(o, "tc_ingress_prog_id", tci_now ? json_integer(tci_now) : json_null());
+	set(o, "tc_ingress_attached", json_boolean(tci_now != 0));
 	set(o, "qdisc_created", json_boolean(rec->flags & XOFF_IF_QDISC));
 	xpin_dev_dir(dir, sizeof(dir), v->pin.dir, rec->ifindex);
 	fd = xpin_map(dir, XOFF_MAP_CFG);
@@ -880,6 +883,7 @@ int xreport_stats(struct xview *v, json_t **out, struct xerr *e)
 		set(o, "ifindex", json_integer(v->ifs[i].ifindex));
 		set(o, "xdp", reasons_json(dir, XOFF_MAP_XDP_REASONS, ncpu));
 		set(o, "tc", reasons_json(dir, XOFF_MAP_TC_REASONS, ncpu));
+		set(o, "tc_ingress", reasons_json(dir, XOFF_MAP_TCI_REASONS, ncpu));
 		json_array_append_new(ifs, o);
 	}
 	set(st, "interfaces", ifs);

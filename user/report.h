@@ -29,7 +29,11 @@ struct xreport_sa {
 	struct xfrm_sa		x;		/* from the kernel's SAD */
 	bool			mapped;		/* in the fast-path map */
 	struct xoff_sa		val;
-	struct xoff_counters	fp;		/* fast-path sums over CPUs */
+	bool			unserved;	/* in the map, passed uncounted (abi.h) */
+	bool			auth_mapped;	/* its authenticated counts are kept */
+	struct xoff_counters	fp;		/* fast-path sums over CPUs (before
+						 * authentication) */
+	struct xoff_counters	auth;		/* authenticated sums over CPUs */
 	__s64			last_seen_ms;	/* ms ago, -1: never */
 	struct xoff_mirror	mir;
 	enum xsync_why		why;
@@ -37,7 +41,6 @@ struct xreport_sa {
 	bool			map_full;	/* every counter slot is taken */
 	__u32			traffic_ifindex; /* route to the peer, 0 unknown */
 	bool			traffic_esp_hw;	/* that device offers esp-hw-offload */
-	int			mirror_mode;	/* enum xsync_mirror_mode set by attach, -1 */
 };
 
 /* JSON of one SA (a new reference); the fields of `sa list -j`. */

@@ -36,19 +36,17 @@ static const char *const why_str[XSYNC_WHY_MAX] = {
 	[XSYNC_WHY_HW_PACKET]	= "packet offload",
 	[XSYNC_WHY_NOT_ESP]	= "not ESP (AH or IPComp): the fast path classifies ESP only",
 	[XSYNC_WHY_ENCAP]	= "encapsulation other than ESP-in-UDP (RFC 3948)",
-	[XSYNC_WHY_ALG]		= "algorithm unknown to xoff: its IV and ICV sizes are unknown",
-	[XSYNC_WHY_CONFLICT]	= "another SA (another mark) has the same SPI and destination",
-	[XSYNC_WHY_FULL]	= "no free counter slot (max SAs reached)",
+	[XSYNC_WHY_ALG]		= "algorithm unknown to xoff (its IV and ICV sizes are "
+				  "unknown): its ESP is passed uncounted",
+	[XSYNC_WHY_CONFLICT]	= "another SA (another mark) has the same SPI and destination: "
+				  "their ESP is passed uncounted",
+	[XSYNC_WHY_FULL]	= "no free counter slot (max SAs reached): its ESP is passed "
+				  "uncounted",
 };
 
 const char *xsync_why_str(enum xsync_why why)
 {
 	return why < XSYNC_WHY_MAX ? why_str[why] : "?";
-}
-
-const char *xsync_decision_str(enum xsync_decision d)
-{
-	return d == XSYNC_WRITE ? "xoff" : d == XSYNC_PROBE ? "probe" : "kernel";
 }
 
 void xsync_log(struct xsync *s, int level, const char *fmt, ...)
@@ -194,7 +192,7 @@ static void slot_release(struct xsync *s, __u32 slot, const struct ssa *sa)
 	if (sa) {
 		q->x = sa->x;
 		q->has_sa = true;
-		q->decision = sa->decision;
+		q->serial = sa->serial;
 	}
 	s->slot_state[slot] = SLOT_QUAR;
 	s->slot_owner[slot] = NULL;
@@ -309,7 +307,7 @@ static int default_is_local(struct xsync *s, int family, const void *addr)
 	return 0;
 }
 
-void xsync_local_refresh(struct xsync *s)
+static void local_refresh(struct xsync *s)
 {
 	struct ifaddrs *ifa, *i;
 	unsigned int n = 0;
@@ -386,10 +384,12 @@ static void decide(struct xsync *s, struct ssa *sa)
 	const struct xfrm_sa *x = &sa->x;
 	__u16 cpu = sa->val.cpu, queue = sa->val.queue;
 	__u32 slot = sa->val.slot;
-	enum xsync_decision d;
 
 	sa->why = xsync_classify(x);
 	sa->eligible = sa->why <= XSYNC_WHY_HW_PACKET;
+	/* ESP the fast path classifies by (daddr, SPI, encap): it needs a map entry, served
+	 * or not, so that unknown-spi drop never drops it. */
+	sa->keyed = sa->eligible || sa->why == XSYNC_WHY_ALG;
 	derive_dir(s, sa);
 
 	memset(&sa->val, 0, sizeof(sa->val));
@@ -410,13 +410,9 @@ static void decide(struct xsync *s, struct ssa *sa)
 	sa->val.mode = x->mode == XFRM_MODE_TRANSPORT ? XOFF_MODE_TRANSPORT : XOFF_MODE_TUNNEL;
 	sa->val.iv_len = x->iv_len;
 	sa->val.icv_len = x->icv_len;
-	if (sa->eligible)
+	if (sa->keyed)
 		xoff_sa_key_make(&sa->key, x->family, &x->daddr, x->spi,
 				 x->encap_type ? XOFF_ENCAP_ESPINUDP : XOFF_ENCAP_ESP);
-	d = xsync_mirror_decide(s, sa);
-	if (sa->has_slot && d != sa->decision && d == XSYNC_WRITE && sa->decision != XSYNC_PROBE)
-		sa->rebase = true;	/* traffic before the switch was the kernel's */
-	sa->decision = d;
 }
 
 /* ---- the fast-path SA map ----------------------------------------------------------- */
@@ -486,12 +482,174 @@ static void sa_drop_slot(struct xsync *s, struct ssa *sa)
 	steer_put(s, sa);
 }
 
-/* Make the map entry of one key what its owners call for: exactly one owner, that
- * owner's entry; none or several (a mark conflict), no entry. Returns 1 when the entry
- * is to be written (the caller batches those), else 0 or a negative errno. */
+/* ---- the authenticated-count map ---------------------------------------------------- */
+
+static void auth_dirty(struct xsync *s, struct authent *ae)
+{
+	if (ae->dirty)
+		return;
+	ae->dirty = true;
+	ae->dirty_next = s->auth_dirty;
+	s->auth_dirty = ae;
+}
+
+static void auth_unlink(struct xsync *s, struct ssa *sa)
+{
+	struct authent *ae = sa->ae;
+	struct ssa **pp;
+
+	if (!ae)
+		return;
+	for (pp = &ae->owners; *pp; pp = &(*pp)->ae_next)
+		if (*pp == sa) {
+			*pp = sa->ae_next;
+			ae->nowners--;
+			break;
+		}
+	sa->ae = NULL;
+	sa->ae_next = NULL;
+	auth_dirty(s, ae);
+}
+
+static struct authent *auth_get(struct xsync *s, const struct xoff_auth_key *k)
+{
+	struct authent *ae;
+
+	HASH_FIND(hh, s->auths, k, sizeof(*k), ae);
+	if (ae || !(ae = calloc(1, sizeof(*ae))))
+		return ae;
+	ae->key = *k;
+	HASH_ADD(hh, s->auths, key, sizeof(ae->key), ae);
+	return ae;
+}
+
+/* A served inbound SA claims its authenticated-count key; any other SA gives it up. */
+static int auth_want(struct xsync *s, struct ssa *sa, bool want)
+{
+	struct xoff_auth_key k;
+	struct authent *ae;
+
+	if (want && xoff_auth_key_make(&k, sa->x.family, &sa->x.saddr, sa->x.spi, sa->x.reqid))
+		want = false;
+	if (sa->ae && (!want || memcmp(&sa->ae->key, &k, sizeof(k))))
+		auth_unlink(s, sa);
+	if (!want)
+		return 0;
+	if (sa->ae) {
+		auth_dirty(s, sa->ae);	/* its slot or mode may have changed */
+		return 0;
+	}
+	if (!(ae = auth_get(s, &k)))
+		return -ENOMEM;
+	sa->ae = ae;
+	sa->ae_next = ae->owners;
+	ae->owners = sa;
+	ae->nowners++;
+	auth_dirty(s, ae);
+	return 0;
+}
+
+/* Make one key's entry what its owners call for: exactly one, its slot; else none.
+ * Returns 1 when the entry is to be written (the caller batches those, the value in
+ * @want), else 0 or a negative errno. */
+static int auth_apply(struct xsync *s, struct authent *ae, struct xoff_auth *want)
+{
+	struct ssa *sa = ae->nowners == 1 ? ae->owners : NULL;
+
+	memset(want, 0, sizeof(*want));
+	if (sa) {
+		want->slot = sa->val.slot;
+		want->mode = sa->val.mode;
+		return !ae->present || memcmp(&ae->cur, want, sizeof(*want));
+	}
+	if (ae->present) {
+		if (bpf_map_delete_elem(s->auth_fd, &ae->key) && errno != ENOENT) {
+			s->st.map_errors++;
+			return -errno;
+		}
+		ae->present = false;
+	}
+	if (!ae->nowners) {
+		HASH_DEL(s->auths, ae);
+		free(ae);
+	}
+	return 0;
+}
+
+/* Write @n entries of one map (@keys and @vals, @ksize and @vsize bytes each) in one
+ * batch; if the batch fails, one by one, so that each failure is known: @ok[i] says
+ * whether entry i was written. Returns the first error. */
+static int batch_update(struct xsync *s, int fd, const void *keys, size_t ksize,
+			const void *vals, size_t vsize, __u32 n, bool *ok)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+	__u32 count = n, i;
+	int err = 0;
+
+	if (bpf_map_update_batch(fd, keys, vals, &count, &o))
+		count = 0;	/* how far it got is not to be trusted: all one by one */
+	for (i = 0; i < n; i++) {
+		ok[i] = i < count || !bpf_map_update_elem(fd, (const char *)keys + i * ksize,
+							  (const char *)vals + i * vsize, BPF_ANY);
+		if (!ok[i]) {
+			err = err ?: -errno;
+			s->st.map_errors++;
+		}
+	}
+	return err;
+}
+
+/* Apply every dirty authenticated-count key; updates go in batches. */
+static int auth_apply_dirty(struct xsync *s)
+{
+	struct authent *ae, *next, *pend[XSYNC_BATCH];
+	struct xoff_auth_key keys[XSYNC_BATCH];
+	struct xoff_auth vals[XSYNC_BATCH];
+	bool ok[XSYNC_BATCH];
+	unsigned int n = 0, i;
+	int err = 0, e;
+
+	for (ae = s->auth_dirty, s->auth_dirty = NULL; ae; ae = next) {
+		next = ae->dirty_next;
+		ae->dirty = false;
+		ae->dirty_next = NULL;
+		e = auth_apply(s, ae, &vals[n]);
+		if (e == 1) {
+			pend[n] = ae;
+			keys[n++] = ae->key;
+			e = 0;
+		}
+		err = err ?: e;
+		if (n == XSYNC_BATCH || (!next && n)) {
+			err = batch_update(s, s->auth_fd, keys, sizeof(keys[0]), vals,
+					   sizeof(vals[0]), n, ok) ?: err;
+			for (i = 0; i < n; i++) {
+				if (!ok[i])
+					continue;	/* a resync repairs it */
+				pend[i]->cur = vals[i];
+				pend[i]->present = true;
+			}
+			n = 0;
+		}
+	}
+	return err;
+}
+
+/* The value of a key the kernel has an SA for that xoff does not serve. */
+static const struct xoff_sa unserved_val = {
+	.slot = XOFF_SLOT_NONE,
+	.queue = XOFF_QUEUE_NONE,
+	.flags = XOFF_SA_UNSERVED,
+};
+
+/* Make the map entry of one key what its owners call for: exactly one served owner, that
+ * owner's entry; owners none of which can be served (a mark conflict, an unknown
+ * algorithm, no free slot), an entry that passes their ESP uncounted; none, no entry.
+ * Returns 1 when the entry is to be written (the caller batches those, the value in
+ * ke->want), else 0 or a negative errno. */
 static int key_apply(struct xsync *s, struct keyent *ke)
 {
-	struct ssa *sa = ke->nowners == 1 ? ke->owners : NULL;
+	struct ssa *sa = ke->nowners == 1 && ke->owners->eligible ? ke->owners : NULL;
 	int err = 0;
 
 	if (ke->orphan && ke->present && sa && !sa->has_slot) {
@@ -507,19 +665,10 @@ static int key_apply(struct xsync *s, struct keyent *ke)
 			s->slot_owner[slot] = sa;
 			steer_get(s, sa, ke->cur.cpu, ke->cur.queue == XOFF_QUEUE_NONE ? -1 :
 								      ke->cur.queue);
-			if (s->mir[slot].flags & XOFF_MIRROR_WRITE)
-				sa->probe_result = XSYNC_WRITE;
-			else if (s->mir[slot].flags & XOFF_MIRROR_KERNEL)
-				sa->probe_result = XSYNC_KERNEL;
-			sa->decision = xsync_mirror_decide(s, sa);
-			/* The kernel counted it under the last daemon: its traffic up to
-			 * now is the kernel's, as at a switch while running. */
-			if (sa->decision == XSYNC_WRITE && s->mir[slot].flags & XOFF_MIRROR_KCOUNTED)
-				sa->rebase = true;
 			ke->orphan = false;
 		}
 	}
-	if (ke->orphan && (!ke->present || sa || ke->nowners > 1 || !s->resync)) {
+	if (ke->orphan && (!ke->present || ke->nowners || !s->resync)) {
 		/* Not adopted: the old slot is finished like any released one. */
 		if (ke->cur.slot < s->nslots && s->slot_state[ke->cur.slot] == SLOT_USED &&
 		    !s->slot_owner[ke->cur.slot])
@@ -550,10 +699,13 @@ static int key_apply(struct xsync *s, struct keyent *ke)
 	}
 	if (sa && (sa->why == XSYNC_WHY_FULL || sa->why == XSYNC_WHY_CONFLICT))
 		sa->why = path_why(sa);	/* mapped now: the rival left, a slot freed */
+	for (struct ssa *o = ke->owners; o; o = o->ke_next)
+		err = auth_want(s, o, o == sa && o->val.dir == XOFF_DIR_IN) ?: err;
 
-	if (sa) {
-		if (!ke->present || memcmp(&ke->cur, &sa->val, sizeof(sa->val)))
-			return 1;	/* the caller batches the update */
+	if (sa || ke->nowners) {
+		ke->want = sa ? sa->val : unserved_val;
+		if (!ke->present || memcmp(&ke->cur, &ke->want, sizeof(ke->want)))
+			return err ?: 1;	/* the caller batches the update */
 	} else if (ke->present && !ke->orphan) {
 		s->sas_changed = true;
 		if (bpf_map_delete_elem(s->sas_fd, &ke->key) && errno != ENOENT) {
@@ -577,6 +729,7 @@ int xsync_apply(struct xsync *s)
 	struct keyent *ke, *next, *pend[XSYNC_BATCH];
 	struct xoff_sa_key keys[XSYNC_BATCH];
 	struct xoff_sa vals[XSYNC_BATCH];
+	bool ok[XSYNC_BATCH];
 	unsigned int n = 0, i;
 	int err = 0, e;
 
@@ -597,24 +750,18 @@ int xsync_apply(struct xsync *s)
 		if (e == 1) {
 			pend[n] = ke;
 			keys[n] = ke->key;
-			vals[n++] = ke->owners->val;
+			vals[n++] = ke->want;
 			e = 0;
 		}
 		err = err ?: e;
 		if (n == XSYNC_BATCH || (!next && n)) {
-			LIBBPF_OPTS(bpf_map_batch_opts, o);
-			__u32 count = n;
-
 			s->sas_changed = true;
-			if (bpf_map_update_batch(fd, keys, vals, &count, &o))
-				count = 0;	/* one by one below: that names the failing key */
+			e = batch_update(s, fd, keys, sizeof(keys[0]), vals, sizeof(vals[0]), n, ok);
+			err = err ?: e;
 			for (i = 0; i < n; i++) {
-				if (i >= count && bpf_map_update_elem(fd, &keys[i], &vals[i], BPF_ANY)) {
-					e = -errno;
-					s->st.map_errors++;
-					err = err ?: e;
-					xsync_log(s, XSYNC_ERR, "map update of spi 0x%08x: %s",
-						  ntohl(keys[i].spi), strerror(-e));
+				if (!ok[i]) {
+					xsync_log(s, XSYNC_ERR, "map update of spi 0x%08x failed",
+						  ntohl(keys[i].spi));
 					continue;
 				}
 				pend[i]->cur = vals[i];
@@ -623,6 +770,7 @@ int xsync_apply(struct xsync *s)
 			n = 0;
 		}
 	}
+	err = auth_apply_dirty(s) ?: err;
 	/* The programs' caches of the SA map: stale from here on. */
 	if (s->sas_changed) {
 		e = xoff_sas_changed(s->x);
@@ -707,15 +855,19 @@ static bool sa_feeds_lpm(const struct ssa *sa)
 static int sa_refresh(struct xsync *s, struct ssa *sa)
 {
 	struct xoff_sa_key old = sa->key;
-	bool was = sa->eligible && sa->ke, lpm = sa_feeds_lpm(sa);
+	bool was = sa->keyed && sa->ke, lpm = sa_feeds_lpm(sa);
 	int err = 0;
 
 	decide(s, sa);
-	if (was && (!sa->eligible || memcmp(&old, &sa->key, sizeof(old)))) {
+	if (was && (!sa->keyed || memcmp(&old, &sa->key, sizeof(old)))) {
 		key_unlink(s, sa);
 		sa_drop_slot(s, sa);
+	} else if (!sa->eligible) {
+		sa_drop_slot(s, sa);	/* keyed but not servable: its entry passes it */
 	}
-	if (sa->eligible && !sa->ke)
+	if (!sa->keyed)
+		auth_want(s, sa, false);
+	if (sa->keyed && !sa->ke)
 		err = key_link(s, sa);
 	else if (sa->ke)
 		key_dirty(s, sa->ke);
@@ -734,7 +886,7 @@ static int sa_upsert(struct xsync *s, const struct xfrm_sa *x)
 			return -ENOMEM;
 		sa_id_of(&sa->id, x);
 		sa->val.queue = XOFF_QUEUE_NONE;
-		sa->probe_result = XSYNC_PROBE;
+		sa->serial = ++s->serial;
 		HASH_ADD(hh, s->sas, id, sizeof(sa->id), sa);
 		s->st.sas++;
 		sa->x = *x;
@@ -750,6 +902,7 @@ static void sa_remove(struct xsync *s, struct ssa *sa)
 	if (sa_feeds_lpm(sa))
 		s->lpm_dirty = true;
 	key_unlink(s, sa);
+	auth_unlink(s, sa);
 	sa_drop_slot(s, sa);
 	steer_put(s, sa);
 	addr_unlink(s, sa);
@@ -930,7 +1083,7 @@ void xsync_resync_begin(struct xsync *s)
 
 	s->resync = true;
 	s->st.resyncs++;
-	xsync_local_refresh(s);
+	local_refresh(s);
 	HASH_ITER(hh, s->sas, sa, tmp)
 		sa->seen = false;
 	HASH_ITER(hh, s->pols, sp, pt)
@@ -961,6 +1114,7 @@ int xsync_resync_end(struct xsync *s)
 	struct ssa *sa, *tmp;
 	struct spol *sp, *pt;
 	struct keyent *ke, *kt;
+	struct authent *ae, *at;
 	int err = 0;
 
 	HASH_ITER(hh, s->pols, sp, pt)
@@ -977,10 +1131,13 @@ int xsync_resync_end(struct xsync *s)
 			err = rederive(s, sa) ?: err;
 	s->lpm_dirty = true;
 	s->resync = false;
-	/* Entries of the pinned map that no kernel SA claimed go now. */
+	/* Entries of the pinned maps that no kernel SA claimed go now. */
 	HASH_ITER(hh, s->keys, ke, kt)
 		if (ke->orphan || (ke->present && !ke->nowners))
 			key_dirty(s, ke);
+	HASH_ITER(hh, s->auths, ae, at)
+		if (ae->present && !ae->nowners)
+			auth_dirty(s, ae);
 	return xsync_apply(s) ?: err;
 }
 
@@ -998,6 +1155,27 @@ int xsync_resync_abort(struct xsync *s)
 }
 
 /* ---- setup ------------------------------------------------------------------------- */
+
+/* Authenticated-count entries an earlier daemon left: removed at the first resync's end
+ * unless an SA claims them. */
+static int auth_load(struct xsync *s)
+{
+	struct xoff_auth_key k, next, *prev = NULL;
+	struct authent *ae;
+	struct xoff_auth v;
+
+	while (!bpf_map_get_next_key(s->auth_fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(s->auth_fd, &k, &v))
+			continue;	/* deleted meanwhile */
+		if (!(ae = auth_get(s, &k)))
+			return -ENOMEM;
+		ae->present = true;
+		ae->cur = v;
+	}
+	return 0;
+}
 
 /* What the pinned maps hold from an earlier daemon or attach. */
 static int load_maps(struct xsync *s)
@@ -1023,6 +1201,8 @@ static int load_maps(struct xsync *s)
 			s->slot_state[v.slot] = SLOT_USED;
 		}
 	}
+	if (auth_load(s))
+		return -ENOMEM;
 	/* Mirror state of slots no entry refers to: finished before reuse. */
 	for (slot = 0; slot < s->nslots; slot++)
 		if (s->slot_state[slot] == SLOT_FREE && s->mir[slot].flags)
@@ -1072,6 +1252,7 @@ int xsync_new(struct xsync **out, struct xoff *x, const struct xsync_cfg *cfg)
 	}
 	s->cfg.cpus = NULL;
 	s->sas_fd = xoff_map_fd(x, XOFF_MAP_SAS);
+	s->auth_fd = xoff_map_fd(x, XOFF_MAP_AUTH_SAS);
 	err = load_maps(s);
 	if (err)
 		goto fail;
@@ -1094,7 +1275,7 @@ void xsync_free(struct xsync *s)
 	HASH_FREE_ALL(s->tdirs);
 	HASH_FREE_ALL(s->addrs);
 	HASH_FREE_ALL(s->lpm);
-	HASH_FREE_ALL(s->ifmodes);
+	HASH_FREE_ALL(s->auths);
 	free(s->cpus);
 	free(s->cpu_load);
 	free(s->queue_load);
@@ -1102,46 +1283,25 @@ void xsync_free(struct xsync *s)
 	free(s->slot_owner);
 	free(s->free);
 	free(s->quar);
-	free(s->sums);
 	free(s);
 }
 
-int xsync_set_mirror_mode(struct xsync *s, __u32 ifindex, enum xsync_mirror_mode mode)
+int xsync_quarantine_flush(struct xsync *s)
 {
-	struct ifmode *im;
-	struct ssa *sa, *tmp;
+	unsigned int i;
+	int err = 0;
 
-	if (mode > XSYNC_MIRROR_OFF)
-		return -EINVAL;
-	HASH_FIND(hh, s->ifmodes, &ifindex, sizeof(ifindex), im);
-	if (!im) {
-		if (!(im = calloc(1, sizeof(*im))))
-			return -ENOMEM;
-		im->ifindex = ifindex;
-		HASH_ADD(hh, s->ifmodes, ifindex, sizeof(im->ifindex), im);
-	}
-	im->mode = mode;
-	HASH_ITER(hh, s->sas, sa, tmp) {
-		enum xsync_decision d;
-
-		if (sa->x.offload_ifindex != ifindex)
-			continue;
-		d = xsync_mirror_decide(s, sa);
-		if (d != sa->decision && d == XSYNC_WRITE)
-			sa->rebase = true;
-		sa->decision = d;
-	}
-	return 0;
+	for (i = 0; i < s->nquar; i++)
+		err = err ?: xsync_slot_finish(s, s->quar[i].slot);
+	s->nquar = 0;
+	s->st.quarantined = 0;
+	return err;
 }
 
-enum xsync_mirror_mode xsync_mode_of(struct xsync *s, const struct ssa *sa)
+int xsync_tick(struct xsync *s)
 {
-	struct ifmode *im = NULL;
-	__u32 ifindex = sa->x.offload_ifindex;
-
-	if (sa->x.has_offload)
-		HASH_FIND(hh, s->ifmodes, &ifindex, sizeof(ifindex), im);
-	return im ? im->mode : s->cfg.mirror;
+	local_refresh(s);
+	return s->retry_full && !s->resync ? xsync_apply(s) : 0;
 }
 
 /* ---- reports ----------------------------------------------------------------------- */
@@ -1151,10 +1311,11 @@ static void view_of(const struct xsync *s, const struct ssa *sa, struct xsync_sa
 	memset(v, 0, sizeof(*v));
 	v->x = sa->x;
 	v->mapped = sa->has_slot && sa->ke && sa->ke->present && sa->ke->nowners == 1;
+	v->unserved = !v->mapped && sa->ke && sa->ke->present;
+	v->auth = v->mapped && sa->ae && sa->ae->present && sa->ae->nowners == 1;
 	v->key = sa->key;
 	v->val = sa->val;
 	v->why = sa->why;
-	v->decision = sa->decision;
 	if (sa->has_slot)
 		v->mirror = s->mir[sa->val.slot];
 }
@@ -1200,9 +1361,14 @@ void xsync_get_stats(const struct xsync *s, struct xsync_stats *st)
 	const struct ssa *sa, *tmp;
 
 	*st = s->st;
-	st->sas_mapped = 0;
-	HASH_ITER(hh, s->sas, sa, tmp)
-		st->sas_mapped += sa->has_slot && sa->ke && sa->ke->present;
+	st->sas_mapped = st->unserved = st->auth_conflicts = 0;
+	HASH_ITER(hh, s->sas, sa, tmp) {
+		bool mapped = sa->has_slot && sa->ke && sa->ke->present && sa->ke->nowners == 1;
+
+		st->sas_mapped += mapped;
+		st->unserved += !mapped && sa->ke && sa->ke->present;
+		st->auth_conflicts += sa->ae && sa->ae->nowners > 1;
+	}
 	st->selectors = s->nlpm;
 	st->quarantined = s->nquar;
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* The control plane's core: a shadow of the kernel's SAD and SPD, the fast-path maps kept
- * equal to it, and the counter mirror into the kernel's SA lifetimes. No sockets here:
- * messages come in as netlink messages, requests to the kernel go out through
- * struct xsync_kops, so every path runs against a scripted kernel in the tests. */
+/* The control plane's core: a shadow of the kernel's SAD and SPD, and the fast-path maps
+ * kept equal to it. No sockets here: messages come in as netlink messages, so every path
+ * runs against a scripted kernel in the tests. The counter mirror (mirror.h) builds on it;
+ * nothing here knows of the mirror. */
 #ifndef XOFF_SYNC_H
 #define XOFF_SYNC_H
 
@@ -13,38 +13,17 @@
 
 struct xsync;
 
-/* Requests to the kernel, by SA identity (daddr, SPI, protocol, family, mark). Each
- * returns 0 or a negative errno: -ESRCH, the SA is gone; -ETIMEDOUT, the request went out
- * and no answer came, so it may have been applied; any other, it was not. */
-struct xsync_kops {
-	int (*getae)(void *ctx, const struct xfrm_sa *sa, struct xfrm_lifetime_cur *cur);
-	int (*newae)(void *ctx, const struct xfrm_sa *sa, const struct xfrm_lifetime_cur *cur);
-	int (*expire)(void *ctx, const struct xfrm_sa *sa, bool hard);
-};
-
-/* Whether xoff writes an SA's curlft. */
-enum xsync_mirror_mode {
-	XSYNC_MIRROR_AUTO = 0,	/* write where the kernel does not count (below) */
-	XSYNC_MIRROR_ON,	/* always write fast-path counts (added to the kernel's) */
-	XSYNC_MIRROR_OFF,	/* never write */
-};
-
-/* What the mirror decided for one SA. */
-enum xsync_decision {
-	XSYNC_KERNEL = 0,	/* the kernel counts this SA's traffic: never written */
-	XSYNC_WRITE,		/* xoff adds fast-path counts to curlft */
-	XSYNC_PROBE,		/* packet offload: watching whether the driver reports */
-};
-
 enum xsync_why {
 	XSYNC_WHY_SW = 0,	/* no XFRMA_OFFLOAD_DEV: software crypto */
 	XSYNC_WHY_HW_CRYPTO,	/* crypto offload to offload_ifindex */
 	XSYNC_WHY_HW_PACKET,	/* packet offload to offload_ifindex */
 	XSYNC_WHY_NOT_ESP,	/* AH or IPComp: not in the fast path */
 	XSYNC_WHY_ENCAP,	/* encapsulation other than ESP-in-UDP */
-	XSYNC_WHY_ALG,		/* algorithm sizes unknown: bytes cannot be counted */
-	XSYNC_WHY_CONFLICT,	/* another SA (another mark) has the same SPI and daddr */
-	XSYNC_WHY_FULL,		/* no free counter slot */
+	XSYNC_WHY_ALG,		/* algorithm sizes unknown: bytes cannot be counted (its ESP
+				 * is passed uncounted: XOFF_SA_UNSERVED) */
+	XSYNC_WHY_CONFLICT,	/* another SA (another mark) has the same SPI and daddr
+				 * (passed uncounted) */
+	XSYNC_WHY_FULL,		/* no free counter slot (passed uncounted) */
 	XSYNC_WHY_MAX
 };
 
@@ -54,9 +33,6 @@ struct xsync_cfg {
 	const __u16	*cpus;		/* steering targets; NULL: every possible CPU */
 	unsigned int	ncpus;
 	unsigned int	tx_queues;	/* 0: leave TX queues to the stack */
-	enum xsync_mirror_mode mirror;	/* for SAs not offloaded to a device */
-	const struct xsync_kops *kops;	/* NULL: the mirror writes nothing */
-	void		*kctx;
 	void		(*log)(void *ctx, int level, const char *msg);
 	void		*log_ctx;
 	/* Tests: the local addresses used to derive directions, instead of getifaddrs(). */
@@ -73,10 +49,8 @@ struct xsync_stats {
 	__u64	bad_msgs;	/* rejected as malformed */
 	__u64	resyncs;
 	__u64	map_errors;	/* map updates the kernel refused */
-	__u64	mirror_writes;	/* NEWAE sent */
-	__u64	mirror_errors;
-	__u64	expires_soft;	/* EXPIRE sent by xoff */
-	__u64	expires_hard;
+	__u64	unserved;	/* SAs the kernel holds that xoff passes uncounted */
+	__u64	auth_conflicts;	/* inbound SAs without authenticated counts (shared key) */
 	__u64	quarantined;	/* slots waiting for their final counters */
 	__u64	mappings;	/* NAT-T mapping changes seen */
 };
@@ -85,9 +59,6 @@ struct xsync_stats {
  * applies only the difference at the first resync. */
 int xsync_new(struct xsync **out, struct xoff *x, const struct xsync_cfg *cfg);
 void xsync_free(struct xsync *s);
-
-/* Per offload device; SAs without an offload device follow cfg->mirror. */
-int xsync_set_mirror_mode(struct xsync *s, __u32 ifindex, enum xsync_mirror_mode mode);
 
 /* A full resync: begin, every dumped SA and policy through xsync_msg(), end. Entries
  * the dump did not show are removed at the end, and the maps then equal the kernel. */
@@ -105,10 +76,11 @@ bool xsync_uses_dev(const struct xsync *s, __u32 ifindex);
  * changed. Other errors: a map update failed; a resync repairs it. */
 int xsync_msg(struct xsync *s, const struct nlmsghdr *nlh);
 
-/* One mirror sweep: finish quarantined slots, read every counter, write deltas and
- * expires. @now_real: wall-clock seconds for use_time. */
-int xsync_mirror(struct xsync *s, __u64 now_real);
-/* Finish quarantined slots at once (a sweep does it for slots released before it). */
+/* Periodic upkeep, once per sweep: the local addresses directions are derived from, and
+ * SAs waiting for a free slot. */
+int xsync_tick(struct xsync *s);
+/* Finish quarantined slots at once, without their last counts (the mirror's sweep
+ * finishes them after writing those, for slots released before the previous sweep). */
 int xsync_quarantine_flush(struct xsync *s);
 
 /* What xoff knows of one SA, for reports. */
@@ -118,8 +90,10 @@ struct xsync_sa_view {
 	struct xoff_sa_key	key;
 	struct xoff_sa		val;
 	enum xsync_why		why;
-	enum xsync_decision	decision;
-	struct xoff_mirror	mirror;		/* valid when mapped */
+	bool			unserved;	/* a map entry that passes its ESP uncounted */
+	bool			auth;		/* its authenticated counts are kept */
+	struct xoff_mirror	mirror;		/* valid when mapped; its decision is the
+						 * mirror's (mirror.h) */
 };
 
 int xsync_sa_get(struct xsync *s, const struct xfrm_sa *id, struct xsync_sa_view *out);
@@ -132,6 +106,5 @@ const char *xsync_why_str(enum xsync_why why);
 /* What an SA's own attributes decide: its path (SW, HW_*) when the fast path can take it,
  * else why not (NOT_ESP, ENCAP, ALG). CONFLICT and FULL depend on the other SAs. */
 enum xsync_why xsync_classify(const struct xfrm_sa *x);
-const char *xsync_decision_str(enum xsync_decision d);
 
 #endif /* XOFF_SYNC_H */

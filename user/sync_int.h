@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* Internals shared by sync.c (shadow and maps), lpm.c (selectors) and mirror.c. */
+/* Internals of the sync (sync.c: shadow and maps, lpm.c: selectors), read by the mirror
+ * (mirror.c), which depends on them; nothing here calls the mirror. */
 #ifndef XOFF_SYNC_INT_H
 #define XOFF_SYNC_INT_H
 
@@ -38,6 +39,7 @@ struct sa_id {
 
 struct keyent;
 struct addrent;
+struct authent;
 
 struct ssa {
 	struct sa_id	id;
@@ -49,13 +51,12 @@ struct ssa {
 	struct ssa	*ke_next;	/* other SAs claiming the same key */
 	struct addrent	*addr;		/* SAs of the same destination */
 	struct ssa	*addr_next;
+	struct authent	*ae;		/* the authenticated-count key this SA claims */
+	struct ssa	*ae_next;
+	__u64		serial;		/* unique per shadow SA: tells SAs that reuse memory apart */
 	enum xsync_why	why;
-	enum xsync_decision decision;
-	__u64		probe_base;	/* curlft.packets when a probe began */
-	enum xsync_decision probe_result; /* PROBE until the probe ended */
-	bool		probing;
-	bool		rebase;		/* decision changed: restart the baseline */
-	bool		eligible;	/* ESP the fast path can classify */
+	bool		keyed;		/* ESP the fast path classifies: it has a map key */
+	bool		eligible;	/* keyed, and its sizes known: it can be served */
 	bool		has_slot;
 	bool		cpu_held;	/* val.cpu counted in cpu_load */
 	bool		queue_held;
@@ -69,10 +70,24 @@ struct keyent {
 	struct ssa	*owners;
 	unsigned int	nowners;
 	struct xoff_sa	cur;		/* the map's value, when present */
+	struct xoff_sa	want;		/* what key_apply() decided it should be */
 	bool		present;
 	bool		orphan;		/* loaded at start, not yet claimed: slot held */
 	bool		dirty;
 	struct keyent	*dirty_next;
+};
+
+/* One key of the authenticated-count map: the inbound SAs claiming it (abi.h: two SAs
+ * with one key get no entry) and what the map holds. */
+struct authent {
+	struct xoff_auth_key key;
+	UT_hash_handle	hh;
+	struct ssa	*owners;
+	unsigned int	nowners;
+	struct xoff_auth cur;		/* the map's value, when present */
+	bool		present;
+	bool		dirty;
+	struct authent	*dirty_next;
 };
 
 struct spol {
@@ -113,18 +128,12 @@ struct lpment {
 	bool		wanted;
 };
 
-struct ifmode {
-	__u32		ifindex;
-	UT_hash_handle	hh;
-	enum xsync_mirror_mode mode;
-};
-
 /* A released slot waiting for its final counters. */
 struct quar {
 	__u32		slot;
 	__u32		gen;		/* sweep generation it was released in */
 	struct xfrm_sa	x;		/* its SA, for a last write if it still exists */
-	enum xsync_decision decision;
+	__u64		serial;		/* of that SA */
 	bool		has_sa;
 };
 
@@ -133,20 +142,23 @@ enum { SLOT_FREE = 0, SLOT_USED, SLOT_QUAR };
 struct xsync {
 	struct xoff	*x;
 	int		sas_fd;		/* xoff_sas */
+	int		auth_fd;	/* xoff_auth_sas */
 	bool		sas_changed;	/* xoff_gen to be bumped */
+	__u64		serial;		/* the last shadow SA's */
 	struct xsync_cfg cfg;
 	struct ssa	*sas;
 	struct spol	*pols;
 	struct keyent	*keys;
 	struct pool	sa_pool, key_pool;
 	struct keyent	*dirty;
+	struct authent	*auths;
+	struct authent	*auth_dirty;
 	struct tdir	*tdirs;
 	struct addrent	*addrs;
 	int		npkt_pols;	/* outbound packet-offload policies */
 	struct lpment	*lpm;
 	unsigned int	nlpm;
 	bool		lpm_dirty;
-	struct ifmode	*ifmodes;
 	bool		resync;
 	bool		full_waiting;	/* an SA found no free slot */
 	bool		retry_full;	/* and a slot was freed since */
@@ -164,8 +176,7 @@ struct xsync {
 	__u32		nfree;
 	struct quar	*quar;
 	unsigned int	nquar, quar_cap;
-	__u32		sweep_gen;
-	struct xoff_counters *sums;	/* a sweep's counter sums */
+	__u32		sweep_gen;	/* the mirror's sweeps, for the quarantine */
 
 	struct {
 		__u8	family;
@@ -197,9 +208,6 @@ static inline void xsync_mir_flags(struct xoff_mirror *m, __u32 flags)
 {
 	__atomic_store_n(&m->flags, flags, __ATOMIC_RELEASE);
 }
-void xsync_local_refresh(struct xsync *s);
-enum xsync_mirror_mode xsync_mode_of(struct xsync *s, const struct ssa *sa);
-enum xsync_decision xsync_mirror_decide(struct xsync *s, const struct ssa *sa);
 int xsync_lpm_load(struct xsync *s);
 int xsync_lpm_apply(struct xsync *s);
 

@@ -6,14 +6,50 @@
 #include <linux/types.h>
 
 /*
+ * What xoff counts, and where. Two counts per SA, in two per-CPU arrays indexed by the
+ * SA's counter slot:
+ *
+ *  - xoff_counters, the fast path's: ESP as XDP (ingress) and TC (egress) see it, BEFORE
+ *    any authentication. Used for steering decisions and observability only (`sa list`
+ *    shows them as "fast path"). Forged or replayed ESP that carries a live SA's
+ *    destination and SPI is counted here, and the kernel then drops it: never feed these
+ *    to an SA's lifetime.
+ *  - xoff_auth, the authenticated counts: the only source of the counter mirror (what
+ *    xoff writes into an SA's curlft). Ingress: TC ingress counts the packets that carry a
+ *    secpath whose state is one of xoff's inbound SAs, i.e. packets the kernel's ESP
+ *    input (software, crypto offload) or the NIC (packet offload) authenticated and
+ *    decapsulated. ESP that still carries its ESP header is never counted there (a crypto
+ *    offload NIC hands it up with a secpath before the kernel's ESP input has checked
+ *    its status). Egress: plaintext that TC egress matches against a packet-offload SA's
+ *    selector on the device holding the offload (the kernel hands it to the SA; the NIC
+ *    does the ESP).
+ *
  * Byte accounting, the one definition used everywhere in xoff.
  *
  * The kernel adds skb->len to an SA's curlft.bytes after ESP decryption on input
  * (net/xfrm/xfrm_input.c) and after the mode's header work, before encryption, on
- * output (net/xfrm/xfrm_output.c). In both directions that length is the plaintext
- * the SA carries: the inner IP packet in tunnel mode (five 84-byte pings give 420),
- * the transport payload in transport mode. ESP-in-UDP adds nothing (the UDP header
- * is gone by then).
+ * output (net/xfrm/xfrm_output.c), one packet at a time (GSO is segmented before, GRO
+ * merges after). In both directions that length is the plaintext the SA carries: the
+ * inner IP packet in tunnel mode (five 84-byte pings give 420), the transport payload
+ * (the IP payload after the headers ESP sits behind) in transport mode. ESP-in-UDP adds
+ * nothing (the UDP header is gone by then).
+ *
+ * Authenticated counts follow it exactly, per wire packet: a GRO-merged skb at TC
+ * ingress, or a GSO skb at TC egress, of gso_segs segments counts gso_segs packets and
+ *
+ *   tunnel mode:    bytes = ip_len + (gso_segs - 1) * (l3_hdr + l4_hdr)
+ *   transport mode: bytes = ip_len - l3_hdr + (gso_segs - 1) * l4_hdr
+ *
+ * where ip_len is the skb's IP packet (skb->len from the network header), l3_hdr the IP
+ * header with its extension headers, and l4_hdr the TCP header (with options) or the
+ * UDP header that every segment repeats. Transport-mode SAs are counted on ingress only
+ * where a decapsulated packet passes TC ingress again: with packet offload (the driver
+ * hands it up) and with the kernel's ESP GRO (esp4_offload/esp6_offload, which
+ * re-injects at L2). Software transport mode without ESP GRO delivers the payload
+ * straight to the socket layer: TC ingress never sees it, and its authenticated count
+ * stays 0 (the kernel counts those SAs itself, so nothing is lost). Likewise an SA whose
+ * decapsulated packets come up on an xfrm/vti interface rather than the device xoff is
+ * attached to.
  *
  * The fast path sees the ESP packet, whose padding length is encrypted, so it counts
  *
@@ -24,22 +60,14 @@
  * and iv_len and icv_len are the SA's sizes, which the control plane derives from the
  * algorithm's name and ICV length (never from keys). The result exceeds the kernel's
  * count by the packet's padding: 0 to 3 bytes for AEAD (4-byte alignment), 0 to
- * block-1 bytes for CBC ciphers, plus any TFC padding. An overcount can only bring a
- * byte-limit rekey forward, never delay it. Packets are counted exactly, with one
- * exception the fast path cannot avoid: it sees ESP before authentication, so ESP that
- * carries a live SA's SPI but fails the kernel's ICV check (forged or corrupted) is
- * counted here and not by the kernel (selftests/vm/test_faults.sh measures it). The
- * mirror never writes the SAs whose ESP the kernel authenticates (software and crypto
- * offload), so their lifetimes do not see such packets.
+ * block-1 bytes for CBC ciphers, plus any TFC padding.
  *
  * Outbound ESP whose transform the kernel finishes in the device's transmit (crypto
  * offload, or esp4_offload/esp6_offload with an SA without encapsulation) reaches TC
  * egress before padding, trailer and ICV exist; it still carries its state in a secpath,
- * and is counted as esp_len - XOFF_ESP_HDR_LEN - iv_len: exactly the kernel's count.
- *
- * Plaintext that leaves through a packet-offload SA (matched by selector on egress) is
- * counted as the kernel would count it: the IP packet in tunnel mode, the IP payload
- * in transport mode.
+ * and is counted as esp_len - XOFF_ESP_HDR_LEN - iv_len: exactly the kernel's count
+ * (for an ESP GSO skb, which the kernel counts as one packet of skb->len, the fast path
+ * counts gso_segs packets: what goes on the wire).
  */
 #define XOFF_ESP_HDR_LEN	8	/* SPI + sequence number */
 #define XOFF_ESP_TRAILER_LEN	2	/* pad length + next header */
@@ -58,6 +86,8 @@
 #define XOFF_IKE_PORT		500	/* IKE; always passed */
 #define XOFF_NATT_PORT		4500	/* default ESP-in-UDP port (RFC 3948) */
 #define XOFF_QUEUE_NONE		0xffff	/* xoff_sa.queue: leave the TX queue to the stack */
+#define XOFF_SLOT_NONE		0xffffffff /* xoff_sa.slot of an SA xoff does not serve */
+#define XOFF_SECPATH_MAX	6	/* XFRM_MAX_DEPTH: states in one secpath */
 
 enum xoff_encap {
 	XOFF_ENCAP_ESP		= 0,	/* IP protocol 50 */
@@ -117,7 +147,34 @@ struct xoff_sa {
 	__u8	mode;		/* enum xoff_mode */
 	__u8	iv_len;		/* bytes of IV after the ESP header */
 	__u8	icv_len;	/* bytes of ICV at the end */
-	__u8	flags;		/* reserved, zero */
+	__u8	flags;		/* XOFF_SA_* */
+};
+
+/* The kernel holds the SA, but xoff does not serve it (an algorithm whose sizes it does
+ * not know, another SA with the same key under another mark, no free counter slot): its
+ * ESP is passed untouched and uncounted, whatever the unknown-SPI policy, so that
+ * `unknown-spi drop` never drops an SA the kernel has. slot is XOFF_SLOT_NONE. */
+#define XOFF_SA_UNSERVED	0x1
+
+/* Key of an inbound SA as bpf_skb_get_xfrm_state() describes the state in a secpath:
+ * the kernel gives the SPI, the reqid and the SA's source (its remote end), not its
+ * destination. Two inbound SAs with the same key (rare: the same peer and SPI towards
+ * two local addresses under one reqid) are both left out of the authenticated counts. */
+struct xoff_auth_key {
+	__u16	family;		/* AF_INET or AF_INET6 */
+	__u8	pad[2];		/* zero */
+	__be32	spi;
+	__u32	reqid;
+	union {
+		__be32	saddr4;	/* IPv4: first word, the other 12 bytes zero */
+		__u8	saddr[16];
+	};
+};
+
+struct xoff_auth {
+	__u32	slot;		/* xoff_auth counter slot (the SA's counter slot) */
+	__u8	mode;		/* enum xoff_mode: what the kernel counts */
+	__u8	pad[3];
 };
 
 /*
@@ -202,6 +259,15 @@ enum xoff_reason {
 	XOFF_R_STEER_FAILED,	/* the SA's CPU is not in the cpumap: passed */
 	XOFF_R_SA_QUEUED,	/* egress SA put on its assigned TX queue */
 	XOFF_R_POLICY_HW,	/* egress plaintext counted against a packet-offload SA */
+	XOFF_R_UNSERVED,	/* ESP of an SA the kernel holds and xoff does not serve:
+				 * passed uncounted, even under unknown-spi drop */
+	XOFF_R_CLEAR,		/* TC ingress: no secpath (not decrypted here): passed */
+	XOFF_R_AUTH,		/* TC ingress: decrypted and authenticated (kernel or NIC),
+				 * counted for its SA */
+	XOFF_R_AUTH_ESP,	/* TC ingress: a secpath, but still ESP (crypto offload before
+				 * the kernel's ESP input): counted after decapsulation */
+	XOFF_R_AUTH_OTHER,	/* TC ingress: a secpath of a state xoff does not count
+				 * (outbound, AH, IPComp, an ambiguous key): passed */
 	XOFF_R_MAX
 };
 
@@ -226,7 +292,8 @@ struct xoff_mirror {
 	__u64	target_bytes;
 	__u64	add_time;	/* the owning SA's curlft.add_time: its instance */
 	__u32	flags;		/* XOFF_MIRROR_* */
-	__u32	pad;
+	__u8	decision;	/* enum xoff_mirror_decision, stored by the daemon */
+	__u8	pad[3];
 	__u64	pend_written_packets; /* written_* once the write in flight landed */
 	__u64	pend_written_bytes;
 };
@@ -240,6 +307,19 @@ struct xoff_mirror {
 #define XOFF_MIRROR_KCOUNTED	0x40	/* the kernel counted the traffic up to packets/bytes
 					 * (decision kernel): a restart under mirror on starts
 					 * writing from there */
+#define XOFF_MIRROR_SOFT_DUE	0x80	/* a landed write crossed the soft limit: the expire
+					 * is sent (again) until SOFT_SENT */
+#define XOFF_MIRROR_HARD_DUE	0x100	/* likewise the hard limit */
+
+/* Who counts an SA's curlft, as the daemon decided it (xoff_mirror.decision). */
+enum xoff_mirror_decision {
+	XOFF_DECIDE_NONE	= 0,	/* no daemon has decided yet (or an older one) */
+	XOFF_DECIDE_KERNEL,	/* the kernel counts it (software, crypto offload) */
+	XOFF_DECIDE_DRIVER,	/* packet offload whose driver reports counts (probed) */
+	XOFF_DECIDE_WRITE,	/* xoff writes authenticated counts (packet offload) */
+	XOFF_DECIDE_PROBE,	/* packet offload: watching whether the driver reports */
+	XOFF_DECIDE_OFF,	/* packet offload under mirror off: nobody writes */
+};
 
 /* One per attached interface, in the pinned hash xoff_ifaces (key: ifindex). xoffctl
  * writes it under the pin directory's lock; the daemon reads the mirror mode from it. */
@@ -251,7 +331,7 @@ struct xoff_iface {
 	__u16	tc_prio;
 	__u8	xdp_mode;	/* enum xoff_xdp_mode */
 	__u8	flags;		/* XOFF_IF_* */
-	__u8	mirror;		/* enum xsync_mirror_mode of SAs offloaded to this device */
+	__u8	mirror;		/* enum xmirror_mode of SAs offloaded to this device */
 	__u8	pad[3];		/* zero */
 	__u64	attach_time;	/* CLOCK_REALTIME seconds */
 	char	name[16];	/* the device's name at attach */
@@ -265,6 +345,9 @@ enum xoff_xdp_mode {
 #define XOFF_IF_DISPATCHER	0x1	/* XDP runs inside libxdp's dispatcher */
 #define XOFF_IF_QDISC		0x2	/* xoff created the clsact qdisc */
 #define XOFF_IF_MIRROR_SET	0x4	/* attach set the mirror mode explicitly */
+#define XOFF_IF_TC_INGRESS	0x8	/* xoff's TC ingress program (authenticated counts) is
+					 * attached under clsact ingress, with tc_handle and
+					 * tc_prio as on egress */
 
 /* The daemon's heartbeat, one entry in the pinned array xoff_daemon, so that xoffctl status
  * tells whether the maps are being kept in sync. Times are CLOCK_MONOTONIC ns. */
@@ -293,6 +376,9 @@ struct xoff_daemon {
 #define XOFF_MAP_CPUS		"xoff_cpus"
 #define XOFF_MAP_XDP_REASONS	"xoff_xdp_reasons"
 #define XOFF_MAP_TC_REASONS	"xoff_tc_reasons"
+#define XOFF_MAP_TCI_REASONS	"xoff_tci_reasons"
+#define XOFF_MAP_AUTH		"xoff_auth"	/* authenticated counts, per slot */
+#define XOFF_MAP_AUTH_SAS	"xoff_auth_sas"	/* xoff_auth_key -> xoff_auth */
 #define XOFF_MAP_MIRROR		"xoff_mirror"
 #define XOFF_MAP_IFACES		"xoff_ifaces"
 #define XOFF_MAP_DAEMON		"xoff_daemon"
@@ -303,6 +389,8 @@ _Static_assert(sizeof(struct xoff_sa_key) == 24, "SA key: 24 bytes, a multiple o
 _Static_assert(sizeof(struct xoff_sa) == 20, "SA value layout");
 _Static_assert(sizeof(struct xoff_counters) == 24, "counter slot layout");
 _Static_assert(sizeof(struct xoff_sa_cent) == 56, "SA cache line layout");
+_Static_assert(sizeof(struct xoff_auth_key) == 28, "authenticated SA key layout");
+_Static_assert(sizeof(struct xoff_auth) == 8, "authenticated SA value layout");
 _Static_assert(sizeof(struct xoff_policy_key) == 24, "LPM key layout");
 _Static_assert(sizeof(struct xoff_policy) == 12, "policy value layout");
 _Static_assert(sizeof(struct xoff_ifconfig) == 12, "interface config layout");

@@ -2,7 +2,8 @@
 /* Test only (selftests/vm/test_traffic.sh): a TC ingress program that counts ESP and
  * ESP-in-UDP packets per (SPI, CPU), to show on which CPU each SA's packets reach the
  * stack. After xoff's XDP redirect, the cpumap kthread of the SA's CPU builds the skb and
- * runs TC ingress there. Always TC_ACT_OK: it only watches.
+ * runs TC ingress there. Always TC_ACT_UNSPEC: it only watches, and
+ * the filters behind it (xoff's TC ingress) still run.
  *
  *   bpftool prog load st_cpu.bpf.o PIN type classifier pinmaps DIR
  *   tc filter add dev DEV ingress bpf da object-pinned PIN
@@ -34,17 +35,17 @@ int st_cpu(struct __sk_buff *skb)
 	struct xoff_pkt p = {};
 	__u64 one = 1, *n;
 
-	if (xoff_parse(data, end, bpf_htons(XOFF_NATT_PORT), 0, &p) != XOFF_PARSE_ESP)
-		return TC_ACT_OK;
+	if (xoff_parse(data, end, skb->len, bpf_htons(XOFF_NATT_PORT), 0, &p) != XOFF_PARSE_ESP)
+		return TC_ACT_UNSPEC;
 	k.spi = bpf_ntohl(p.key.spi);
 	k.cpu = bpf_get_smp_processor_id();
 	n = bpf_map_lookup_elem(&st_cpu_count, &k);
 	if (!n && !bpf_map_update_elem(&st_cpu_count, &k, &one, BPF_NOEXIST))
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	n = n ?: bpf_map_lookup_elem(&st_cpu_count, &k);	/* lost a race to insert */
 	if (n)
 		__sync_fetch_and_add(n, 1);
-	return TC_ACT_OK;
+	return TC_ACT_UNSPEC;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

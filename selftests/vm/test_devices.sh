@@ -82,7 +82,7 @@ expect_state()
 	if st_wait 5 is_state "$@"; then st_pass "$name"; else st_fail "$name" "$(is_state "$@")"; fi
 }
 # counted NAME N: N pings through the tunnel come back and xoff's SA 0xa4 counts N more.
-fp() { xo -j sa list spi 0xa4 | jq -r '.[0].packets // 0'; }
+fp() { xo -j sa list spi 0xa4 | jq -r '.[0].fastpath_packets // 0'; }
 counted()
 {
 	local name=$1 n=$2 p0 got

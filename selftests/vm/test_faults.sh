@@ -11,13 +11,19 @@
 #     NIC would report traffic), SAs come and go, and 2000 more make every start's sync
 #     take a while. Then one daemon runs to the end: the map holds exactly the kernel's
 #     SPIs, and every fed SA's curlft equals what was fed, packets and bytes (no loss, no
-#     double count).
+#     double count). FAULT_LIMITED (20) of the fed SAs have a packet soft limit the feed
+#     crosses during the kills: each gets exactly one soft expire. Then, idle, they are
+#     pushed past their hard limit and the daemon is killed again at once: each gets
+#     exactly one hard expire, and the kernel deletes it. (The daemons write software SAs
+#     here, with the test switch XOFF_TEST_MIRROR_SOFTWARE: no emulated NIC offloads
+#     packets.)
 #  3. Hostile frames: while pings cross a real tunnel into the xoff side, xoff-pktgen sends
 #     every malformed kind (truncated, bad IP lengths and header length, short UDP,
 #     fragments), ESP too short for the tunnel's SA, and well-formed ESP with the tunnel's
 #     SPI but forged contents; every ping comes back, each frame lands under its reason,
 #     the kernel counts only the pings (the forged ones fail authentication; xoff's fast
-#     path cannot authenticate and counts them on the SA: the difference is printed).
+#     path cannot authenticate and counts them on the SA), and so do xoff's authenticated
+#     counts, the mirror's only source.
 #   env OUT=DIR [FAULT_SAS=10000] [FAULT_KILLS=20] [FAULT_FED=300] bash selftests/vm/test_faults.sh
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/ipsec.sh"
@@ -29,6 +35,8 @@ ips_need test_faults "$CTR" "$PKTGEN"
 NSAS=${FAULT_SAS:-10000}
 KILLS=${FAULT_KILLS:-20}
 NFED=${FAULT_FED:-300}
+NLIM=${FAULT_LIMITED:-20}	# of the fed SAs, those with limits
+SOFT=100 HARD=100000000
 die() { st_fail "$1" "$2"; st_done; }
 
 ips_tmpdir || exit 1
@@ -55,7 +63,26 @@ map_is_kernel()
 	cmp -s "$TMP/k" "$TMP/m" ||
 		{ echo "kernel $(wc -l < "$TMP/k"), map $(wc -l < "$TMP/m"): only in the kernel $(comm -23 "$TMP/k" "$TMP/m" | head -3 | tr '\n' ' '), only in the map $(comm -13 "$TMP/k" "$TMP/m" | head -3 | tr '\n' ' ')"; return 1; }
 }
-sa_line() { printf 'xfrm state add src 10.0.0.1 dst 10.0.0.2 proto esp spi %d reqid 1 mode tunnel aead rfc4106(gcm(aes)) 0x%040x 128\n' "$1" "$1"; }
+sa_line() { printf 'xfrm state add src 10.0.0.1 dst 10.0.0.2 proto esp spi %d reqid 1 mode tunnel aead rfc4106(gcm(aes)) 0x%040x 128 %s\n' "$1" "$1" "${2:-}"; }
+# expires_of SPI HARD: how many expires of SPI with "hard HARD" the monitor printed.
+expires_of()
+{
+	awk -v spi="$(printf '0x%08x' "$1")" -v hard="$2" '
+		/^Expired/ { cur = 0 }
+		$1 == "proto" && $3 == "spi" { cur = substr($4, 1, 10) == spi }
+		cur && $1 == "hard" && $2 == hard { n++ }
+		END { print n + 0 }' "$TMP/kexp"
+}
+# limited_expired SOFT HARD: every limited SA has exactly SOFT soft and HARD hard expires.
+limited_expired()
+{
+	local i s h
+	for ((i = 0; i < NLIM; i++)); do
+		s=$(expires_of $((0x200000 + i)) 0) h=$(expires_of $((0x200000 + i)) 1)
+		[ "$s" = "$1" ] && [ "$h" = "$2" ] ||
+			{ echo "SA $(printf '0x%08x' $((0x200000 + i))): $s soft and $h hard expires, want $1 and $2"; return 1; }
+	done
+}
 
 # ---- 1. an event storm against a small receive buffer ------------------------------------------
 ips_bpffs || exit 1
@@ -99,13 +126,16 @@ ips_bpffs || exit 1
 P2=$IPS_BPFFS/xoff
 st_check "kill: attach xf0" xo "$F" "$P2" attach xf0
 {
-	for ((i = 0; i < NFED; i++)); do sa_line $((0x200000 + i)); done
+	for ((i = 0; i < NLIM; i++)); do sa_line $((0x200000 + i)) "limit packet-soft $SOFT limit packet-hard $HARD"; done
+	for ((i = NLIM; i < NFED; i++)); do sa_line $((0x200000 + i)); done
 	for ((i = 0; i < 2000; i++)); do sa_line $((0x300000 + i)); done
 } > "$TMP/add2"
 ip -n "$F" -batch "$TMP/add2" || die "kill: SAs" "ip -batch"
+st_bg ip -n "$F" xfrm monitor expire > "$TMP/kexp"
 start_daemon()
 {
-	st_bg ip netns exec "$F" "$XOFFCTL" -P "$P2" run mirror on interval 50 2>>"$TMP/kill.log"
+	st_bg ip netns exec "$F" env XOFF_TEST_MIRROR_SOFTWARE=1 "$XOFFCTL" -P "$P2" run mirror on \
+		interval 50 2>>"$TMP/kill.log"
 	DK=$ST_BG_PID
 }
 start_daemon
@@ -165,8 +195,43 @@ else
 	st_fail "kill: map and lifetimes after $kills kills" "$(settled)"
 fi
 st_log "kill: lifetime writes in flight at a kill, found by the next daemon: $(grep -c 'it had landed' "$TMP/kill.log") had landed, $(grep -c 'it had not landed' "$TMP/kill.log") had not"
+# limited_slot I: the counter slot of limited SA I.
+limited_slot() { awk -v spi="$(printf '0x%08x' $((0x200000 + $1)))" '$2 == spi { print $1 }' "$TMP/slot-spi"; }
+fed_min=
+for ((i = 0; i < NLIM; i++)); do
+	p=$(awk -v s="$(limited_slot $i)" '$1 == s { print $2 }' "$TMP/fed")
+	[ -z "$fed_min" ] || [ "${p:-0}" -lt "$fed_min" ] && fed_min=${p:-0}
+done
+if [ "${fed_min:-0}" -ge $SOFT ]; then
+	ips_expect "kill: each of the $NLIM limited SAs got exactly one soft expire across $kills kills" 10 limited_expired 1 0
+else
+	st_fail "kill: the feed crossed the soft limits" "a slot got only ${fed_min:-0} packets, soft limit $SOFT"
+fi
+# Idle now: past the hard limit at once, and the daemon killed right after (wherever it is
+# between its write, its commit and its expire); the next one finishes.
+for ((i = 0; i < NLIM; i++)); do
+	s=$(limited_slot $i)
+	"$CTR" "$P2" add "$s" $HARD 0 || st_fail "kill: push SA $i past its hard limit" "slot '$s'"
+done
+sleep "0.0$((RANDOM % 10))"
+kill -9 "$DK" 2>/dev/null
+wait "$DK" 2>/dev/null
+ST_PIDS=("${ST_PIDS[@]/$DK}")
+start_daemon
+ips_expect "kill: then, idle and across a kill, each got exactly one hard expire" 20 limited_expired 1 1
+limited_gone()
+{
+	local i
+	ip -n "$F" xfrm state > "$TMP/states"
+	for ((i = 0; i < NLIM; i++)); do
+		! grep -q "spi $(printf '0x%08x' $((0x200000 + i))) " "$TMP/states" ||
+			{ echo "SA $(printf '0x%08x' $((0x200000 + i))) still there"; return 1; }
+	done
+}
+ips_expect "kill: and the kernel deleted them" 10 limited_gone
 st_log "kill: the last daemon's stats: $(xo "$F" "$P2" -j status | jq -c '.daemon | {sas, sas_mapped, resyncs, mirror_writes, mirror_errors}')"
-bad=$(grep -E 'xoffd: (error|warning)' "$TMP/kill.log" | grep -v 'events lost (ENOBUFS)' | sort | uniq -c | sort -rn)
+bad=$(grep -E 'xoffd: (error|warning)' "$TMP/kill.log" | grep -v -e 'events lost (ENOBUFS)' -e XOFF_TEST_MIRROR_SOFTWARE |
+	sort | uniq -c | sort -rn)
 [ -z "$bad" ] && st_pass "kill: the daemons logged no error or warning" ||
 	st_fail "kill: the daemons logged no error or warning" "$(head -n 2 <<< "$bad" | tr '\n' ' ')"
 st_check "kill: detach xf0" xo "$F" "$P2" detach xf0
@@ -197,7 +262,8 @@ MAC=$(ip -n "$B" -j link show vb | jq -r '.[0].address')
 reason() { xo "$B" "$P3" -j stats | jq -r --arg r "$1" '.interfaces[0].xdp[$r].total // 0'; }
 declare -A R0
 for r in malformed fragment ike sa-steered sa-sw unknown-spi-drop; do R0[$r]=$(reason $r); done
-fp0=$(xo "$B" "$P3" -j sa list spi 0xa4 | jq '.[0].packets')
+fp0=$(xo "$B" "$P3" -j sa list spi 0xa4 | jq '.[0].fastpath_packets')
+ap0=$(xo "$B" "$P3" -j sa list spi 0xa4 | jq '.[0].auth_packets')
 read -r _ kp0 <<< "$(ips_curlft "$B" 0xa4)"
 NPING=100 N=200
 g4() { ip netns exec "$A" "$PKTGEN" va --src 10.0.0.1 --dst 10.0.0.2 --dmac "$MAC" --quiet "$@"; }
@@ -233,7 +299,7 @@ want_mal=$((2 * 8 * N)) want_frag=$((2 * 2 * N)) want_ike=$((2 * N))
 [ "$(d unknown-spi-drop)" = 0 ] && st_pass "hostile: nothing malformed was taken for an unknown SPI" ||
 	st_fail "hostile: nothing malformed was taken for an unknown SPI" "unknown-spi-drop +$(d unknown-spi-drop)"
 forged=$((2 * N))
-fp=$(($(xo "$B" "$P3" -j sa list spi 0xa4 | jq '.[0].packets') - fp0))
+fp=$(($(xo "$B" "$P3" -j sa list spi 0xa4 | jq '.[0].fastpath_packets') - fp0))
 read -r _ kp <<< "$(ips_curlft "$B" 0xa4)"
 kp=$((kp - kp0))
 [ "$kp" = $NPING ] && st_pass "hostile: the kernel counted the $NPING pings on SA 0xa4 and nothing forged" ||
@@ -241,6 +307,10 @@ kp=$((kp - kp0))
 [ "$fp" = $((NPING + forged)) ] &&
 	st_pass "hostile: the fast path counted the pings and the $forged forged frames it cannot authenticate ($fp)" ||
 	st_fail "hostile: the fast path counted pings + forged frames" "$fp, want $((NPING + forged))"
+ap=$(($(xo "$B" "$P3" -j sa list spi 0xa4 | jq '.[0].auth_packets') - ap0))
+[ "$ap" = $NPING ] &&
+	st_pass "hostile: the authenticated counts (the mirror's source) took the $NPING pings and nothing forged" ||
+	st_fail "hostile: the authenticated counts took the pings and nothing forged" "$ap, want $NPING"
 [ "$(d sa-steered)" = $((NPING + forged)) ] && st_pass "hostile: ESP of the SA steered as before" ||
 	st_fail "hostile: ESP of the SA steered as before" "sa-steered +$(d sa-steered)"
 got=$(ip netns exec "$A" ping -q -c 10 -i 0.02 -W 2 -I 192.168.1.1 192.168.2.1 2>&1 | sed -n 's/.* \([0-9]*\) received.*/\1/p')

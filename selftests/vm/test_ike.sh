@@ -130,7 +130,7 @@ ip netns exec "$NI" bash -c "for i in 1 2 3 4 5; do echo xoff > /dev/udp/$R4/9; 
 counted()
 {
 	local fp kp
-	fp=$(xo -j sa list spi "$IN4" | jq -r '.[0].packets')
+	fp=$(xo -j sa list spi "$IN4" | jq -r '.[0].fastpath_packets')
 	read -r _ kp <<< "$(ips_curlft "$NR" "$IN4")"
 	[ "$fp" = 5 ] && [ "$kp" = 5 ] || { echo "SA $IN4: xoff $fp packets, kernel $kp (want 5)"; return 1; }
 }

@@ -2,12 +2,15 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # The counter mirror end to end on real SAs (needs ESP: run it in the VM, selftests/vm/vm.sh;
 # netdevsim and strongSwan where it provides them). Counts the kernel does not see are
-# injected into xoff's counter map with xoff-counters, as a NIC would report its
-# packet-offload traffic; `ip -s xfrm state` and `ip xfrm monitor expire` tell what the
-# kernel got.
-#  1. auto: SAs the kernel counts itself (software tunnel SAs with traffic, a netdevsim
-#     crypto-offload SA with TX) are never written, however much their fast-path counters
-#     grow: curlft is exactly the kernel's own count, the daemon wrote nothing.
+# injected into xoff's authenticated counts with xoff-counters, as a packet-offload NIC's
+# decrypted traffic would be counted; `ip -s xfrm state` and `ip xfrm monitor expire`
+# tell what the kernel got. No emulated NIC offloads packets, so sections 2 and 3 run the
+# write path on software SAs without traffic, with the daemon's test switch
+# XOFF_TEST_MIRROR_SOFTWARE=1 (software SAs mirrored as packet offload would be).
+#  1. auto, then on: SAs the kernel counts itself (software tunnel SAs with traffic, a
+#     netdevsim crypto-offload SA with TX) are never written, however much their
+#     authenticated and fast-path counts grow: curlft is exactly the kernel's own count,
+#     the daemon wrote nothing, sa list says "kernel".
 #  2. on (a namespace of its own, no traffic): curlft follows the injected counts (add_time
 #     kept, use_time set), never goes down when the counters are reset; a byte soft limit
 #     gives exactly one soft expire, also across a daemon restart, the hard limit one hard
@@ -95,10 +98,17 @@ if [ -n "$NSIM" ]; then
 	[ "${KERN[0x1001]#* }" = 3 ] && st_pass "auto: the kernel counts its crypto-offload SA (3 packets)" ||
 		st_fail "auto: the kernel counts its crypto-offload SA" "${KERN[0x1001]}"
 fi
-for spi in $spis; do
-	s=$(slot_of "$B" "$PB" $spi)
-	[ -n "$s" ] && "$CTR" "$PB" add "$s" 1000 100000 || st_fail "auto: inject into $spi" "slot '$s'"
-done
+# inject MODE: 1000 packets more in both counts of every SA.
+inject()
+{
+	local spi s
+	for spi in $spis; do
+		s=$(slot_of "$B" "$PB" $spi)
+		[ -n "$s" ] && "$CTR" "$PB" add "$s" 1000 100000 && "$CTR" -f "$PB" add "$s" 1000 100000 ||
+			st_fail "$1: inject into $spi" "slot '$s'"
+	done
+}
+inject auto
 sleep $((INTERVAL * 5 / 1000)).5
 never_written()
 {
@@ -111,13 +121,22 @@ never_written()
 	[ "$(xo "$B" "$PB" -j status | jq '.daemon.mirror_writes')" = 0 ] ||
 		{ echo "the daemon wrote $(xo "$B" "$PB" -j status | jq '.daemon.mirror_writes') lifetimes"; return 1; }
 }
-st_check "auto: 1000 packets more in each fast-path counter, 5 sweeps: curlft is the kernel's own, nothing written" never_written
+st_check "auto: 1000 packets more in each authenticated and fast-path count, 5 sweeps: curlft is the kernel's own, nothing written" never_written
 st_check "auto: the daemon logged no error or warning" daemon_log_clean "$TMP/auto.log"
-st_check "auto: detach vb" xo "$B" "$PB" detach vb
 st_stop "$DAUTO" || st_fail "auto: the daemon stops cleanly" "$(tail -n 1 "$TMP/auto.log")"
+# on writes packet offload only: the same SAs, still never written.
+st_bg ip netns exec "$B" "$XOFFCTL" -P "$PB" run mirror on interval $INTERVAL 2>"$TMP/on1.log"
+DON1=$ST_BG_PID
+expect "on: the daemon runs" 20 up "$B" "$PB"
+inject on
+sleep $((INTERVAL * 5 / 1000)).5
+st_check "on: software and crypto-offload SAs still never written (1000 packets more)" never_written
+st_check "on: the daemon logged no error or warning" daemon_log_clean "$TMP/on1.log"
+st_check "auto: detach vb" xo "$B" "$PB" detach vb
+st_stop "$DON1" || st_fail "on: the daemon stops cleanly" "$(tail -n 1 "$TMP/on1.log")"
 ips_nsim_del
 
-# ---- 2. on: curlft follows the fast path, limits give expires ---------------------------------
+# ---- 2. on: curlft follows the authenticated counts, limits give expires ----------------------
 ips_ns q || exit 1
 Q=$IPS_NS
 ips_daemon_ns "$Q"
@@ -148,7 +167,8 @@ expires_are() # SPI SOFT HARD
 }
 start_on()
 {
-	st_bg ip netns exec "$Q" "$XOFFCTL" -P "$PQ" run mirror on interval $INTERVAL 2>>"$TMP/on.log"
+	st_bg ip netns exec "$Q" env XOFF_TEST_MIRROR_SOFTWARE=1 "$XOFFCTL" -P "$PQ" run mirror on \
+		interval $INTERVAL 2>>"$TMP/on.log"
 	DON=$ST_BG_PID
 }
 start_on
@@ -172,7 +192,7 @@ expect "on: curlft follows 1000 packets, 150000 bytes injected" 5 curlft_is "$Q"
 	st_fail "on: use_time set on first use" "'$(usetime 0x3001)'"
 "$CTR" "$PQ" zero "${SLOT[0x3001]}"
 sleep $((INTERVAL * 5 / 1000)).5
-st_check "on: fast-path counters reset to 0: curlft does not go down" curlft_is "$Q" 0x3001 150000 1000
+st_check "on: counts reset to 0: curlft does not go down" curlft_is "$Q" 0x3001 150000 1000
 inj 0x3001 10 1000
 expect "on: and grows from there (+10 packets, +1000 bytes)" 5 curlft_is "$Q" 0x3001 151000 1010
 
@@ -238,7 +258,8 @@ ips_charon i "$NI" "$TMP/i" > "$TMP/charon.err" && ips_charon r "$NR" "$TMP/r" >
 for side in i r; do
 	st_check "rekey: swanctl --load-all ($side)" ips_swanctl $side --load-all --file "$TMP/$side/swanctl.conf"
 done
-st_bg ip netns exec "$NR" "$XOFFCTL" -P "$PR" run mirror on interval $INTERVAL 2>"$TMP/rekey.log"
+st_bg ip netns exec "$NR" env XOFF_TEST_MIRROR_SOFTWARE=1 "$XOFFCTL" -P "$PR" run mirror on \
+	interval $INTERVAL 2>"$TMP/rekey.log"
 expect "rekey: xoff's daemon (mirror on) runs in the responder" 20 up "$NR" "$PR"
 st_check "rekey: attach xmr0" xo "$NR" "$PR" attach xmr0
 st_check "rekey: swanctl --initiate --child b4" ips_swanctl i --initiate --child b4 --timeout 60
@@ -286,8 +307,9 @@ fresh()
 {
 	local j
 	j=$(xo "$NR" "$PR" -j sa list spi "$NEW_IN")
-	[ "$(jq -r '.[0].packets' <<< "$j")" = 0 ] && [ "$(jq -r '.[0].kernel_bytes' <<< "$j")" = 0 ] ||
-		{ echo "new SA: $(jq -c '.[0] | {slot, packets, bytes, kernel_packets, kernel_bytes}' <<< "$j")"; return 1; }
+	[ "$(jq -r '.[0].fastpath_packets' <<< "$j")" = 0 ] && [ "$(jq -r '.[0].auth_packets' <<< "$j")" = 0 ] &&
+	[ "$(jq -r '.[0].kernel_bytes' <<< "$j")" = 0 ] ||
+		{ echo "new SA: $(jq -c '.[0] | {slot, fastpath_packets, auth_packets, kernel_packets, kernel_bytes}' <<< "$j")"; return 1; }
 }
 st_check "rekey: the new inbound SA starts from zero (nothing of the old slot's counts)" fresh
 st_check "rekey: the daemon logged no error or warning" daemon_log_clean "$TMP/rekey.log"

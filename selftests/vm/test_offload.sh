@@ -195,7 +195,7 @@ if out=$(xo attach $NSIM 2>&1); then
 		st_fail "TX: 3 datagrams through SA 0x1001 reach netdevsim's tx count" "tx $tx0 -> $(dbg_tx)"
 	fi
 	read -r kb kp <<< "$(ips_curlft "$NS" 0x1001)"
-	read -r fp fb <<< "$(sa_field 0x1001 '\(.packets) \(.bytes)')"
+	read -r fp fb <<< "$(sa_field 0x1001 '\(.fastpath_packets) \(.fastpath_bytes)')"
 	hw1=$(tc_reason $NSIM sa-hw)
 	if [ "$fp" = 3 ] && [ "$kp" = 3 ] && [ $((hw1 - hw0)) = 3 ]; then
 		st_pass "TX: xoff's TC egress counts them on the hw path (sa-hw +3, SA packets 3 = kernel's 3)"
@@ -232,12 +232,12 @@ fi
 st_check "status: xoff on $VA in libxdp's dispatcher" xoff_dispatched $VA
 st_check "$VA's dispatcher runs xoff_xdp and xdp-filter's program" disp_has $VA xoff_xdp xdpfilt_alw_all
 f0=$(filter_pass)
-p0=$(sa_field 0x1004 '\(.packets)')
+p0=$(sa_field 0x1004 '\(.fastpath_packets)')
 send 40
 both_count()
 {
 	local f p r
-	f=$(filter_pass) p=$(sa_field 0x1004 '\(.packets)') r=$(xdp_reason $VA sa-sw)
+	f=$(filter_pass) p=$(sa_field 0x1004 '\(.fastpath_packets)') r=$(xdp_reason $VA sa-sw)
 	[ $((f - f0)) = 40 ] && [ $((p - p0)) = 40 ] && [ "$r" = 40 ] ||
 		{ echo "xdp-filter passed +$((f - f0)), xoff SA 0x1004 +$((p - p0)), xoff sa-sw $r"; return 1; }
 }
@@ -249,12 +249,12 @@ fi
 if out=$(xo detach $VA 2>&1); then st_pass "detach $VA"; else st_fail "detach $VA" "$out"; fi
 st_check "detach leaves xdp-filter alone on $VA" disp_has $VA xdpfilt_alw_all
 f1=$(filter_pass)
-p1=$(sa_field 0x1004 '\(.packets)')
+p1=$(sa_field 0x1004 '\(.fastpath_packets)')
 send 20
 only_filter()
 {
 	local f p
-	f=$(filter_pass) p=$(sa_field 0x1004 '\(.packets)')
+	f=$(filter_pass) p=$(sa_field 0x1004 '\(.fastpath_packets)')
 	[ $((f - f1)) = 20 ] && [ "$p" = "$p1" ] ||
 		{ echo "xdp-filter passed +$((f - f1)), xoff SA 0x1004 +$((p - p1))"; return 1; }
 }

@@ -10,6 +10,11 @@
 #     inner packets, xoff = kernel + padding, exactly (ping sizes chosen for 0 and for 2
 #     bytes of padding); outbound ESP the kernel finishes after TC egress (esp4_offload and
 #     esp6_offload are loaded for that) is counted without padding, equal to the kernel;
+#   - authenticated counts (include/xoff/abi.h): every inbound SA's, counted at TC ingress
+#     from the secpath of the decapsulated packets, equal the kernel's curlft exactly,
+#     packets and bytes, under pings and under TCP bulk transfers through the IPv4 and
+#     IPv6 tunnels with GRO on (merged inner segments counted one by one); outbound
+#     software SAs have none (no packet-offload selector);
 #   - steering: each inbound SA's packets reach TC ingress (selftests/bpf/st_cpu.bpf.c)
 #     on the CPU sa list gives it and on no other, although sent from the other CPU; the
 #     two first SAs get different CPUs; the XDP reason sa-steered counts every packet;
@@ -145,16 +150,23 @@ def percpu($spi): [$c[] | select(.formatted.key.spi == $spi) | "CPU \(.formatted
 	  check("\($pfx)\($spi): \($e[0])bound, software path, encap \($encap)"; $j.dir == $e[0] and $j.path == "sw" and
 		$j.encap == $encap and (($j.cpu | type) == "number") == ($e[0] == "in");
 		"dir \($j.dir), path \($j.path), encap \($j.encap), cpu \($j.cpu)"),
-	  check("\($pfx)\($spi): fast-path packets = kernel packets = \($n) sent"; $j.packets == $n and
+	  check("\($pfx)\($spi): fast-path packets = kernel packets = \($n) sent"; $j.fastpath_packets == $n and
 		$j.kernel_packets == $n and $t.packets == $n;
-		"fast path \($j.packets), sa list kernel_packets \($j.kernel_packets), ip -s xfrm state \($t.packets)"),
+		"fast path \($j.fastpath_packets), sa list kernel_packets \($j.kernel_packets), ip -s xfrm state \($t.packets)"),
 	  check("\($pfx)\($spi): kernel bytes = \($n) inner packets of \($len)"; $j.kernel_bytes == $n * $len and
 		$t.bytes == $j.kernel_bytes; "sa list kernel_bytes \($j.kernel_bytes), ip -s xfrm state \($t.bytes)"),
-	  check("\($pfx)\($spi): fast-path bytes = kernel + padding (\($pad) per packet)"; $j.bytes ==
-		$j.kernel_bytes + $n * $pad; "fast path \($j.bytes), kernel \($j.kernel_bytes)"),
-	  check("\($pfx)\($spi): fast-path bytes within kernel .. kernel + 3 x packets"; $j.bytes >= $j.kernel_bytes and
-		$j.bytes <= $j.kernel_bytes + 3 * $j.packets; "fast path \($j.bytes), kernel \($j.kernel_bytes)"),
-	  ["INFO", "\($pfx)\($spi) \($e[0]): \($j.packets) packets, fast path \($j.bytes) bytes, kernel \($j.kernel_packets) packets \($j.kernel_bytes) bytes\(if $e[0] == "in" then ", CPU \($j.cpu); TC ingress: \(percpu($num))" else "" end)"],
+	  check("\($pfx)\($spi): fast-path bytes = kernel + padding (\($pad) per packet)"; $j.fastpath_bytes ==
+		$j.kernel_bytes + $n * $pad; "fast path \($j.fastpath_bytes), kernel \($j.kernel_bytes)"),
+	  check("\($pfx)\($spi): fast-path bytes within kernel .. kernel + 3 x packets"; $j.fastpath_bytes >= $j.kernel_bytes and
+		$j.fastpath_bytes <= $j.kernel_bytes + 3 * $j.fastpath_packets; "fast path \($j.fastpath_bytes), kernel \($j.kernel_bytes)"),
+	  if $e[0] == "in" then
+		check("\($pfx)\($spi): authenticated = kernel, packets and bytes"; $j.auth_packets == $j.kernel_packets and
+			$j.auth_bytes == $j.kernel_bytes; "authenticated \($j.auth_packets) packets \($j.auth_bytes) bytes, kernel \($j.kernel_packets) \($j.kernel_bytes)")
+	  else
+		check("\($pfx)\($spi): no authenticated counts (no packet-offload selector)"; $j.auth_packets == null;
+			"authenticated \($j.auth_packets)")
+	  end,
+	  ["INFO", "\($pfx)\($spi) \($e[0]): \($j.fastpath_packets) packets, fast path \($j.fastpath_bytes) bytes, kernel \($j.kernel_packets) packets \($j.kernel_bytes) bytes\(if $e[0] == "in" then ", CPU \($j.cpu); TC ingress: \(percpu($num))" else "" end)"],
 	  if $e[0] == "in" then
 		check("\($pfx)\($spi): all \($n) at TC ingress on its CPU, none on another"; onc($num; $j.cpu) == $n and
 			offc($num; $j.cpu) == 0; "SA on CPU \($j.cpu), TC ingress saw \(percpu($num))")
@@ -291,6 +303,45 @@ EXP+=("reason|drop mode: NAT-T keepalives passed|natt-keepalive|$NKA")
 EXP+=("reason|drop mode: tunnel ESP steered|sa-steered|30")
 EXP+=("reason|drop mode: no steering failed|steer-failed|0")
 verify "drop mode: "
+
+# ---- TCP bulk with GRO on: authenticated counts equal the kernel's, segment by segment -----
+# tcp_bulk DST PORT BYTES: BYTES from A to DST:PORT (a listener in B), through a tunnel.
+tcp_bulk()
+{
+	local srv rc
+	ip netns exec "$B" timeout 60 busybox nc -l -p "$2" > /dev/null &
+	srv=$!
+	listening() { ip netns exec "$B" ss -Hltn "sport = :$2" | grep -q .; }
+	st_wait 10 listening || { kill $srv 2>/dev/null; return 1; }
+	ip netns exec "$A" timeout 60 bash -c "exec 3<>/dev/tcp/$1/$2 && head -c $3 /dev/zero >&3 && exec 3>&-"
+	rc=$?
+	wait $srv
+	return $((rc | $?))
+}
+ip netns exec "$B" ethtool -K vb gro on >/dev/null 2>&1
+st_log "vb: $(ip netns exec "$B" ethtool -k vb 2>/dev/null | grep -E '^generic-receive-offload')"
+tci_auth() { xo -j stats | jq '.interfaces[0].tc_ingress.authenticated.total // 0'; }
+xo -j sa list > "$TMP/before"
+a0=$(tci_auth)
+for t in "192.168.2.1 0xa4 IPv4" "fd02::1 0xa6 IPv6"; do
+	set -- $t
+	tcp_bulk "$1" 5001 3000000 && st_pass "TCP bulk through the $3 tunnel, GRO on (3 MB)" ||
+		st_fail "TCP bulk through the $3 tunnel, GRO on (3 MB)" "exit $?"
+done
+xo -j sa list > "$TMP/after"
+a1=$(tci_auth)
+jq -n -r --slurpfile A "$TMP/before" --slurpfile B "$TMP/after" --argjson skbs $((a1 - a0)) '
+def check($name; cond; $why): if cond then ["PASS", $name] else ["FAIL", $name, $why] end;
+def sa($l; $spi): [$l[0][] | select(.spi == $spi)][0];
+def authin($l): [$l[0][] | select(.dir == "in") | .auth_packets] | add;
+(["0x000000a4", "0x000000a6"][] as $spi | sa($B; $spi) as $j | sa($A; $spi) as $i |
+ check("TCP bulk, GRO on: \($spi) authenticated = kernel (\($j.kernel_packets - $i.kernel_packets) more packets)";
+	$j.auth_packets == $j.kernel_packets and $j.auth_bytes == $j.kernel_bytes;
+	"authenticated \($j.auth_packets) packets \($j.auth_bytes) bytes, kernel \($j.kernel_packets) \($j.kernel_bytes)")),
+((authin($B) - authin($A)) as $p |
+ ["INFO", "TCP bulk: \($p) authenticated packets in \($skbs) skbs at TC ingress (GRO merged: \($p > $skbs))"])
+| @tsv' > "$TMP/res"
+ips_report < "$TMP/res"
 
 # ---- the daemon saw no trouble -------------------------------------------------------------
 bad=$(grep -E 'xoffd: (error|warning)' "$TMP/daemon.log")
