@@ -10,7 +10,8 @@ ARCH	:= $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 # Packages a bare Debian 12 needs to build, test and benchmark xoff.
 DEB_PKGS := make gcc libc6-dev clang llvm pkg-config libbpf-dev libxdp-dev bpftool libelf-dev \
 	    zlib1g-dev libmnl-dev libcriterion-dev linux-libc-dev iproute2 uthash-dev \
-	    libjansson-dev bash-completion qemu-system-x86 busybox-static kmod cpio xz-utils file jq xdp-tools iputils-ping
+	    libjansson-dev bash-completion qemu-system-x86 busybox-static kmod cpio xz-utils file jq xdp-tools iputils-ping \
+	    tcpdump tcpreplay ethtool
 
 # Clang's own system include dirs, searched after ours so <asm/types.h> resolves
 # for -target bpf (the libbpf-bootstrap way).
