@@ -26,10 +26,14 @@
 
 pid_t xattach_daemon_pid(const char *pin_dir)
 {
-	int fd = xpin_map(pin_dir ? pin_dir : XOFF_PIN_DIR, XOFF_MAP_DAEMON);
 	struct xoff_daemon d = { 0 };
+	char dir[200];
 	__u32 zero = 0;
+	int fd;
 
+	if (!pin_dir && xpin_default_dir(dir, sizeof(dir)))
+		return 0;
+	fd = xpin_map(pin_dir ? pin_dir : dir, XOFF_MAP_DAEMON);
 	if (fd < 0)
 		return 0;
 	if (bpf_map_lookup_elem(fd, &zero, &d))
@@ -361,7 +365,7 @@ static bool maps_pinned(const char *dir)
 
 int xattach(const struct xattach_opts *o, struct xattach_result *r, struct xerr *e)
 {
-	struct xoff_opts xo = { .pin_dir = o->pin_dir ? o->pin_dir : XOFF_PIN_DIR };
+	struct xoff_opts xo = { 0 };
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_EGRESS);
 	DECLARE_LIBBPF_OPTS(bpf_tc_opts, tco);
 	struct xoff_ifconfig cfg = { 0 };
@@ -382,10 +386,12 @@ int xattach(const struct xattach_opts *o, struct xattach_result *r, struct xerr 
 		return xerr_set(e, -ENODEV, "%s: no such device", o->dev);
 	if (o->mirror > XSYNC_MIRROR_OFF)
 		return xerr_set(e, -EINVAL, "mirror: bad mode %d", o->mirror);
-	err = xpin_lock(&pin, xo.pin_dir, true, true, e);
+	err = xpin_lock(&pin, o->pin_dir, true, true, e);
 	if (err)
 		return err;
 	xo.pin_dir = pin.dir;
+	r->reclaimed = pin.reclaimed;
+	r->gone = pin.gone;
 	xo.upgrade = true;	/* the pin lock is ours */
 	created_maps = !maps_pinned(pin.dir);
 
@@ -444,6 +450,8 @@ int xattach(const struct xattach_opts *o, struct xattach_result *r, struct xerr 
 		xerr_set(e, err, "loading xoff: %s", xoff_strerror(err));
 		goto undo;
 	}
+	if ((err = xpin_claim(&pin, sx, e)))
+		goto undo;
 	ifs_fd = xoff_map_fd(sx, XOFF_MAP_IFACES);	/* sx's own from here on */
 	cpus_before = calloc(xoff_nr_cpus(), sizeof(*cpus_before));
 	if (!cpus_before) {
@@ -665,9 +673,12 @@ int xdetach(const char *pin_dir, const char *dev, bool keep_maps, struct xdetach
 
 	memset(r, 0, sizeof(*r));
 	err = xpin_lock(&pin, pin_dir, false, true, e);
-	if (err == -ENOENT)
-		return xerr_set(e, -ENOENT, "%s: not attached (no %s)", dev,
-				pin_dir ? pin_dir : XOFF_PIN_DIR);
+	if (err == -ENOENT) {
+		char why[sizeof(e->msg)];
+
+		snprintf(why, sizeof(why), "%s", e->msg);
+		return xerr_set(e, -ENOENT, "%s: not attached (%s)", dev, why);
+	}
 	if (err)
 		return err;
 	fd = xpin_map(pin.dir, XOFF_MAP_IFACES);

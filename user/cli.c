@@ -454,6 +454,10 @@ static int do_attach(int argc, char **argv)
 	o.pin_dir = G.pin_dir;
 	if (xattach(&o, &r, &e))
 		return fail(e.msg);
+	if (r.reclaimed)
+		fprintf(stderr, "%s: note: the pin directory was left by network namespace "
+			"net:[%llu] (cookie %llu), which is gone: its maps were removed\n", prog,
+			(unsigned long long)r.gone.ino, (unsigned long long)r.gone.cookie);
 	if (G.json) {
 		json_t *j = json_pack("{s:s,s:i,s:s,s:i,s:b,s:o,s:b,s:i,s:o}", "dev", o.dev,
 				      "ifindex", (int)r.rec.ifindex, "xdp_mode",

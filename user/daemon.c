@@ -318,6 +318,18 @@ int xoffd_run(const struct xoffd_opts *o)
 		fail("loading xoff's maps", err);
 		goto out;
 	}
+	if ((err = xpin_claim(&pin, x, &e))) {
+		xoffd_log(NULL, XSYNC_ERR, e.msg);
+		goto out;
+	}
+	if (pin.reclaimed) {
+		char msg[384];
+
+		snprintf(msg, sizeof(msg), "%s was left by network namespace net:[%llu] (cookie "
+			 "%llu), which is gone: its maps were removed", pin.dir,
+			 (unsigned long long)pin.gone.ino, (unsigned long long)pin.gone.cookie);
+		xoffd_log(NULL, XSYNC_INFO, msg);
+	}
 	/* Subscribe before the dump, so no change falls between the two. */
 	if ((err = xnl_open(&n, o->rcvbuf, xoffd_log, NULL))) {
 		fail("XFRM netlink socket", err);

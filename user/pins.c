@@ -1,19 +1,30 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* The pin directory on bpffs and its lock. */
+/* The pin directory on bpffs, the network namespace it serves, and its lock. */
+#define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/file.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <linux/magic.h>
 #include <bpf/bpf.h>
 #include "libxoff.h"
 #include "pins.h"
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE	71	/* Linux 5.14 */
+#endif
+
+#define BPFFS_DIR	"/sys/fs/bpf"
 
 int xerr_set(struct xerr *e, int err, const char *fmt, ...)
 {
@@ -48,6 +59,163 @@ int xpin_map(const char *dir, const char *name)
 	return fd < 0 ? -errno : fd;
 }
 
+/* ---- the network namespace ---------------------------------------------------------- */
+
+int xpin_netns_self(struct xoff_netns *n)
+{
+	socklen_t len = sizeof(n->cookie);
+	struct stat st;
+	int s;
+
+	memset(n, 0, sizeof(*n));
+	if (stat("/proc/self/ns/net", &st))
+		return -errno;
+	n->ino = st.st_ino;
+	/* Any socket is in the namespace that made it: ours. */
+	s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	if (getsockopt(s, SOL_SOCKET, SO_NETNS_COOKIE, &n->cookie, &len) || len != sizeof(n->cookie))
+		n->cookie = 0;	/* before 5.14: the inode alone */
+	close(s);
+	return 0;
+}
+
+int xpin_default_dir(char *buf, size_t len)
+{
+	struct stat st;
+
+	if (stat("/proc/self/ns/net", &st))
+		return -errno;
+	return snprintf(buf, len, XOFF_PIN_DIR "/net-%llu", (unsigned long long)st.st_ino) >=
+	       (int)len ? -ENAMETOOLONG : 0;
+}
+
+enum xpin_owner xpin_owner_cmp(const struct xoff_netns *owner, const struct xoff_netns *self)
+{
+	if (!owner->cookie && !owner->ino)
+		return XPIN_OWNER_NONE;
+	if (owner->cookie && self->cookie) {
+		if (owner->cookie == self->cookie)
+			return XPIN_OWNER_SELF;
+		/* Two namespaces that exist hold two inodes: an owner with ours is gone. */
+		return owner->ino == self->ino ? XPIN_OWNER_GONE : XPIN_OWNER_OTHER;
+	}
+	return owner->ino == self->ino ? XPIN_OWNER_SELF : XPIN_OWNER_OTHER;
+}
+
+static int owner_read(const char *dir, struct xoff_netns *o)
+{
+	int fd = xpin_map(dir, XOFF_MAP_NETNS), err = 0;
+	__u32 zero = 0;
+
+	memset(o, 0, sizeof(*o));
+	if (fd == -ENOENT)
+		return 0;	/* pinned by an older xoff, or not yet: no owner */
+	if (fd < 0)
+		return fd;
+	if (bpf_map_lookup_elem(fd, &zero, o))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/* "net:[INODE]", with the name `ip netns` knows it by when it has one. */
+static void netns_desc(const struct xoff_netns *n, char *buf, size_t len)
+{
+	char path[sizeof(XPIN_NETNS_RUN_DIR) + 256], name[64] = "";
+	struct dirent *d;
+	struct stat st;
+	DIR *dir = opendir(XPIN_NETNS_RUN_DIR);
+
+	while (dir && (d = readdir(dir))) {
+		if (d->d_name[0] == '.' || strlen(d->d_name) >= sizeof(name) - 4)
+			continue;
+		snprintf(path, sizeof(path), XPIN_NETNS_RUN_DIR "/%s", d->d_name);
+		if (!stat(path, &st) && st.st_ino == n->ino) {
+			snprintf(name, sizeof(name), " '%s'", d->d_name);
+			break;
+		}
+	}
+	if (dir)
+		closedir(dir);
+	snprintf(buf, len, "net:[%llu]%s", (unsigned long long)n->ino, name);
+}
+
+/* Every name of xoff's in @dir and its dev-* directories, @dir itself kept. */
+static int clear_dir(const char *dir);
+
+/* The owner recorded in @p's directory against this namespace: see xpin_lock(). */
+static int owner_check(struct xpin *p, bool create, struct xerr *e)
+{
+	struct xoff_netns own, me;
+	char a[96], b[96];
+	int err;
+
+	if ((err = xpin_netns_self(&me)))
+		return xerr_set(e, err, "/proc/self/ns/net: %s", strerror(-err));
+	if ((err = owner_read(p->dir, &own)))
+		return xerr_set(e, err, "%s/%s: %s", p->dir, XOFF_MAP_NETNS, strerror(-err));
+	switch (xpin_owner_cmp(&own, &me)) {
+	case XPIN_OWNER_NONE:
+	case XPIN_OWNER_SELF:
+		return 0;
+	case XPIN_OWNER_OTHER:
+		netns_desc(&own, a, sizeof(a));
+		netns_desc(&me, b, sizeof(b));
+		return xerr_set(e, -EXDEV, "pin directory %s belongs to network namespace %s "
+				"(cookie %llu); this command runs in %s: run it there, or give this "
+				"one its own (-P)", p->dir, a, (unsigned long long)own.cookie, b);
+	case XPIN_OWNER_GONE:
+		break;
+	}
+	if (!create)
+		return xerr_set(e, -ENOENT, "%s was left by network namespace net:[%llu] (cookie "
+				"%llu), which is gone; attach or run here replaces it", p->dir,
+				(unsigned long long)own.ino, (unsigned long long)own.cookie);
+	/* Its maps served interfaces that went with their namespace: a fresh start. */
+	if ((err = clear_dir(p->dir)))
+		return xerr_set(e, err, "%s: removing what a namespace that is gone left: %s",
+				p->dir, strerror(-err));
+	p->reclaimed = true;
+	p->gone = own;
+	return 0;
+}
+
+int xpin_claim(struct xpin *p, struct xoff *x, struct xerr *e)
+{
+	struct xoff_netns own, me;
+	char path[256];
+	__u32 zero = 0;
+	int fd, err;
+
+	if ((err = xpin_netns_self(&me)))
+		return xerr_set(e, err, "/proc/self/ns/net: %s", strerror(-err));
+	if (xpin_path(path, sizeof(path), p->dir, XOFF_MAP_NETNS))
+		return xerr_set(e, -ENAMETOOLONG, "%s: name too long", p->dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0 && errno != ENOENT)
+		return xerr_set(e, -errno, "%s: %s", path, strerror(errno));
+	if (fd < 0) {
+		/* None pinned: this load's own map, filled, then pinned. */
+		fd = xoff_map_fd(x, XOFF_MAP_NETNS);
+		if (fd < 0)
+			return xerr_set(e, fd, "%s: not loaded", XOFF_MAP_NETNS);
+		if (bpf_map_update_elem(fd, &zero, &me, 0) || bpf_obj_pin(fd, path))
+			return xerr_set(e, -errno, "pinning %s: %s", path, strerror(errno));
+		return 0;
+	}
+	err = bpf_map_lookup_elem(fd, &zero, &own) ? -errno : 0;
+	if (!err && xpin_owner_cmp(&own, &me) == XPIN_OWNER_NONE)
+		err = bpf_map_update_elem(fd, &zero, &me, 0) ? -errno : 0;
+	else if (!err && xpin_owner_cmp(&own, &me) != XPIN_OWNER_SELF)
+		err = -EXDEV;	/* the lock holder checked it: not reached */
+	close(fd);
+	return err ? xerr_set(e, err, "%s: %s", path, strerror(-err)) : 0;
+}
+
+/* ---- bpffs and the lock ---------------------------------------------------------------- */
+
 static bool is_bpffs(const char *path)
 {
 	struct statfs st;
@@ -63,12 +231,15 @@ static bool same_mntns(void)
 	       a.st_ino == b.st_ino && a.st_dev == b.st_dev;
 }
 
-/* bpffs where @dir will be: mounted on /sys/fs/bpf when that is where it goes and nothing
- * is mounted there (as systemd and iproute2 do); anywhere else it must already be. */
+/*
+ * bpffs where @dir will be, with the directories above it: under /sys/fs/bpf a bpffs is
+ * mounted if nothing is (as systemd and iproute2 do); anywhere else the parent must be on
+ * bpffs already.
+ */
 static int ensure_bpffs(const char *dir, struct xerr *e)
 {
-	char parent[200];
-	char *slash;
+	char parent[200], *slash;
+	size_t at;
 
 	snprintf(parent, sizeof(parent), "%s", dir);
 	slash = strrchr(parent, '/');
@@ -77,35 +248,48 @@ static int ensure_bpffs(const char *dir, struct xerr *e)
 	*slash = '\0';
 	if (is_bpffs(parent))
 		return 0;
-	if (strcmp(parent, "/sys/fs/bpf"))
+	if (strncmp(parent, BPFFS_DIR, strlen(BPFFS_DIR)) ||
+	    (parent[strlen(BPFFS_DIR)] && parent[strlen(BPFFS_DIR)] != '/'))
 		return xerr_set(e, -ENOTDIR, "%s: not a bpf filesystem (mount -t bpf bpf %s)",
 				parent, parent);
 	/* Every bpffs mount is a new, empty one. In a mount namespace of its own (such as
 	 * `ip netns exec` makes, remounting /sys) the pins would vanish with the command
 	 * and leave programs behind that nothing can find. */
-	if (!same_mntns())
+	if (!is_bpffs(BPFFS_DIR) && !same_mntns())
 		return xerr_set(e, -ENOTDIR, "%s: no bpffs in this mount namespace (ip netns exec "
 				"remounts /sys): mount one that outlives this command, or use "
-				"-P DIR on one", parent);
-	if (mount("bpf", parent, "bpf", 0, "mode=0700"))
-		return xerr_set(e, -errno, "mounting bpffs on %s: %s", parent, strerror(errno));
+				"-P DIR on one", BPFFS_DIR);
+	if (!is_bpffs(BPFFS_DIR) && mount("bpf", BPFFS_DIR, "bpf", 0, "mode=0700"))
+		return xerr_set(e, -errno, "mounting bpffs on " BPFFS_DIR ": %s", strerror(errno));
+	/* The directories between, such as XOFF_PIN_DIR above a namespace's own. */
+	for (at = strlen(BPFFS_DIR) + 1; at < strlen(parent); at++) {
+		if (parent[at] != '/')
+			continue;
+		parent[at] = '\0';
+		if (mkdir(parent, 0700) && errno != EEXIST)
+			return xerr_set(e, -errno, "%s: %s", parent, strerror(errno));
+		parent[at] = '/';
+	}
+	if (mkdir(parent, 0700) && errno != EEXIST)
+		return xerr_set(e, -errno, "%s: %s", parent, strerror(errno));
 	return 0;
 }
 
 int xpin_lock(struct xpin *p, const char *dir, bool create, bool exclusive, struct xerr *e)
 {
 	struct stat a, b;
-	int tries;
+	int tries, err;
 
+	memset(p, 0, sizeof(*p));
 	p->fd = -1;
-	dir = dir ? dir : XOFF_PIN_DIR;
-	if (snprintf(p->dir, sizeof(p->dir), "%s", dir) >= (int)sizeof(p->dir))
+	if (!dir && (err = xpin_default_dir(p->dir, sizeof(p->dir))))
+		return xerr_set(e, err, "this network namespace's pin directory: %s",
+				strerror(-err));
+	if (dir && snprintf(p->dir, sizeof(p->dir), "%s", dir) >= (int)sizeof(p->dir))
 		return xerr_set(e, -ENAMETOOLONG, "pin directory '%s': name too long", dir);
 	for (tries = 0; tries < 100; tries++) {
 		if (create) {
-			int err = ensure_bpffs(p->dir, e);
-
-			if (err)
+			if ((err = ensure_bpffs(p->dir, e)))
 				return err;
 			if (mkdir(p->dir, 0700) && errno != EEXIST)
 				return xerr_set(e, -errno, "%s: %s", p->dir, strerror(errno));
@@ -118,10 +302,9 @@ int xpin_lock(struct xpin *p, const char *dir, bool create, bool exclusive, stru
 			return xerr_set(e, -ENOTDIR, "%s: not on a bpf filesystem", p->dir);
 		}
 		if (flock(p->fd, exclusive ? LOCK_EX : LOCK_SH)) {
-			int err = -errno;
-
+			err = -errno;
 			xpin_unlock(p);
-			return xerr_set(e, err, "locking %s: %s", dir, strerror(-err));
+			return xerr_set(e, err, "locking %s: %s", p->dir, strerror(-err));
 		}
 		/* The holder before us may have removed the directory (the last detach):
 		 * the lock is then on a dead inode. Start again on the path's inode. */
@@ -129,7 +312,10 @@ int xpin_lock(struct xpin *p, const char *dir, bool create, bool exclusive, stru
 		    a.st_dev == b.st_dev) {
 			if (create && (a.st_mode & 0777) != 0700)
 				fchmod(p->fd, 0700);
-			return 0;
+			/* Clearing needs the lock to itself: only writers create. */
+			if ((err = owner_check(p, create && exclusive, e)))
+				xpin_unlock(p);
+			return err;
 		}
 		xpin_unlock(p);
 		if (!create)
@@ -144,6 +330,8 @@ void xpin_unlock(struct xpin *p)
 		close(p->fd);	/* releases the flock */
 	p->fd = -1;
 }
+
+/* ---- removal --------------------------------------------------------------------------- */
 
 static const char *const dev_maps[] = {
 	XOFF_MAP_CFG, XOFF_MAP_XDP_REASONS, XOFF_MAP_TC_REASONS,
@@ -173,18 +361,56 @@ int xpin_remove_dev(const char *dir, __u32 ifindex)
 	return err;
 }
 
-int xpin_remove_all(const char *dir)
+/* The shared maps and the owner record. */
+static int unlink_shared(const char *dir)
 {
 	const char *const *names;
 	size_t n, i;
-	int err = 0;
+	int err;
 
 	names = xoff_shared_maps(&n);
+	err = unlink_in(dir, XOFF_MAP_NETNS);
 	for (i = 0; i < n; i++)
 		err = unlink_in(dir, names[i]) ?: err;
-	if (rmdir(dir) && errno != ENOENT)
+	return err;
+}
+
+int xpin_remove_all(const char *dir)
+{
+	int err = unlink_shared(dir);
+
+	/* Anything else in it (another namespace's directory under an older layout's
+	 * root, a user's file) keeps it. */
+	if (rmdir(dir) && errno != ENOENT && errno != ENOTEMPTY && errno != EEXIST)
 		err = err ?: -errno;
 	return err;
+}
+
+/* @name is "dev-<ifindex>": the ifindex, else 0. */
+static __u32 dev_entry(const char *name)
+{
+	unsigned long v;
+	char *end;
+
+	if (strncmp(name, "dev-", 4) || name[4] < '1' || name[4] > '9')
+		return 0;
+	v = strtoul(name + 4, &end, 10);
+	return *end || v > 0xffffffffUL ? 0 : v;
+}
+
+static int clear_dir(const char *dir)
+{
+	struct dirent *d;
+	DIR *dh = opendir(dir);
+	int err = 0;
+
+	if (!dh)
+		return -errno;
+	while ((d = readdir(dh)))
+		if (dev_entry(d->d_name))
+			err = xpin_remove_dev(dir, dev_entry(d->d_name)) ?: err;
+	closedir(dh);
+	return unlink_shared(dir) ?: err;
 }
 
 int xpin_ifaces(const char *dir, struct xoff_iface *out, int max)

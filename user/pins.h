@@ -1,32 +1,58 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* The pin directory: where xoff's maps live on bpffs, and the lock that serializes every
- * process that changes them (xoffctl attach and detach, the daemon's start). */
+/* The pin directory: where xoff's maps live on bpffs, which network namespace they serve,
+ * and the lock that serializes every process that changes them (xoffctl attach and
+ * detach, the daemon's start). */
 #ifndef XOFF_PINS_H
 #define XOFF_PINS_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <linux/types.h>
+#include "xoff/abi.h"
 
+/* The root of the default pin directories: one per network namespace below it,
+ * XOFF_PIN_DIR "/net-<inode>" (an older xoff pinned its maps in the root itself). */
 #define XOFF_PIN_DIR		"/sys/fs/bpf/xoff"
+/* Where iproute2 keeps the names of network namespaces (ip netns add; NETNS_RUN_DIR is
+ * /var/run/netns, a symbolic link to it on every current distribution). */
+#define XPIN_NETNS_RUN_DIR	"/run/netns"
 
 /* A one-line description of what went wrong, for the operator. */
 struct xerr {
-	char	msg[256];
+	char	msg[512];
 };
 int xerr_set(struct xerr *e, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* This process's network namespace: the inode of /proc/self/ns/net and its cookie (0 on
+ * kernels without SO_NETNS_COOKIE). */
+int xpin_netns_self(struct xoff_netns *n);
+/* The default pin directory of this network namespace, XOFF_PIN_DIR "/net-<inode>". */
+int xpin_default_dir(char *buf, size_t len);
+
+/* How a recorded owner compares with this namespace. GONE: the same inode under another
+ * cookie, which the kernel gives a namespace only once the owner is gone. */
+enum xpin_owner { XPIN_OWNER_NONE, XPIN_OWNER_SELF, XPIN_OWNER_OTHER, XPIN_OWNER_GONE };
+enum xpin_owner xpin_owner_cmp(const struct xoff_netns *owner, const struct xoff_netns *self);
+
 struct xpin {
 	char	dir[200];
 	int	fd;		/* the directory, flocked; -1 when not held */
+	bool	reclaimed;	/* its owner was gone: its maps were removed (see gone) */
+	struct xoff_netns gone;
 };
 
-/* Lock @dir (NULL: XOFF_PIN_DIR), exclusive or shared. With @create, the directory is made
- * (mode 0700, bpffs mounted on /sys/fs/bpf if nothing is) when missing; without it a
- * missing directory is -ENOENT. Waits for a lock another process holds. */
+/* Lock @dir (NULL: this namespace's default), exclusive or shared. With @create, the
+ * directory is made (mode 0700, bpffs mounted on /sys/fs/bpf if nothing is) when missing;
+ * without it a missing directory is -ENOENT. Waits for a lock another process holds.
+ * A directory another network namespace owns is -EXDEV; one whose owner is gone is
+ * cleared with @create (p->reclaimed), and -ENOENT without. */
 int xpin_lock(struct xpin *p, const char *dir, bool create, bool exclusive, struct xerr *e);
 void xpin_unlock(struct xpin *p);
+/* Record this namespace as the owner of @p's directory (locked exclusively) unless one
+ * is: @x's xoff_netns is filled and pinned there. */
+struct xoff;
+int xpin_claim(struct xpin *p, struct xoff *x, struct xerr *e);
 
 /* "<dir>/<name>" into @buf. */
 int xpin_path(char *buf, size_t len, const char *dir, const char *name);
