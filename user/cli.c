@@ -415,6 +415,20 @@ static int need_privileges(const char *what)
 	return fail(msg);
 }
 
+/*
+ * Where this command's pins are. Under `ip netns exec`, whose mounts die with the command,
+ * in the mount namespace it was started from (xpin_enter_anchor()); with -P given and that
+ * out of reach, -P where it is.
+ */
+static int pins_here(const char *pin_dir)
+{
+	struct xerr e;
+
+	if (xpin_enter_anchor(&e) < 0 && !pin_dir)
+		return fail(e.msg);
+	return XCLI_OK;
+}
+
 /* Where reports go: stdout, or a memory buffer while the pin directory is locked, so a
  * slow reader of our output never holds up attach, detach or the daemon. */
 static FILE *out;
@@ -449,7 +463,7 @@ static int do_attach(int argc, char **argv)
 			      " [no-tc]\n", prog) < 0;
 	if (xcli_parse_attach(argc, argv, &o, cpus, 4096, &e))
 		return usage_fail(&e, "attach ");
-	if (need_privileges("attach"))
+	if (need_privileges("attach") || pins_here(G.pin_dir))
 		return XCLI_ERR;
 	o.pin_dir = G.pin_dir;
 	if (xattach(&o, &r, &e))
@@ -498,7 +512,7 @@ static int do_detach(int argc, char **argv)
 		return printf("Usage: %s detach DEV [keep-maps]\n", prog) < 0;
 	if (xcli_parse_detach(argc, argv, &dev, &keep, &e))
 		return usage_fail(&e, "detach ");
-	if (need_privileges("detach"))
+	if (need_privileges("detach") || pins_here(G.pin_dir))
 		return XCLI_ERR;
 	if (xdetach(G.pin_dir, dev, keep, &r, &e))
 		return fail(e.msg);
@@ -536,7 +550,7 @@ static int with_view(int (*fn)(struct xview *v, void *ctx), void *ctx, const cha
 	struct xerr e;
 	int ret;
 
-	if (need_privileges(what))
+	if (need_privileges(what) || pins_here(G.pin_dir))
 		return XCLI_ERR;
 	char *buf = NULL;
 	size_t len = 0;
@@ -767,7 +781,7 @@ static int do_run(int argc, char **argv)
 		return fail(e.msg);
 	if (err)
 		return usage_fail(&e, "run ");
-	if (need_privileges("run"))
+	if (need_privileges("run") || pins_here(o.pin_dir))
 		return XCLI_ERR;
 	return xoffd_run(&o) ? XCLI_ERR : XCLI_OK;
 }

@@ -223,18 +223,11 @@ static bool is_bpffs(const char *path)
 	return !statfs(path, &st) && st.f_type == BPF_FS_MAGIC;
 }
 
-static bool same_mntns(void)
-{
-	struct stat a, b;
-
-	return !stat("/proc/self/ns/mnt", &a) && !stat("/proc/1/ns/mnt", &b) &&
-	       a.st_ino == b.st_ino && a.st_dev == b.st_dev;
-}
-
 /*
- * bpffs where @dir will be, with the directories above it: under /sys/fs/bpf a bpffs is
- * mounted if nothing is (as systemd and iproute2 do); anywhere else the parent must be on
- * bpffs already.
+ * bpffs where @dir will be, with the directories above it. Under /sys/fs/bpf a bpffs is
+ * mounted if nothing is, as systemd and iproute2 do, in this process's mount namespace:
+ * the host's or a container's, or the anchor xpin_enter_anchor() entered under `ip netns
+ * exec`. Anywhere else the parent must be on bpffs already.
  */
 static int ensure_bpffs(const char *dir, struct xerr *e)
 {
@@ -252,13 +245,6 @@ static int ensure_bpffs(const char *dir, struct xerr *e)
 	    (parent[strlen(BPFFS_DIR)] && parent[strlen(BPFFS_DIR)] != '/'))
 		return xerr_set(e, -ENOTDIR, "%s: not a bpf filesystem (mount -t bpf bpf %s)",
 				parent, parent);
-	/* Every bpffs mount is a new, empty one. In a mount namespace of its own (such as
-	 * `ip netns exec` makes, remounting /sys) the pins would vanish with the command
-	 * and leave programs behind that nothing can find. */
-	if (!is_bpffs(BPFFS_DIR) && !same_mntns())
-		return xerr_set(e, -ENOTDIR, "%s: no bpffs in this mount namespace (ip netns exec "
-				"remounts /sys): mount one that outlives this command, or use "
-				"-P DIR on one", BPFFS_DIR);
 	if (!is_bpffs(BPFFS_DIR) && mount("bpf", BPFFS_DIR, "bpf", 0, "mode=0700"))
 		return xerr_set(e, -errno, "mounting bpffs on " BPFFS_DIR ": %s", strerror(errno));
 	/* The directories between, such as XOFF_PIN_DIR above a namespace's own. */
@@ -431,4 +417,214 @@ int xpin_ifaces(const char *dir, struct xoff_iface *out, int max)
 	}
 	close(fd);
 	return n;
+}
+
+/* ---- ip netns exec ------------------------------------------------------------------- */
+
+/* One space-separated field of a mountinfo line from @p (before @end) into @out, with the
+ * kernel's octal escapes (of space, tab, newline and backslash) undone: the rest of the
+ * line after it, or NULL when the line ends first. A field too long is cut. */
+static const char *field(const char *p, const char *end, char *out, size_t len)
+{
+	size_t n = 0;
+
+	while (p < end && *p == ' ')
+		p++;
+	if (p >= end)
+		return NULL;
+	while (p < end && *p != ' ') {
+		char c = *p++;
+
+		if (c == '\\' && end - p >= 3 && p[0] >= '0' && p[0] <= '3' && p[1] >= '0' &&
+		    p[1] <= '7' && p[2] >= '0' && p[2] <= '7') {
+			c = (char)((p[0] - '0') * 64 + (p[1] - '0') * 8 + (p[2] - '0'));
+			p += 3;
+		}
+		if (n + 1 < len)
+			out[n++] = c;
+	}
+	if (len)
+		out[n] = '\0';
+	return p;
+}
+
+/*
+ * "36 35 98:0 /root /mnt/point rw,noatime master:1 - fstype source super-options":
+ * mount ID, parent ID, device, root, mount point, options, optional fields up to "-",
+ * then the filesystem type and the source (proc(5)). Mounts are listed in the order they
+ * were made, so the last one on /sys is the one visible there.
+ */
+int xpin_sysfs_source(const char *mountinfo, char *src, size_t len)
+{
+	const char *line = mountinfo, *end, *p;
+	char point[256], f[256], type[32], source[256];
+	int found = -ENOENT, i;
+
+	for (; *line; line = *end ? end + 1 : end) {
+		end = strchr(line, '\n');
+		if (!end)
+			end = line + strlen(line);
+		p = line;
+		for (i = 0; p && i < 4; i++)
+			p = field(p, end, f, sizeof(f));
+		p = p ? field(p, end, point, sizeof(point)) : NULL;
+		if (!p || strcmp(point, "/sys"))
+			continue;
+		p = field(p, end, f, sizeof(f));	/* options */
+		while (p && (p = field(p, end, f, sizeof(f))) && strcmp(f, "-"))
+			;	/* optional fields */
+		p = p ? field(p, end, type, sizeof(type)) : NULL;
+		p = p ? field(p, end, source, sizeof(source)) : NULL;
+		if (!p)
+			continue;	/* not a mountinfo line */
+		found = strcmp(type, "sysfs") ? -ENOENT : 0;
+		if (!found)
+			snprintf(src, len, "%s", source);
+	}
+	return found;
+}
+
+/* All of /proc/<pid>/<what> (pid 0: self) into a malloc'd string. */
+static char *proc_read(int pid, const char *what)
+{
+	char path[64], *buf = NULL, *nb;
+	size_t len = 0, cap = 0;
+	ssize_t n;
+	int fd;
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/%s", pid, what);
+	else
+		snprintf(path, sizeof(path), "/proc/self/%s", what);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	for (;;) {
+		if (cap - len < 4096) {
+			cap = cap ? cap * 2 : 16384;
+			nb = realloc(buf, cap);
+			if (!nb)
+				break;
+			buf = nb;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (!n) {
+				buf[len] = '\0';
+				close(fd);
+				return buf;
+			}
+			break;
+		}
+		len += n;
+	}
+	free(buf);
+	close(fd);
+	return NULL;
+}
+
+/* A name `ip netns add` would accept (ip/ipnetns.c: no '/', not "." or ".."). */
+static bool netns_name_ok(const char *s)
+{
+	return *s && !strchr(s, '/') && strcmp(s, ".") && strcmp(s, "..") &&
+	       strlen(s) < 200;
+}
+
+int xpin_ipnetns(int pid, char *name, size_t len)
+{
+	static const char *const run_dirs[] = { XPIN_NETNS_RUN_DIR, "/var/run/netns" };
+	char *info = proc_read(pid, "mountinfo"), src[256], path[320];
+	struct stat named, ours;
+	size_t i;
+	int err;
+
+	if (!info)
+		return errno ? -errno : -EIO;
+	err = xpin_sysfs_source(info, src, sizeof(src));
+	free(info);
+	if (err || !netns_name_ok(src))
+		return 0;
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/ns/net");
+	if (stat(path, &ours))
+		return 0;
+	/* The name, as that process sees it, must be the namespace it is in. */
+	for (i = 0; i < sizeof(run_dirs) / sizeof(run_dirs[0]); i++) {
+		if (pid)
+			snprintf(path, sizeof(path), "/proc/%d/root%s/%s", pid, run_dirs[i], src);
+		else
+			snprintf(path, sizeof(path), "%s/%s", run_dirs[i], src);
+		if (!stat(path, &named) && named.st_ino == ours.st_ino &&
+		    named.st_dev == ours.st_dev) {
+			snprintf(name, len, "%s", src);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* The parent of @pid (0: self) from /proc/<pid>/status; 0 when it has none. */
+static int ppid_of(int pid)
+{
+	char *st = proc_read(pid, "status"), *p;
+	int ppid = -ENOENT;
+
+	if (!st)
+		return errno ? -errno : -EIO;
+	p = strstr(st, "\nPPid:");
+	if (p)
+		ppid = atoi(p + 6);
+	free(st);
+	return ppid;
+}
+
+int xpin_enter_anchor(struct xerr *e)
+{
+	char name[256], other[256];
+	struct stat self, st;
+	int pid, depth, fd, r, err;
+
+	r = xpin_ipnetns(0, name, sizeof(name));
+	if (r <= 0)
+		return r < 0 ? xerr_set(e, r, "/proc/self/mountinfo: %s", strerror(-r)) : 0;
+	if (stat("/proc/self/ns/mnt", &self))
+		return xerr_set(e, -errno, "/proc/self/ns/mnt: %s", strerror(errno));
+	pid = ppid_of(0);
+	for (depth = 0; pid > 0 && depth < 64; depth++) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/%d/ns/mnt", pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			err = -errno;
+			return xerr_set(e, err, "under 'ip netns exec %s', whose mounts die with it: "
+					"the mount namespace it was started from is out of reach "
+					"(%s: %s); run xoffctl there (nsenter --net=" XPIN_NETNS_RUN_DIR
+					"/%s), or give -P DIR on a bpffs that outlives the command",
+					name, path, strerror(-err), name);
+		}
+		/* Its own namespace, or one more `ip netns exec`: further up. */
+		if (fstat(fd, &st) || (st.st_ino == self.st_ino && st.st_dev == self.st_dev) ||
+		    xpin_ipnetns(pid, other, sizeof(other)) == 1) {
+			close(fd);
+			pid = ppid_of(pid);
+			continue;
+		}
+		err = setns(fd, CLONE_NEWNS) ? -errno : 0;
+		close(fd);
+		if (err)
+			return xerr_set(e, err, "under 'ip netns exec %s': entering the mount "
+					"namespace of process %d, where it was started: %s%s", name,
+					pid, strerror(-err), err == -EPERM ? " (needs CAP_SYS_ADMIN "
+					"and CAP_SYS_CHROOT)" : "");
+		return 1;
+	}
+	return xerr_set(e, -ESRCH, "under 'ip netns exec %s', whose mounts die with it: no "
+			"process it was started from is in another mount namespace; run xoffctl "
+			"with nsenter --net=" XPIN_NETNS_RUN_DIR "/%s, or give -P DIR on a bpffs "
+			"that outlives the command", name, name);
 }

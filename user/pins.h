@@ -70,4 +70,25 @@ int xpin_remove_all(const char *dir);
 struct xoff_iface;
 int xpin_ifaces(const char *dir, struct xoff_iface *out, int max);
 
+/*
+ * `ip netns exec NAME` (iproute2's netns_switch()) enters NAME's network namespace,
+ * unshares the mount namespace and mounts a fresh sysfs on /sys with NAME as its source:
+ * /sys/fs/bpf is empty there, and whatever is mounted dies with the command. Pins belong
+ * in the mount namespace `ip` was started from (the anchor), where they outlive it.
+ */
+/* The source of the sysfs that is visible on /sys in a mountinfo text (the last mount
+ * there; escapes undone) into @src: 0, or -ENOENT when /sys is not a sysfs. */
+int xpin_sysfs_source(const char *mountinfo, char *src, size_t len);
+/* Whether process @pid (0: this one) runs under `ip netns exec`: its /sys is a sysfs whose
+ * source names, in XPIN_NETNS_RUN_DIR or /var/run/netns as that process sees them, the
+ * network namespace it is in. 1 (the name in
+ * @name), 0, or a negative errno when its mount table cannot be read. */
+int xpin_ipnetns(int pid, char *name, size_t len);
+/* Under `ip netns exec`, enter the anchor: the nearest ancestor process whose mount
+ * namespace is neither this one nor that of another `ip netns exec`. 0: not under it
+ * (nothing done), 1: entered (cwd and root are the anchor's root now), or a negative
+ * errno with the reason in @e. Call it before any thread starts (setns(2) refuses a
+ * process whose threads share its root). */
+int xpin_enter_anchor(struct xerr *e);
+
 #endif /* XOFF_PINS_H */
