@@ -614,6 +614,13 @@ out:
 	return err;
 }
 
+bool xattach_rec_here(const struct xoff_iface *rec)
+{
+	__u32 id;
+
+	return rec->xdp_prog_id && !xattach_xdp_id(rec->ifindex, &id) && id == rec->xdp_prog_id;
+}
+
 bool xattach_prog_exists(__u32 id)
 {
 	int fd = id ? bpf_prog_get_fd_by_id(id) : -1;

@@ -53,6 +53,10 @@ int xdetach(const char *pin_dir, const char *dev, bool keep_maps, struct xdetach
 /* xoff's XDP program on @ifindex now (alone or in a dispatcher), 0 if none. */
 int xattach_xdp_id(int ifindex, __u32 *id);
 
+/* Whether the device at @rec's ifindex in this namespace runs the XDP program @rec
+ * recorded (program ids are never reused): the record is this namespace's. */
+bool xattach_rec_here(const struct xoff_iface *rec);
+
 /* Whether BPF program @id still exists. */
 bool xattach_prog_exists(__u32 id);
 

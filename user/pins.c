@@ -628,3 +628,127 @@ int xpin_enter_anchor(struct xerr *e)
 			"with nsenter --net=" XPIN_NETNS_RUN_DIR "/%s, or give -P DIR on a bpffs "
 			"that outlives the command", name, name);
 }
+
+/* ---- the older layout ------------------------------------------------------------------ */
+
+static bool pinned_in(const char *dir, const char *name)
+{
+	char path[256];
+	struct stat st;
+
+	return !xpin_path(path, sizeof(path), dir, name) && !lstat(path, &st);
+}
+
+static bool flat_present(void)
+{
+	return pinned_in(XOFF_PIN_DIR, XOFF_MAP_IFACES) || pinned_in(XOFF_PIN_DIR, XOFF_MAP_SAS);
+}
+
+/* Whether the flat layout provably serves this namespace (under the root's lock). */
+static bool flat_ours(bool (*ours)(const struct xoff_iface *rec))
+{
+	struct xoff_iface ifs[XOFF_MAX_IFACES];
+	struct xoff_netns own, me;
+	int i, n;
+
+	if (owner_read(XOFF_PIN_DIR, &own) || xpin_netns_self(&me))
+		return false;
+	if (xpin_owner_cmp(&own, &me) != XPIN_OWNER_NONE)
+		return xpin_owner_cmp(&own, &me) == XPIN_OWNER_SELF;
+	n = xpin_ifaces(XOFF_PIN_DIR, ifs, XOFF_MAX_IFACES);
+	for (i = 0; i < n; i++)
+		if (ours(&ifs[i]))
+			return true;
+	return false;
+}
+
+/* What the flat layout holds of xoff's, in the order it moves: the interface records
+ * last, so that a move cut short is still recognized, and finished, by the next. */
+static int flat_names(char names[][32], int max)
+{
+	const char *const *shared;
+	struct dirent *d;
+	DIR *dh = opendir(XOFF_PIN_DIR);
+	size_t n, i;
+	int k = 0;
+
+	if (!dh)
+		return -errno;
+	while ((d = readdir(dh)) && k < max)
+		if (dev_entry(d->d_name))
+			snprintf(names[k++], 32, "%.31s", d->d_name);
+	closedir(dh);
+	shared = xoff_shared_maps(&n);
+	for (i = 0; i < n && k < max; i++)
+		if (strcmp(shared[i], XOFF_MAP_IFACES))
+			snprintf(names[k++], 32, "%s", shared[i]);
+	if (k + 3 > max)
+		return -E2BIG;
+	snprintf(names[k++], 32, "%s", XOFF_MAP_NETNS);
+	snprintf(names[k++], 32, "%s_v1", XOFF_MAP_MIRROR);	/* an upgrade cut short */
+	snprintf(names[k++], 32, "%s", XOFF_MAP_IFACES);
+	return k;
+}
+
+int xpin_flat_move(const char *to, bool (*ours)(const struct xoff_iface *rec), struct xerr *e)
+{
+	static char names[XOFF_MAX_IFACES + 16][32];
+	char a[256], b[256];
+	int fd, n, i, ret = XPIN_FLAT_NONE;
+
+	if (!flat_present())
+		return XPIN_FLAT_NONE;
+	/* The lock an older xoffctl takes, so that none of them runs meanwhile. */
+	fd = open(XOFF_PIN_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || flock(fd, ours ? LOCK_EX : LOCK_SH)) {
+		ret = xerr_set(e, -errno, "%s: %s", XOFF_PIN_DIR, strerror(errno));
+		goto out;
+	}
+	if (!flat_present())
+		goto out;
+	if (!ours || !flat_ours(ours)) {
+		ret = xerr_set(e, XPIN_FLAT_LEFT, "%s holds maps an older xoff pinned there for "
+			       "every network namespace%s; xoffctl -P %s reads and detaches them "
+			       "where they are", XOFF_PIN_DIR, ours ? ", but none of their "
+			       "interfaces runs xoff in this one, so they stay" : ": attach, "
+			       "detach or run in the namespace they serve moves them to its own "
+			       "directory", XOFF_PIN_DIR);
+		goto out;
+	}
+	n = flat_names(names, sizeof(names) / sizeof(names[0]));
+	if (n < 0) {
+		ret = xerr_set(e, n, "%s: %s", XOFF_PIN_DIR, strerror(-n));
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		if (pinned_in(XOFF_PIN_DIR, names[i]) && pinned_in(to, names[i])) {
+			ret = xerr_set(e, XPIN_FLAT_LEFT, "both %s (an older xoff's layout) and %s "
+				       "hold %s: the older maps stay; remove whichever is stale",
+				       XOFF_PIN_DIR, to, names[i]);
+			goto out;
+		}
+	if (mkdir(to, 0700) && errno != EEXIST) {
+		ret = xerr_set(e, -errno, "%s: %s", to, strerror(errno));
+		goto out;
+	}
+	/* The programs hold their maps by reference, not by path: they never notice. */
+	for (i = 0; i < n; i++) {
+		if (!pinned_in(XOFF_PIN_DIR, names[i]))
+			continue;
+		if (xpin_path(a, sizeof(a), XOFF_PIN_DIR, names[i]) ||
+		    xpin_path(b, sizeof(b), to, names[i])) {
+			ret = xerr_set(e, -ENAMETOOLONG, "%s: name too long", to);
+			goto out;
+		}
+		if (rename(a, b)) {
+			ret = xerr_set(e, -errno, "moving %s to %s: %s", a, b, strerror(errno));
+			goto out;
+		}
+	}
+	ret = xerr_set(e, XPIN_FLAT_MOVED, "the maps an older xoff pinned in %s for this "
+		       "network namespace moved to %s", XOFF_PIN_DIR, to);
+out:
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}

@@ -91,4 +91,12 @@ int xpin_ipnetns(int pid, char *name, size_t len);
  * process whose threads share its root). */
 int xpin_enter_anchor(struct xerr *e);
 
+/* An older xoff pinned every namespace's maps in XOFF_PIN_DIR itself. Moves them into
+ * @to (this namespace's default directory) when they provably serve this namespace: their
+ * owner record says so, or @ours holds for one of their interface records. Returns
+ * XPIN_FLAT_NONE, XPIN_FLAT_MOVED, XPIN_FLAT_LEFT (not moved; @e says why and what to do;
+ * always with @ours NULL), or a negative errno (@e). */
+enum { XPIN_FLAT_NONE = 0, XPIN_FLAT_MOVED = 1, XPIN_FLAT_LEFT = 2 };
+int xpin_flat_move(const char *to, bool (*ours)(const struct xoff_iface *rec), struct xerr *e);
+
 #endif /* XOFF_PINS_H */
