@@ -701,6 +701,32 @@ Test(netns, gone_owner_replaced)
 	cr_assert(!exists(da));
 }
 
+/* An owner no process and no name is in: refused all the same (a bind mount or a socket
+ * may hold it), with a hint that it may be gone. */
+Test(netns, unreachable_owner_refused)
+{
+	struct xoff_netns fake = { .cookie = 1, .ino = 12345 };
+	char da[200], before[4096], after[4096];
+
+	start();
+	dir_of(na, da, sizeof(da));
+	cr_assert_eq(XN(na, "attach", "v0", "no-tc"), 0, "attach: %s", R.err);
+	owner_set(da, &fake);
+	snapshot(da, before, sizeof(before));
+	cr_assert_eq(XN(na, "status"), 1, "stdout '%s'", R.out);
+	err_has("belongs to network namespace net:[12345] (cookie 1)");
+	err_has("if it is gone, remove the directory");
+	cr_assert_eq(XN(na, "attach", "v1"), 1);
+	err_has("belongs to network namespace net:[12345]");
+	snapshot(da, after, sizeof(after));
+	cr_assert_str_eq(before, after);
+	/* What the operator does then. */
+	cr_assert_eq(sh("rm -r %s && ip -n %s link set dev v0 xdp off", da, na), 0);
+	cr_assert_eq(XN(na, "attach", "v0", "no-tc"), 0, "attach: %s", R.err);
+	cr_assert_eq(XN(na, "detach", "v0"), 0, "detach: %s", R.err);
+	cr_assert(!exists(da));
+}
+
 /* ---- 3: no bpffs mounted, no ip netns exec (a host, a container) --------------------------- */
 
 Test(netns, plain_attach_mounts_bpffs)

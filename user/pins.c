@@ -120,8 +120,28 @@ static int owner_read(const char *dir, struct xoff_netns *o)
 	return err;
 }
 
-/* "net:[INODE]", with the name `ip netns` knows it by when it has one. */
-static void netns_desc(const struct xoff_netns *n, char *buf, size_t len)
+/* Whether a process is in the namespace with inode @ino now. */
+static bool netns_in_use(__u64 ino)
+{
+	char path[64];
+	struct dirent *d;
+	struct stat st;
+	DIR *dir = opendir("/proc");
+	bool found = false;
+
+	while (dir && !found && (d = readdir(dir))) {
+		if (d->d_name[0] < '1' || d->d_name[0] > '9' || strlen(d->d_name) > 20)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/ns/net", d->d_name);
+		found = !stat(path, &st) && st.st_ino == ino;
+	}
+	if (dir)
+		closedir(dir);
+	return found;
+}
+
+/* "net:[INODE]", with the name `ip netns` knows it by when it has one: true then. */
+static bool netns_desc(const struct xoff_netns *n, char *buf, size_t len)
 {
 	char path[sizeof(XPIN_NETNS_RUN_DIR) + 256], name[64] = "";
 	struct dirent *d;
@@ -140,6 +160,7 @@ static void netns_desc(const struct xoff_netns *n, char *buf, size_t len)
 	if (dir)
 		closedir(dir);
 	snprintf(buf, len, "net:[%llu]%s", (unsigned long long)n->ino, name);
+	return name[0];
 }
 
 /* Every name of xoff's in @dir and its dev-* directories, @dir itself kept. */
@@ -161,11 +182,15 @@ static int owner_check(struct xpin *p, bool create, struct xerr *e)
 	case XPIN_OWNER_SELF:
 		return 0;
 	case XPIN_OWNER_OTHER:
-		netns_desc(&own, a, sizeof(a));
+		/* Nothing tells a namespace that is gone from one that only no process is
+		 * in (a bind mount or a socket may hold it): a hint, no guess. */
+		err = !netns_desc(&own, a, sizeof(a)) && !netns_in_use(own.ino);
 		netns_desc(&me, b, sizeof(b));
 		return xerr_set(e, -EXDEV, "pin directory %s belongs to network namespace %s "
 				"(cookie %llu); this command runs in %s: run it there, or give this "
-				"one its own (-P)", p->dir, a, (unsigned long long)own.cookie, b);
+				"one its own (-P)%s", p->dir, a, (unsigned long long)own.cookie, b,
+				err ? "; no process and no name is in that namespace now: if it is "
+				"gone, remove the directory" : "");
 	case XPIN_OWNER_GONE:
 		break;
 	}
