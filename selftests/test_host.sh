@@ -22,6 +22,8 @@ is_bpffs && WAS_MOUNTED=1
 ROOT_MADE=0
 [ -e /sys/fs/bpf/xoff ] || ROOT_MADE=1
 XDP_BEFORE=$(ls /sys/fs/bpf/xdp 2>/dev/null | sort)
+XDP_MADE=0
+[ -e /sys/fs/bpf/xdp ] || XDP_MADE=1
 DIR=
 
 host_cleanup()
@@ -36,6 +38,7 @@ host_cleanup()
 			rm -rf "/sys/fs/bpf/xdp/$n"
 		done
 		[ $ROOT_MADE = 0 ] || rmdir /sys/fs/bpf/xoff 2>/dev/null
+		[ $XDP_MADE = 0 ] || rmdir /sys/fs/bpf/xdp 2>/dev/null
 	fi
 	true
 }

@@ -30,6 +30,8 @@ ROOT=/sys/fs/bpf/xoff
 ROOT_MADE=0
 [ -d $ROOT ] || ROOT_MADE=1
 XDP_BEFORE=$(ls /sys/fs/bpf/xdp 2>/dev/null | sort)
+XDP_MADE=0
+[ -e /sys/fs/bpf/xdp ] || XDP_MADE=1
 DIRS=()
 # After lib.sh's cleanup (daemons stopped, namespaces gone): the pins this run made.
 netns_cleanup()
@@ -41,6 +43,7 @@ netns_cleanup()
 		rm -rf "/sys/fs/bpf/xdp/$n"
 	done
 	[ $ROOT_MADE = 0 ] || rmdir $ROOT 2>/dev/null
+	[ $XDP_MADE = 0 ] || rmdir /sys/fs/bpf/xdp 2>/dev/null	# libxdp's, made for this run
 	true
 }
 trap netns_cleanup EXIT
