@@ -144,15 +144,16 @@ static bool netns_in_use(__u64 ino)
 static bool netns_desc(const struct xoff_netns *n, char *buf, size_t len)
 {
 	char path[sizeof(XPIN_NETNS_RUN_DIR) + 256], name[64] = "";
+	struct stat st, nsfs;
 	struct dirent *d;
-	struct stat st;
 	DIR *dir = opendir(XPIN_NETNS_RUN_DIR);
 
-	while (dir && (d = readdir(dir))) {
+	/* A name is a namespace file bind-mounted there: on nsfs, as ours is. */
+	while (dir && !stat("/proc/self/ns/net", &nsfs) && (d = readdir(dir))) {
 		if (d->d_name[0] == '.' || strlen(d->d_name) >= sizeof(name) - 4)
 			continue;
 		snprintf(path, sizeof(path), XPIN_NETNS_RUN_DIR "/%s", d->d_name);
-		if (!stat(path, &st) && st.st_ino == n->ino) {
+		if (!stat(path, &st) && st.st_ino == n->ino && st.st_dev == nsfs.st_dev) {
 			snprintf(name, sizeof(name), " '%s'", d->d_name);
 			break;
 		}
@@ -171,6 +172,7 @@ static int owner_check(struct xpin *p, bool create, struct xerr *e)
 {
 	struct xoff_netns own, me;
 	char a[96], b[96];
+	bool orphan;
 	int err;
 
 	if ((err = xpin_netns_self(&me)))
@@ -184,13 +186,13 @@ static int owner_check(struct xpin *p, bool create, struct xerr *e)
 	case XPIN_OWNER_OTHER:
 		/* Nothing tells a namespace that is gone from one that only no process is
 		 * in (a bind mount or a socket may hold it): a hint, no guess. */
-		err = !netns_desc(&own, a, sizeof(a)) && !netns_in_use(own.ino);
+		orphan = !netns_desc(&own, a, sizeof(a)) && !netns_in_use(own.ino);
 		netns_desc(&me, b, sizeof(b));
 		return xerr_set(e, -EXDEV, "pin directory %s belongs to network namespace %s "
 				"(cookie %llu); this command runs in %s: run it there, or give this "
 				"one its own (-P)%s", p->dir, a, (unsigned long long)own.cookie, b,
-				err ? "; no process and no name is in that namespace now: if it is "
-				"gone, remove the directory" : "");
+				orphan ? "; no process and no name is in that namespace now: if it "
+				"is gone, remove the directory" : "");
 	case XPIN_OWNER_GONE:
 		break;
 	}
