@@ -75,6 +75,14 @@ struct {
 	__type(value, struct xoff_daemon);
 } xoff_daemon SEC(".maps");
 
+/* The network namespace the pin directory serves (user space only; pinned by xoffctl). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xoff_netns);
+} xoff_netns SEC(".maps");
+
 /* Its generation: bumped by user space after every change to xoff_sas (mmapped). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

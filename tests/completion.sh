@@ -39,8 +39,13 @@ if [[ ${1-} == --mode ]]; then
     done
     echo bond0 > "$tmp/net/bonding_masters"    # a file, not a device
     touch "$tmp/pin/xoff_sas"
+    # This shell's namespace's default directory, under a fake root.
+    ns=$(readlink /proc/$$/ns/net)
+    ns=${ns#net:\[}
+    mkdir -p "$tmp/root/net-${ns%]}/dev-4" "$tmp/root/net-1/dev-2"
     cd "$tmp" || exit 1
     _xoffctl_sysnet=$tmp/net
+    _xoffctl_pinroot=$tmp/root
 
     # t NAME -- "EXPECTED WORDS" WORD...: the last WORD is the one completed.
     t()
@@ -101,6 +106,7 @@ if [[ ${1-} == --mode ]]; then
     t "detach: attached devices"    -- "eth1 help" -P "$tmp/pin" detach ""
     t "detach: --pin-dir"           -- "eth1" --pin-dir "$tmp/pin" detach e
     t "detach: none attached"       -- "$devs help" -P "$tmp/empty" detach ""
+    t "detach: this namespace's"    -- "enp3s0 help" detach ""
     t "detach keep-maps"            -- "keep-maps" detach eth1 ""
     t "detach keep-maps once"       -- "" detach eth1 keep-maps ""
     t "probe DEV"                   -- "$devs help" probe ""

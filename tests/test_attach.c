@@ -583,7 +583,7 @@ static long long reason_at_least(const char *dev, const char *prog, const char *
 
 static const char *const shared_pins[] = {
 	"xoff_sas", "xoff_counters", "xoff_policies", "xoff_cpus", "xoff_mirror", "xoff_ifaces",
-	"xoff_daemon", "xoff_gen", "xoff_auth", "xoff_auth_sas",
+	"xoff_daemon", "xoff_gen", "xoff_auth", "xoff_auth_sas", "xoff_netns",
 };
 static const char *const dev_pins[] = { "xoff_cfg", "xoff_xdp_reasons", "xoff_tc_reasons",
 					"xoff_tci_reasons" };

@@ -27,10 +27,14 @@
 
 pid_t xattach_daemon_pid(const char *pin_dir)
 {
-	int fd = xpin_map(pin_dir ? pin_dir : XOFF_PIN_DIR, XOFF_MAP_DAEMON);
 	struct xoff_daemon d = { 0 };
+	char dir[200];
 	__u32 zero = 0;
+	int fd;
 
+	if (!pin_dir && xpin_default_dir(dir, sizeof(dir)))
+		return 0;
+	fd = xpin_map(pin_dir ? pin_dir : dir, XOFF_MAP_DAEMON);
 	if (fd < 0)
 		return 0;
 	if (bpf_map_lookup_elem(fd, &zero, &d))
@@ -463,6 +467,8 @@ static int attach_maps(struct attach *a)
 
 	if ((err = xoff_open(&a->sx, &xo) ?: xoff_load(a->sx)))
 		return xerr_set(a->e, err, "loading xoff: %s", xoff_strerror(err));
+	if ((err = xpin_claim(&a->pin, a->sx, a->e)))
+		return err;
 	if (!(a->cpus_before = calloc(xoff_nr_cpus(), sizeof(*a->cpus_before))))
 		return xerr_set(a->e, -ENOMEM, "out of memory");
 	if ((err = cpus_apply(a->sx, a->o, a->cpus_before, &a->cpus_changed)))
@@ -661,8 +667,10 @@ int xattach(const struct xattach_opts *o, struct xattach_result *r, struct xerr 
 		return xerr_set(e, -ENODEV, "%s: no such device", o->dev);
 	if (o->mirror > XMIRROR_OFF)
 		return xerr_set(e, -EINVAL, "mirror: bad mode %d", o->mirror);
-	if ((err = xpin_lock(&a.pin, o->pin_dir ? o->pin_dir : XOFF_PIN_DIR, true, true, e)))
+	if ((err = xpin_lock(&a.pin, o->pin_dir, true, true, e)))
 		return err;
+	r->reclaimed = a.pin.reclaimed;
+	r->gone = a.pin.gone;
 	a.created_maps = !maps_pinned(a.pin.dir);
 	err = attach_check(&a);
 	if (!err) {
@@ -681,6 +689,13 @@ int xattach(const struct xattach_opts *o, struct xattach_result *r, struct xerr 
 	free(a.cpus_before);
 	xpin_unlock(&a.pin);
 	return err;
+}
+
+bool xattach_rec_here(const struct xoff_iface *rec)
+{
+	__u32 id;
+
+	return rec->xdp_prog_id && !xattach_xdp_id(rec->ifindex, &id) && id == rec->xdp_prog_id;
 }
 
 bool xattach_prog_exists(__u32 id)
@@ -742,9 +757,12 @@ int xdetach(const char *pin_dir, const char *dev, bool keep_maps, struct xdetach
 
 	memset(r, 0, sizeof(*r));
 	err = xpin_lock(&pin, pin_dir, false, true, e);
-	if (err == -ENOENT)
-		return xerr_set(e, -ENOENT, "%s: not attached (no %s)", dev,
-				pin_dir ? pin_dir : XOFF_PIN_DIR);
+	if (err == -ENOENT) {
+		char why[sizeof(e->msg)];
+
+		snprintf(why, sizeof(why), "%s", e->msg);
+		return xerr_set(e, -ENOENT, "%s: not attached (%s)", dev, why);
+	}
 	if (err)
 		return err;
 	fd = xpin_map(pin.dir, XOFF_MAP_IFACES);

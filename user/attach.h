@@ -11,7 +11,7 @@
 enum xattach_xdp { XATTACH_XDP_AUTO = 0, XATTACH_XDP_NATIVE, XATTACH_XDP_SKB };
 
 struct xattach_opts {
-	const char	*pin_dir;	/* NULL: XOFF_PIN_DIR */
+	const char	*pin_dir;	/* NULL: this network namespace's default */
 	const char	*dev;
 	enum xattach_xdp xdp_mode;
 	bool		no_steer;
@@ -28,6 +28,8 @@ struct xattach_result {
 	bool		synced;		/* the maps were synced here (no daemon) */
 	pid_t		daemon;		/* the daemon told to resync, 0 if none */
 	unsigned int	sas;		/* SAs in the fast path after the sync */
+	bool		reclaimed;	/* the pin directory's owner was gone: cleared */
+	struct xoff_netns gone;		/* that owner */
 };
 
 int xattach(const struct xattach_opts *o, struct xattach_result *r, struct xerr *e);
@@ -53,6 +55,10 @@ __u32 xattach_tci_id(const struct xoff_iface *rec);
 
 /* xoff's XDP program on @ifindex now (alone or in a dispatcher), 0 if none. */
 int xattach_xdp_id(int ifindex, __u32 *id);
+
+/* Whether the device at @rec's ifindex in this namespace runs the XDP program @rec
+ * recorded (program ids are never reused): the record is this namespace's. */
+bool xattach_rec_here(const struct xoff_iface *rec);
 
 /* Whether BPF program @id still exists. */
 bool xattach_prog_exists(__u32 id);

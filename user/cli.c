@@ -415,6 +415,32 @@ static int need_privileges(const char *what)
 	return fail(msg);
 }
 
+/*
+ * Where this command's pins are. Under `ip netns exec`, whose mounts die with the command,
+ * in the mount namespace it was started from (xpin_enter_anchor()); with -P given and that
+ * out of reach, -P where it is. Then, for the default directory, the maps an older xoff
+ * pinned for every namespace at once: a @writer moves them into this namespace's own
+ * directory when they serve it; otherwise a note says what to do.
+ */
+static int pins_here(const char *pin_dir, bool writer)
+{
+	char dir[200];
+	struct xerr e;
+	int r;
+
+	r = xpin_enter_anchor(&e);
+	if (r < 0 && !pin_dir)
+		return fail(e.msg);
+	if (pin_dir || xpin_default_dir(dir, sizeof(dir)))
+		return XCLI_OK;	/* xpin_lock() tells what is wrong with the default */
+	r = xpin_flat_move(dir, writer ? xattach_rec_here : NULL, &e);
+	if (r < 0)
+		return fail(e.msg);
+	if (r != XPIN_FLAT_NONE)
+		fprintf(stderr, "%s: note: %s\n", prog, e.msg);
+	return XCLI_OK;
+}
+
 /* Where reports go: stdout, or a memory buffer while the pin directory is locked, so a
  * slow reader of our output never holds up attach, detach or the daemon. */
 static FILE *out;
@@ -449,11 +475,15 @@ static int do_attach(int argc, char **argv)
 			      " [no-tc]\n", prog) < 0;
 	if (xcli_parse_attach(argc, argv, &o, cpus, 4096, &e))
 		return usage_fail(&e, "attach ");
-	if (need_privileges("attach"))
+	if (need_privileges("attach") || pins_here(G.pin_dir, true))
 		return XCLI_ERR;
 	o.pin_dir = G.pin_dir;
 	if (xattach(&o, &r, &e))
 		return fail(e.msg);
+	if (r.reclaimed)
+		fprintf(stderr, "%s: note: the pin directory was left by network namespace "
+			"net:[%llu] (cookie %llu), which is gone: its maps were removed\n", prog,
+			(unsigned long long)r.gone.ino, (unsigned long long)r.gone.cookie);
 	if (G.json) {
 		json_t *j = json_pack("{s:s,s:i,s:s,s:i,s:b,s:o,s:b,s:i,s:o}", "dev", o.dev,
 				      "ifindex", (int)r.rec.ifindex, "xdp_mode",
@@ -494,7 +524,7 @@ static int do_detach(int argc, char **argv)
 		return printf("Usage: %s detach DEV [keep-maps]\n", prog) < 0;
 	if (xcli_parse_detach(argc, argv, &dev, &keep, &e))
 		return usage_fail(&e, "detach ");
-	if (need_privileges("detach"))
+	if (need_privileges("detach") || pins_here(G.pin_dir, true))
 		return XCLI_ERR;
 	if (xdetach(G.pin_dir, dev, keep, &r, &e))
 		return fail(e.msg);
@@ -532,7 +562,7 @@ static int with_view(int (*fn)(struct xview *v, void *ctx), void *ctx, const cha
 	struct xerr e;
 	int ret;
 
-	if (need_privileges(what))
+	if (need_privileges(what) || pins_here(G.pin_dir, false))
 		return XCLI_ERR;
 	char *buf = NULL;
 	size_t len = 0;
@@ -763,7 +793,7 @@ static int do_run(int argc, char **argv)
 		return fail(e.msg);
 	if (err)
 		return usage_fail(&e, "run ");
-	if (need_privileges("run"))
+	if (need_privileges("run") || pins_here(o.pin_dir, true))
 		return XCLI_ERR;
 	return xoffd_run(&o) ? XCLI_ERR : XCLI_OK;
 }

@@ -16,7 +16,7 @@ enum { XCLI_OK = 0, XCLI_ERR = 1, XCLI_USAGE = 2 };
 struct xcli_global {
 	bool		json;
 	bool		pretty;
-	const char	*pin_dir;	/* NULL: XOFF_PIN_DIR */
+	const char	*pin_dir;	/* NULL: this network namespace's default */
 };
 
 /* Options before the object; argc and argv are advanced past them. Parsers return 0, or

@@ -350,6 +350,18 @@ static int d_open(struct xoffd *d)
 		return d->lfd;
 	if ((err = xoff_open(&d->x, &xo)) || (err = xoff_load(d->x)))
 		return fail("loading xoff's maps", err);
+	if ((err = xpin_claim(&d->pin, d->x, &e))) {
+		xoffd_log(NULL, XSYNC_ERR, e.msg);
+		return err;
+	}
+	if (d->pin.reclaimed) {
+		char msg[384];
+
+		snprintf(msg, sizeof(msg), "%s was left by network namespace net:[%llu] (cookie "
+			 "%llu), which is gone: its maps were removed", d->pin.dir,
+			 (unsigned long long)d->pin.gone.ino, (unsigned long long)d->pin.gone.cookie);
+		xoffd_log(NULL, XSYNC_INFO, msg);
+	}
 	/* Subscribe before the dump, so no change falls between the two. */
 	if ((err = xnl_open(&d->n, d->o->rcvbuf, xoffd_log, NULL)))
 		return fail("XFRM netlink socket", err);

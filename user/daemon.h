@@ -10,7 +10,7 @@
 #define XOFFD_INTERVAL_MS	1000
 
 struct xoffd_opts {
-	const char	*pin_dir;	/* NULL: XOFF_PIN_DIR */
+	const char	*pin_dir;	/* NULL: this network namespace's default */
 	unsigned int	interval_ms;	/* mirror sweep period; 0: XOFFD_INTERVAL_MS */
 	const __u16	*cpus;		/* steering targets; NULL: all */
 	unsigned int	ncpus;

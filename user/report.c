@@ -788,7 +788,7 @@ int xreport_status(struct xview *v, json_t **out, struct xerr *e)
 		json_decref(cpus);
 		return xerr_set(e, -ENOMEM, "out of memory");
 	}
-	set(st, "pin_dir", json_string(v->pin.dir[0] ? v->pin.dir : XOFF_PIN_DIR));
+	set(st, "pin_dir", json_string(v->pin.dir));
 	set(st, "loaded", json_boolean(v->loaded));
 	set(d, "running", json_boolean(v->daemon_alive));
 	set(d, "pid", v->daemon_alive ? json_integer(v->daemon.pid) : json_null());

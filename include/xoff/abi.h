@@ -367,6 +367,16 @@ struct xoff_daemon {
 	__u64	expires_hard;
 };
 
+/* The network namespace a pin directory serves, one entry in xoff_netns, written by the
+ * first process that pins maps there: xoffctl refuses the directory to every other
+ * namespace. The inode is what `readlink /proc/PID/ns/net` shows and names the default
+ * directory, but the kernel hands it to a new namespace once the old one is gone; the
+ * cookie (SO_NETNS_COOKIE, Linux 5.14+) is never reused while the system runs. */
+struct xoff_netns {
+	__u64	cookie;		/* 0: the kernel has no SO_NETNS_COOKIE */
+	__u64	ino;		/* 0 with cookie 0: no owner recorded yet */
+};
+
 #define XOFF_MAX_IFACES		256
 
 /* Map names, as pinned and as bpftool shows them. */
@@ -383,6 +393,7 @@ struct xoff_daemon {
 #define XOFF_MAP_IFACES		"xoff_ifaces"
 #define XOFF_MAP_DAEMON		"xoff_daemon"
 #define XOFF_MAP_GEN		"xoff_gen"	/* xoff_sas' generation (one __u64) */
+#define XOFF_MAP_NETNS		"xoff_netns"	/* the pin directory's owner (struct xoff_netns) */
 #define XOFF_MAP_CFG		"xoff_cfg"	/* an instance's .data, pinned per interface */
 
 _Static_assert(sizeof(struct xoff_sa_key) == 24, "SA key: 24 bytes, a multiple of 4");
@@ -397,5 +408,6 @@ _Static_assert(sizeof(struct xoff_ifconfig) == 12, "interface config layout");
 _Static_assert(sizeof(struct xoff_mirror) == 96, "mirror state layout");
 _Static_assert(sizeof(struct xoff_iface) == 48, "interface record layout");
 _Static_assert(sizeof(struct xoff_daemon) == 96, "daemon heartbeat layout");
+_Static_assert(sizeof(struct xoff_netns) == 16, "pin directory owner layout");
 
 #endif /* XOFF_ABI_H */
