@@ -53,7 +53,7 @@ counters()
 		[ "$1" = tx ] && ip netns exec "$TX" sh -c 'echo @tx; cat /proc/net/snmp /proc/net/snmp6'
 	} | awk '
 		NR == 1 {
-			while (match($0, /"dev":"[^"]*"|"(xdp|tc)":\{|"[a-z-]+":\{"total":[0-9]+/)) {
+			while (match($0, /"dev":"[^"]*"|"(xdp|tc|tc_ingress)":\{|"[a-z-]+":\{"total":[0-9]+/)) {
 				n = split(substr($0, RSTART, RLENGTH), f, "\"")
 				$0 = substr($0, RSTART + RLENGTH)
 				if (f[2] == "dev")
