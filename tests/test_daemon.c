@@ -24,6 +24,7 @@
 static char dir[64];		/* bpffs mount point */
 static char logf[64];
 static bool mounted;
+static pid_t last;		/* the daemon started last, killed at teardown if it runs */
 
 static void dsetup(void)
 {
@@ -39,6 +40,12 @@ static void dteardown(void)
 	char lock[96];
 	struct stat st;
 
+	/* A test that failed half way leaves its daemon: it would keep the namespace, and the
+	 * test runner's output pipe, open. (Only a child not yet reaped is signalled.) */
+	if (last > 0 && waitpid(last, NULL, WNOHANG) == 0) {
+		kill(last, SIGKILL);
+		waitpid(last, NULL, 0);
+	}
 	/* The daemon's lock file of this (now dying) namespace. */
 	if (!stat("/proc/self/ns/net", &st)) {
 		snprintf(lock, sizeof(lock), "/run/xoff/daemon-netns-%llu.lock",
@@ -68,6 +75,7 @@ static pid_t start(void)
 		      "log-level", "debug", (char *)NULL);
 		_exit(127);
 	}
+	last = pid;
 	return pid;
 }
 
@@ -150,3 +158,4 @@ Test(daemon, lifecycle)
 	cr_assert_neq(stat(path, &st), 0, "%s must be gone", path);
 	cr_assert_eq(system("ip xfrm policy flush"), 0);
 }
+
