@@ -4,7 +4,9 @@
 #ifndef XOFF_TESTS_XMSG_H
 #define XOFF_TESTS_XMSG_H
 
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/xfrm.h>
@@ -397,6 +399,32 @@ static inline struct nlmsghdr *xmsg_migrate_state(void *buf, const struct xmsg_s
 	if (o->sa_dir)
 		mnl_attr_put_u8(nlh, XOFF_XFRMA_SA_DIR, o->sa_dir);
 	return nlh;
+}
+
+/* Send @nlh to this namespace's kernel as a request and wait for its ack: 0 or the
+ * kernel's -errno (-errno of the socket calls when it did not get that far). */
+static inline int xmsg_request(struct nlmsghdr *nlh)
+{
+	char ack[8192] __attribute__((aligned(8)));
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_XFRM);
+	int err = -EIO;
+	ssize_t len;
+
+	if (!nl)
+		return -errno;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = 1;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) || mnl_socket_sendto(nl, nlh,
+									  nlh->nlmsg_len) < 0) {
+		err = -errno;
+	} else if ((len = mnl_socket_recvfrom(nl, ack, sizeof(ack))) < 0) {
+		err = -errno;
+	} else if (len >= (ssize_t)mnl_nlmsg_size(sizeof(struct nlmsgerr)) &&
+		   ((struct nlmsghdr *)ack)->nlmsg_type == NLMSG_ERROR) {
+		err = ((struct nlmsgerr *)mnl_nlmsg_get_payload((struct nlmsghdr *)ack))->error;
+	}
+	mnl_socket_close(nl);
+	return err;
 }
 
 #endif /* XOFF_TESTS_XMSG_H */

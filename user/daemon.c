@@ -75,11 +75,12 @@ static void stats_line(struct xsync *s, const char *what)
 	xsync_get_stats(s, &st);
 	snprintf(msg, sizeof(msg),
 		 "%s: %llu SAs (%llu in the fast path), %llu policies, %llu selectors, "
-		 "%llu messages (%llu rejected), %llu resyncs, %llu lifetime writes "
-		 "(%llu errors), %llu soft and %llu hard expires sent, %llu map errors",
+		 "%llu messages (%llu rejected, %llu migrates), %llu resyncs, %llu lifetime "
+		 "writes (%llu errors), %llu soft and %llu hard expires sent, %llu map errors",
 		 what, (unsigned long long)st.sas, (unsigned long long)st.sas_mapped,
 		 (unsigned long long)st.policies, (unsigned long long)st.selectors,
 		 (unsigned long long)st.msgs, (unsigned long long)st.bad_msgs,
+		 (unsigned long long)st.migrates,
 		 (unsigned long long)st.resyncs, (unsigned long long)st.mirror_writes,
 		 (unsigned long long)st.mirror_errors, (unsigned long long)st.expires_soft,
 		 (unsigned long long)st.expires_hard, (unsigned long long)st.map_errors);
@@ -380,6 +381,11 @@ int xoffd_run(const struct xoffd_opts *o)
 			} else if (err) {
 				fail("XFRM event", err);
 				err = xoffd_resync(s, n);	/* a map update failed: repair */
+			} else if (xsync_resync_wanted(s)) {
+				/* MIGRATE: SAs moved, and only a dump shows them. Right away,
+				 * once for every MIGRATE this drain took: those that come
+				 * during the dump wait in the socket for the next drain. */
+				err = xoffd_resync(s, n);
 			}
 			if (!err)	/* the heartbeat tells only of syncs that worked */
 				hb.last_sync_ns = mono_ns();
