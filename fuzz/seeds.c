@@ -113,6 +113,37 @@ int main(int argc, char **argv)
 		um->new_sport = htons(4501);
 		put("mapping", nlh);
 	}
+	/* MIGRATE as the kernel announces libreswan's MOBIKE move (one entry) and a Mobile
+	 * IPv6 one (two entries, KMADDRESS, ESP-in-UDP); a request's single array; 7.2's
+	 * MIGRATE_STATE. */
+	{
+		struct xmsg_migrate mg = {
+			.sel_src = "10.1.0.0", .prefix_s = 24, .sel_dst = "10.2.0.0", .prefix_d = 24,
+			.dir = XFRM_POLICY_IN, .n = 1,
+			.m = { { .old_src = "198.51.100.2", .old_dst = "192.0.2.2",
+				 .new_src = "203.0.113.2", .new_dst = "192.0.2.2",
+				 .mode = XFRM_MODE_TUNNEL, .reqid = 1 } },
+		};
+
+		put("migrate-0", xmsg_migrate(buf, &mg));
+		mg = (struct xmsg_migrate){
+			.family = AF_INET6, .sel_src = "2001:db8:a::", .prefix_s = 64,
+			.sel_dst = "2001:db8:b::", .prefix_d = 64, .dir = XFRM_POLICY_OUT,
+			.kmaddress = true, .encap = UDP_ENCAP_ESPINUDP, .sport = 4500, .dport = 4500,
+			.n = 2,
+			.m = { { .old_src = "2001:db8::1", .old_dst = "2001:db8::2",
+				 .new_src = "2001:db8:9::1", .new_dst = "2001:db8::2",
+				 .mode = XFRM_MODE_TUNNEL, .reqid = 5 },
+			       { .old_src = "2001:db8::1", .old_dst = "2001:db8::2",
+				 .new_src = "2001:db8:9::1", .new_dst = "2001:db8::2",
+				 .proto = IPPROTO_AH, .mode = XFRM_MODE_TRANSPORT } },
+		};
+		put("migrate-1", xmsg_migrate(buf, &mg));
+		mg.request = true;
+		put("migrate-2", xmsg_migrate(buf, &mg));
+		put("migrate-state-0", xmsg_migrate_state(buf, &sas[3], "192.0.2.18",
+							  "198.51.100.9"));
+	}
 	snprintf(name, sizeof(name), "%s/stream", dir);
 	f = fopen(name, "w");
 	if (!f || fwrite(stream, 1, stream_len, f) != stream_len || fclose(f)) {

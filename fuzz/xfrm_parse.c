@@ -71,6 +71,13 @@ static void one(const struct nlmsghdr *nlh)
 		check(m.pol.ntmpl <= XFRM_TMPL_MAX);
 		check(m.pol.dir <= XFRM_POLICY_FWD);
 		break;
+	case XFRM_EV_MIGRATE:
+		check(m.mig.n >= 1 && m.mig.n <= XFRM_TMPL_MAX);
+		check(m.mig.dir <= XFRM_POLICY_FWD || m.mig.dir == 0xff);
+		for (unsigned int i = 0; i < m.mig.n; i++)
+			check(xfrm_addr_len(m.mig.m[i].old_family) &&
+			      xfrm_addr_len(m.mig.m[i].new_family));
+		break;
 	default:
 		break;
 	}

@@ -20,10 +20,12 @@
 #include <bpf/bpf.h>
 #include "xoff/abi.h"
 #include "bpffs.h"
+#include "xmsg.h"
 
 static char dir[64];		/* bpffs mount point */
 static char logf[64];
 static bool mounted;
+static pid_t last;		/* the daemon started last, killed at teardown if it runs */
 
 static void dsetup(void)
 {
@@ -39,6 +41,12 @@ static void dteardown(void)
 	char lock[96];
 	struct stat st;
 
+	/* A test that failed half way leaves its daemon: it would keep the namespace, and the
+	 * test runner's output pipe, open. (Only a child not yet reaped is signalled.) */
+	if (last > 0 && waitpid(last, NULL, WNOHANG) == 0) {
+		kill(last, SIGKILL);
+		waitpid(last, NULL, 0);
+	}
 	/* The daemon's lock file of this (now dying) namespace. */
 	if (!stat("/proc/self/ns/net", &st)) {
 		snprintf(lock, sizeof(lock), "/run/xoff/daemon-netns-%llu.lock",
@@ -68,6 +76,7 @@ static pid_t start(void)
 		      "log-level", "debug", (char *)NULL);
 		_exit(127);
 	}
+	last = pid;
 	return pid;
 }
 
@@ -148,5 +157,35 @@ Test(daemon, lifecycle)
 	cr_assert(wait_log("maps unpinned", 1));
 	snprintf(path, sizeof(path), "%s/xoff", dir);
 	cr_assert_neq(stat(path, &st), 0, "%s must be gone", path);
+	cr_assert_eq(system("ip xfrm policy flush"), 0);
+}
+
+/* A MIGRATE (libreswan's request for a tunnel whose peer moved) reaches the daemon: it
+ * logs the move and resyncs at once (no SA or policy event would tell it). */
+Test(daemon, migrate_resyncs)
+{
+	char b[XMSG_BUF] __attribute__((aligned(8)));
+	struct xmsg_migrate mg = {
+		.sel_src = "10.1.0.0", .prefix_s = 24, .sel_dst = "10.2.0.0", .prefix_d = 24,
+		.dir = XFRM_POLICY_OUT, .request = true, .n = 1,
+		.m = { { .old_src = "192.0.2.1", .old_dst = "192.0.2.2", .new_src = "192.0.2.1",
+			 .new_dst = "192.0.2.22", .mode = XFRM_MODE_TUNNEL, .reqid = 7 } },
+	};
+	pid_t d;
+	int err;
+
+	d = start();
+	cr_assert(wait_log("started:", 1), "the daemon did not start");
+	cr_assert_eq(system("ip xfrm policy add src 10.1.0.0/24 dst 10.2.0.0/24 dir out tmpl "
+			    "src 192.0.2.1 dst 192.0.2.2 proto esp mode tunnel reqid 7"), 0);
+	err = xmsg_request(xmsg_migrate(b, &mg));
+	cr_assert_eq(err, 0, "MIGRATE: %s", strerror(-err));
+	cr_assert(wait_log("XFRM migrate (policy out 10.1.0.0/24 -> 10.2.0.0/24): proto 50 mode 1 "
+			   "reqid 7 192.0.2.1 -> 192.0.2.2 now 192.0.2.1 -> 192.0.2.22", 1),
+		  "the MIGRATE was not logged");
+	kill(d, SIGUSR1);
+	cr_assert(wait_log("1 migrates), 2 resyncs", 1), "no resync after the MIGRATE");
+	kill(d, SIGTERM);
+	cr_assert_eq(wait_exit(d), 0, "SIGTERM: clean exit");
 	cr_assert_eq(system("ip xfrm policy flush"), 0);
 }

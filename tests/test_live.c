@@ -18,6 +18,7 @@
 #include "daemon.h"
 #include "nl.h"
 #include "sync.h"
+#include "xmsg.h"
 
 static struct xoff *x;
 static struct xsync *s;
@@ -293,4 +294,184 @@ Test(live, requests_on_real_sa)
 	cr_assert_eq(xnl_kops.expire(n, &sa, true), 0, "hard EXPIRE: %s", xnl_extack(n));
 	err = xnl_kops.getae(n, &sa, &cur);
 	cr_assert(err == -ESRCH || err == -ENOENT, "after a hard expire: %s", strerror(-err));
+}
+
+/* ---- MIGRATE ---- */
+
+struct mig_seen {
+	struct xsync		*s;
+	unsigned int		n;		/* MIGRATEs taken */
+	struct xfrm_migrate_msg	last;
+	unsigned int		last_attrs;	/* its XFRMA_MIGRATE attributes */
+};
+
+/* As the daemon's feed, and the announcements kept as parsed. */
+static int feed_mig(const struct nlmsghdr *nlh, void *ctx)
+{
+	struct mig_seen *ms = ctx;
+	struct xfrm_msg m;
+	const char *why;
+
+	if (nlh->nlmsg_type == XFRM_MSG_MIGRATE) {
+		const struct nlattr *a;
+
+		cr_assert_eq(xfrm_parse(nlh, &m, &why), 0, "the kernel's MIGRATE rejected: %s", why);
+		ms->last = m.mig;
+		ms->n++;
+		ms->last_attrs = 0;
+		mnl_attr_for_each(a, nlh, sizeof(struct xfrm_userpolicy_id))
+			ms->last_attrs += mnl_attr_get_type(a) == XFRMA_MIGRATE;
+	}
+	return xsync_msg(ms->s, nlh);
+}
+
+/* The request libreswan's migrate_xfrm_sa() sends: the policy's selector and direction,
+ * one XFRMA_MIGRATE array (of @n entries here), NLM_F_ACK. */
+static int migrate_req(__u8 dir, const char *sel_src, const char *sel_dst,
+		       const struct xmsg_move *m, unsigned int n)
+{
+	char b[XMSG_BUF] __attribute__((aligned(8)));
+	struct xmsg_migrate mg = { .sel_src = sel_src, .prefix_s = 24, .sel_dst = sel_dst,
+				   .prefix_d = 24, .dir = dir, .request = true, .n = n };
+
+	memcpy(mg.m, m, n * sizeof(*m));
+	return xmsg_request(xmsg_migrate(b, &mg));
+}
+
+struct tmpl_find {
+	__u8 dir;
+	const char *src, *dst;
+	unsigned int found;
+};
+
+static int tmpl_cb(const struct xfrm_pol *p, void *ctx)
+{
+	struct tmpl_find *f = ctx;
+	xfrm_address_t src, dst;
+	unsigned int i;
+
+	xmsg_addr(AF_INET, f->src, &src);
+	xmsg_addr(AF_INET, f->dst, &dst);
+	for (i = 0; i < p->ntmpl && p->dir == f->dir; i++)
+		f->found += !memcmp(&p->tmpl[i].saddr, &src, 4) && !memcmp(&p->tmpl[i].daddr, &dst, 4);
+	return 0;
+}
+
+static unsigned int templates(__u8 dir, const char *src, const char *dst)
+{
+	struct tmpl_find f = { .dir = dir, .src = src, .dst = dst };
+
+	xsync_pol_foreach(s, tmpl_cb, &f);
+	return f.found;
+}
+
+static bool sa_view(const char *dst, __u32 spi, struct xsync_sa_view *v)
+{
+	struct xfrm_sa id = { .family = AF_INET, .proto = IPPROTO_ESP, .spi = htonl(spi) };
+
+	inet_pton(AF_INET, dst, &id.daddr);
+	return !xsync_sa_get(s, &id, v);
+}
+
+/*
+ * Our address moves from 192.0.2.1 to 192.0.2.11, as MOBIKE makes libreswan move a tunnel:
+ * one MIGRATE request per policy direction. The kernel rewrites the policies' templates
+ * and (where it has ESP: the VM) clones the SAs, with no SA or policy event; it announces
+ * each move on XFRMNLGRP_MIGRATE, one XFRMA_MIGRATE attribute per entry (the in policy
+ * has two templates, ESP and AH: two entries). Taken as the daemon takes them, they ask
+ * for a resync, after which the shadow holds the new templates and the clones, each with
+ * its original's slot and CPU.
+ */
+Test(live, migrate_follows)
+{
+	struct xmsg_move out = { .old_src = "192.0.2.1", .old_dst = "192.0.2.2",
+				 .new_src = "192.0.2.11", .new_dst = "192.0.2.2",
+				 .mode = XFRM_MODE_TUNNEL, .reqid = 7 };
+	struct xmsg_move in[2] = {
+		{ .old_src = "192.0.2.2", .old_dst = "192.0.2.1", .new_src = "192.0.2.2",
+		  .new_dst = "192.0.2.11", .mode = XFRM_MODE_TUNNEL, .reqid = 7 },
+		{ .old_src = "192.0.2.2", .old_dst = "192.0.2.1", .new_src = "192.0.2.2",
+		  .new_dst = "192.0.2.11", .proto = IPPROTO_AH, .mode = XFRM_MODE_TUNNEL,
+		  .reqid = 8 },
+	};
+	struct xsync_sa_view vin0, vout0, v;
+	struct mig_seen seen = { 0 };
+	struct xsync_stats st;
+	bool esp;
+	__u64 t;
+	int err;
+
+	live_start(0);
+	seen.s = s;
+	sh("ip xfrm policy add src 10.1.0.0/24 dst 10.2.0.0/24 dir out "
+	   "tmpl src 192.0.2.1 dst 192.0.2.2 proto esp mode tunnel reqid 7");
+	sh("ip xfrm policy add src 10.2.0.0/24 dst 10.1.0.0/24 dir in "
+	   "tmpl src 192.0.2.2 dst 192.0.2.1 proto esp mode tunnel reqid 7 "
+	   "tmpl src 192.0.2.2 dst 192.0.2.1 proto ah mode tunnel reqid 8");
+	esp = !system("ip xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x701 reqid 7 "
+		      "mode tunnel aead 'rfc4106(gcm(aes))' 0x0102030405060708090a0b0c0d0e0f1011121314 "
+		      "128 2>/dev/null") &&
+	      !system("ip xfrm state add src 192.0.2.2 dst 192.0.2.1 proto esp spi 0x702 reqid 7 "
+		      "mode tunnel aead 'rfc4106(gcm(aes))' 0x0102030405060708090a0b0c0d0e0f1011121315 "
+		      "128 2>/dev/null");
+	if (!esp)
+		fprintf(stderr, "live: no ESP in this kernel: MIGRATE of policies only (the VM "
+			"moves SAs too)\n");
+	t = now_us();
+	do {
+		struct pollfd p = { .fd = xnl_event_fd(n), .events = POLLIN };
+
+		poll(&p, 1, 10);
+		cr_assert_eq(xnl_events(n, feed, s), 0);
+		xsync_get_stats(s, &st);
+	} while ((st.policies != 2 || (esp && st.sas_mapped != 2)) && now_us() - t < 1000000);
+	cr_assert_eq(st.policies, 2);
+	if (esp) {
+		cr_assert_eq(st.sas_mapped, 2);
+		cr_assert(sa_view("192.0.2.1", 0x702, &vin0) && vin0.mapped);
+		cr_assert(sa_view("192.0.2.2", 0x701, &vout0) && vout0.mapped);
+	}
+
+	t = now_us();
+	err = migrate_req(XFRM_POLICY_OUT, "10.1.0.0", "10.2.0.0", &out, 1);
+	cr_assert_eq(err, 0, "MIGRATE out: %s", strerror(-err));
+	err = migrate_req(XFRM_POLICY_IN, "10.2.0.0", "10.1.0.0", in, 2);
+	cr_assert_eq(err, 0, "MIGRATE in: %s", strerror(-err));
+	while (seen.n < 2 && now_us() - t < 1000000) {
+		struct pollfd p = { .fd = xnl_event_fd(n), .events = POLLIN };
+
+		poll(&p, 1, 10);
+		cr_assert_eq(xnl_events(n, feed_mig, &seen), 0);
+	}
+	cr_assert_eq(seen.n, 2, "%u MIGRATE announcements, 2 requests", seen.n);
+	cr_expect_eq(seen.last.dir, XFRM_POLICY_IN);
+	cr_expect_eq(seen.last.sel.prefixlen_d, 24);
+	cr_assert_eq(seen.last.n, 2, "the kernel announced %u entries of 2", seen.last.n);
+	cr_expect_eq(seen.last_attrs, 2, "build_migrate() puts one XFRMA_MIGRATE per entry");
+	cr_expect_eq(seen.last.m[1].proto, IPPROTO_AH);
+	cr_expect_eq(seen.last.m[1].reqid, 8);
+	cr_assert(xsync_resync_wanted(s), "MIGRATEs taken without asking for a resync");
+	cr_assert_eq(xoffd_resync(s, n), 0);
+	fprintf(stderr, "live: MIGRATE out and in, announced, taken and resynced in %llu us\n",
+		(unsigned long long)(now_us() - t));
+
+	cr_expect_eq(templates(XFRM_POLICY_OUT, "192.0.2.11", "192.0.2.2"), 1,
+		     "the out template did not move");
+	cr_expect_eq(templates(XFRM_POLICY_IN, "192.0.2.2", "192.0.2.11"), 2,
+		     "the in templates did not move");
+	cr_expect_eq(templates(XFRM_POLICY_IN, "192.0.2.2", "192.0.2.1"), 0);
+	if (!esp)
+		return;
+	cr_expect_not(sa_view("192.0.2.1", 0x702, &v), "the original inbound SA is still known");
+	cr_assert(sa_view("192.0.2.11", 0x702, &v), "the inbound SA's clone is not known");
+	cr_expect(v.mapped);
+	cr_expect_eq(v.val.slot, vin0.val.slot, "slot %u -> %u", vin0.val.slot, v.val.slot);
+	cr_expect_eq(v.val.cpu, vin0.val.cpu, "CPU %u -> %u", vin0.val.cpu, v.val.cpu);
+	cr_expect_eq(v.x.curlft.add_time, vin0.x.curlft.add_time);
+	cr_assert(sa_view("192.0.2.2", 0x701, &v), "the outbound SA is not known");
+	cr_expect_eq(v.val.slot, vout0.val.slot);
+	xsync_get_stats(s, &st);
+	cr_expect_eq(st.sas_mapped, 2);
+	cr_expect_eq(st.quarantined, 0);
+	sh("ip xfrm state flush");
 }

@@ -1289,6 +1289,103 @@ Test(mirror, quarantine_sa_gone_skipped, .init = mirror_init, .fini = mirror_fin
 	quarantine(false);
 }
 
+/* ---- MIGRATE ---- */
+
+/* The kernel moves @o to @new_src -> @new_dst (xfrm_state_migrate(): a clone with the
+ * SPI and curlft, the original deleted; @drop_offload: as 6.1 and 6.12 do), announces it,
+ * and the resync that follows shows the clone, returned (its description in @c). */
+static struct xfrm_sa migrate(const struct xmsg_sa *o, struct xmsg_sa *c, const char *new_src,
+			      const char *new_dst, bool drop_offload)
+{
+	char buf[XMSG_BUF];
+	struct xmsg_migrate mg = {
+		.dir = XFRM_POLICY_OUT, .n = 1,
+		.m = { { .old_src = o->src, .old_dst = o->dst, .new_src = new_src,
+			 .new_dst = new_dst, .mode = o->mode, .reqid = o->reqid } },
+	};
+	struct xfrm_sa old, x;
+	struct fk_sa *k;
+	int err;
+
+	*c = *o;
+	c->src = new_src;
+	c->dst = new_dst;
+	if (drop_offload)
+		c->offload_ifindex = c->offload_flags = 0;
+	old = parse_sa(xmsg_newsa(buf, XFRM_MSG_NEWSA, o));
+	k = fk_find(&old);
+	cr_assert_not_null(k);
+	x = parse_sa(xmsg_newsa(buf, XFRM_MSG_NEWSA, c));
+	x.curlft = k->cur;
+	k->present = false;
+	fk_add(&x);
+	err = xsync_msg(ms, xmsg_migrate(buf, &mg));
+	cr_assert_eq(err, 0, "MIGRATE: %s", strerror(-err));
+	resync(c);
+	return x;
+}
+
+/* An SA xoff writes moves between two sweeps: the clone goes on in the same slot, so the
+ * counts not yet written at the move reach the clone, once, and so does what follows. */
+Test(mirror, migrate_written_counts_go_on, .init = mirror_init, .fini = mirror_fini)
+{
+	struct xmsg_sa c;
+	struct xfrm_sa x, xc;
+	__u32 slot;
+
+	start(XMIRROR_ON);
+	x = sa_add(&sa_sw);
+	slot = slot_of(&x);
+	idle_sweep();
+	traffic(slot, 7, 700);
+	sweep(NOW);
+	expect_kernel(&x, 107, 10700, "before the move");
+	traffic(slot, 3, 300);		/* not swept when the kernel moves the SA */
+	xc = migrate(&sa_sw, &c, "198.51.100.1", "192.0.2.77", false);
+	cr_expect_eq(slot_of(&xc), slot, "the clone has another slot");
+	cr_expect_eq(stats().quarantined, 0);
+	sweep(NOW + 1);
+	cr_expect_eq(decision(slot), XOFF_DECIDE_WRITE);
+	expect_kernel(&xc, 110, 11000, "the clone, first sweep");
+	traffic(slot, 5, 500);
+	sweep(NOW + 2);
+	expect_kernel(&xc, 115, 11500, "the clone, second sweep");
+	cr_expect_eq(mstats().errors, 0);
+	cr_expect_eq(view(&xc).mirror.written_packets, 15);
+}
+
+/* A packet-offload SA xoff writes loses its offload in the move (6.1, 6.12): the clone
+ * keeps the slot, the counts of the time xoff wrote reach it once, and from then on the
+ * kernel counts it (what follows is never written). */
+Test(mirror, migrate_dropping_offload_writes_last_counts, .init = mirror_init,
+     .fini = mirror_fini)
+{
+	struct xmsg_sa c;
+	struct xfrm_sa x, xc;
+	__u32 slot;
+
+	start_cfg(XMIRROR_AUTO, false);
+	cr_assert_eq(xmirror_set_mode(mm, OFFLOAD_DEV, XMIRROR_ON), 0);
+	x = sa_add(&sa_pkt);
+	slot = slot_of(&x);
+	idle_sweep();
+	cr_expect_eq(decision(slot), XOFF_DECIDE_WRITE);
+	traffic(slot, 5, 500);
+	sweep(NOW);
+	expect_kernel(&x, 105, 10500, "before the move");
+	traffic(slot, 3, 300);
+	xc = migrate(&sa_pkt, &c, "192.0.2.1", "198.51.100.8", true);
+	cr_expect_eq(slot_of(&xc), slot, "the clone lost its slot");
+	sweep(NOW + 1);
+	cr_expect_eq(decision(slot), XOFF_DECIDE_KERNEL);
+	expect_kernel(&xc, 108, 10800, "the last written counts reach the clone");
+	cr_expect(xfrm_sa_same(&fk.newae_sa, &xc), "the last counts went elsewhere");
+	traffic(slot, 4, 400);		/* the kernel's now: never written */
+	sweep(NOW + 2);
+	sweep(NOW + 3);
+	expect_kernel(&xc, 108, 10800, "the kernel's own traffic written");
+}
+
 /* ---- Restarts over pinned maps ---- */
 
 Test(mirror, restart_no_loss_no_double_count, .init = pin_init, .fini = mirror_fini)

@@ -1986,6 +1986,229 @@ Test(sync, bad_msg, .init = setup, .fini = teardown)
 	cr_expect_eq(stats().map_errors, 0);
 }
 
+/* ---- MIGRATE ---- */
+
+/* The MIGRATE libreswan sends for a tunnel (one entry, its reqid) moving @o, an SA the
+ * shadow knows, to @new_src -> @new_dst; fed as the kernel announces it. */
+static struct nlmsghdr *migrate_msg(const struct xmsg_sa *o, __u8 dir, const char *new_src,
+				    const char *new_dst)
+{
+	struct xmsg_migrate mg = {
+		.family = family_of(o), .dir = dir, .n = 1,
+		.sel_src = family_of(o) == AF_INET ? "10.1.0.0" : "fd01::",
+		.sel_dst = family_of(o) == AF_INET ? "10.2.0.0" : "fd02::",
+		.prefix_s = 16, .prefix_d = 16,
+		.m = { { .old_src = o->src, .old_dst = o->dst, .new_src = new_src,
+			 .new_dst = new_dst, .mode = o->mode, .reqid = o->reqid } },
+	};
+
+	return xmsg_migrate(buf, &mg);
+}
+
+/* What the kernel's dump shows after the move: @o's clone under the new addresses
+ * (xfrm_state_clone(): same SPI, algorithms and curlft). */
+static struct xmsg_sa moved(const struct xmsg_sa *o, const char *new_src, const char *new_dst)
+{
+	struct xmsg_sa c = *o;
+
+	c.src = new_src;
+	c.dst = new_dst;
+	return c;
+}
+
+/* A resync whose dump shows @o[0..n). */
+static void resync_with(const struct xmsg_sa *o, unsigned int n)
+{
+	unsigned int i;
+
+	xsync_resync_begin(s);
+	for (i = 0; i < n; i++)
+		sa_add(&o[i]);
+	cr_assert_eq(xsync_resync_end(s), 0, "resync: %s", last_log);
+}
+
+/* Our address moves (MOBIKE): the inbound SA's destination, part of its map key, changes.
+ * The MIGRATE changes nothing itself; the resync it asks for puts the clone in the map
+ * under the new key with the original's whole entry (slot, CPU, sizes), the old key goes,
+ * and the CPUs stay balanced. */
+Test(sync, migrate_local_move_keeps_slot_and_cpu, .init = setup_cpus, .fini = teardown)
+{
+	struct sa_ent before[MAX_SAS + 1];
+	struct xmsg_sa o[6], now[6];
+	struct xoff_sa v0, v;
+	unsigned int i, n;
+
+	for (i = 0; i < 4; i++) {
+		o[i] = sa_in(i);
+		o[i].reqid = 10 + i;	/* other tunnels between the same two addresses */
+	}
+	o[4] = sa_out(4);
+	o[5] = sa_in(5);
+	o[5].src = "198.51.100.5";	/* another peer's tunnel: not moved */
+	o[5].reqid = 5;
+	for (i = 0; i < 6; i++)
+		sa_add(&o[i]);
+	n = sa_dump(x, before, MAX_SAS + 1);
+	v0 = sa_map(&o[1]);
+
+	nwarn = 0;
+	feed(migrate_msg(&o[1], XFRM_POLICY_IN, "198.51.100.1", "192.0.2.77"));
+	cr_expect_eq(stats().migrates, 1);
+	cr_expect(xsync_resync_wanted(s), "a MIGRATE must ask for a resync");
+	cr_expect_neq(strstr(last_log, "XFRM migrate (policy in 10.1.0.0/16 -> 10.2.0.0/16)"),
+		      NULL, "log: %s", last_log);
+	cr_expect_neq(strstr(last_log, "198.51.100.1 -> 192.0.2.1 now 198.51.100.1 -> "
+			     "192.0.2.77"), NULL, "log: %s", last_log);
+	cr_expect_neq(strstr(last_log, "192.0.2.1 spi 0x00001001"), NULL, "log: %s", last_log);
+	cr_expect_eq(nwarn, 0);
+	expect_exactly(before, n, o, 6);	/* nothing moves before the dump shows it */
+
+	/* The kernel moved the first SA of those addresses and reqid: o[1]. */
+	for (i = 0; i < 6; i++)
+		now[i] = o[i];
+	now[1] = moved(&o[1], "198.51.100.1", "192.0.2.77");
+	resync_with(now, 6);
+	cr_expect_not(xsync_resync_wanted(s));
+	sa_absent(&o[1]);
+	v = sa_map(&now[1]);
+	cr_expect_arr_eq(&v, &v0, sizeof(v), "the moved SA's entry changed (slot %u -> %u, "
+			 "cpu %u -> %u)", v0.slot, v.slot, v0.cpu, v.cpu);
+	cr_expect_eq(stats().quarantined, 0, "the slot went to quarantine, not to the clone");
+	cr_expect_eq(stats().sas, 6);
+	cr_expect_eq(stats().sas_mapped, 6);
+	for (i = 0; i < 6; i++)
+		if (i != 1)
+			expect_entry(&o[i], &sa_find(before, n, &o[i])->v, "another SA's entry");
+	/* Load accounting: each new inbound SA goes to the CPU with fewer of them. */
+	for (i = 10; i < 14 && cfg.ncpus == 2; i++) {
+		struct xmsg_sa a = sa_in(i);
+		struct sa_ent d[MAX_SAS + 1];
+		unsigned int m = sa_dump(x, d, MAX_SAS + 1), j, c[2] = { 0 };
+
+		for (j = 0; j < m; j++)
+			if (d[j].v.dir == XOFF_DIR_IN)
+				c[d[j].v.cpu]++;
+		sa_add(&a);
+		if (c[0] != c[1])
+			cr_expect_eq(sa_map(&a).cpu, c[0] < c[1] ? 0 : 1, "inbound SAs: %u on CPU 0, "
+				     "%u on CPU 1, the new one went to the busier", c[0], c[1]);
+	}
+}
+
+/* The peer moves to another IPv6 address: our outbound SA's key changes (slot kept), the
+ * inbound SA's source changes within its key (updated in place); the XFRMA_MIGRATE
+ * entries come as two attributes of one message. */
+Test(sync, migrate_peer_move_v6, .init = setup_queues, .fini = teardown)
+{
+	struct xmsg_sa in = { .family = AF_INET6, .dst = "2001:db8:1::1", .src = "2001:db8:5::1",
+			      .spi = 0x61, .mode = XFRM_MODE_TUNNEL, .reqid = 6, GCM,
+			      .add_time = T0 };
+	struct xmsg_sa out = { .family = AF_INET6, .dst = "2001:db8:5::1", .src = "2001:db8:1::1",
+			       .spi = 0x62, .mode = XFRM_MODE_TUNNEL, .reqid = 6, GCM,
+			       .add_time = T0 + 1 };
+	struct xmsg_migrate mg = {
+		.family = AF_INET6, .sel_src = "fd01::", .prefix_s = 64, .sel_dst = "fd02::",
+		.prefix_d = 64, .dir = XFRM_POLICY_OUT, .n = 2,
+		.m = { { .old_src = "2001:db8:1::1", .old_dst = "2001:db8:5::1",
+			 .new_src = "2001:db8:1::1", .new_dst = "2001:db8:6::1",
+			 .mode = XFRM_MODE_TUNNEL, .reqid = 6 },
+		       { .old_src = "2001:db8:5::1", .old_dst = "2001:db8:1::1",
+			 .new_src = "2001:db8:6::1", .new_dst = "2001:db8:1::1",
+			 .mode = XFRM_MODE_TUNNEL, .reqid = 6 } },
+	};
+	struct xmsg_sa now[2];
+	struct xoff_sa vin, vout, v;
+
+	sa_add(&in);
+	sa_add(&out);
+	vin = sa_map(&in);
+	vout = sa_map(&out);
+	cr_assert_neq(vout.queue, XOFF_QUEUE_NONE, "outbound SA without a TX queue");
+	feed(xmsg_migrate(buf, &mg));
+	now[0] = moved(&in, "2001:db8:6::1", "2001:db8:1::1");
+	now[1] = moved(&out, "2001:db8:1::1", "2001:db8:6::1");
+	resync_with(now, 2);
+	expect_entry(&now[0], &vin, "inbound SA, same key");
+	{
+		struct xsync_sa_view vw = view(&now[0]);
+		xfrm_address_t want;
+
+		xmsg_addr(AF_INET6, "2001:db8:6::1", &want);
+		cr_expect_arr_eq(&vw.x.saddr, &want, sizeof(want),
+				 "inbound SA's source not updated");
+	}
+	sa_absent(&out);
+	v = sa_map(&now[1]);
+	cr_expect_arr_eq(&v, &vout, sizeof(v), "the moved outbound SA's entry changed (slot "
+			 "%u -> %u, queue %u -> %u)", vout.slot, v.slot, vout.queue, v.queue);
+	cr_expect_eq(stats().quarantined, 0);
+	cr_expect_eq(sa_count(), 2);
+}
+
+/* Not a clone: a new SA at the new addresses with the SPI but another add_time (deleted
+ * and added again), and the clone of an SA the dump still shows: each starts over. */
+Test(sync, migrate_not_a_clone, .init = setup, .fini = teardown)
+{
+	struct xmsg_sa a = sa_in(1), b = sa_in(2), now[3];
+	struct xoff_sa va, vb;
+
+	b.src = "198.51.100.2";
+	sa_add(&a);
+	sa_add(&b);
+	va = sa_map(&a);
+	vb = sa_map(&b);
+	feed(migrate_msg(&a, XFRM_POLICY_IN, "198.51.100.1", "192.0.2.77"));
+	feed(migrate_msg(&b, XFRM_POLICY_IN, "198.51.100.2", "192.0.2.78"));
+	now[0] = moved(&a, "198.51.100.1", "192.0.2.77");
+	now[0].add_time++;
+	now[1] = b;
+	now[2] = moved(&b, "198.51.100.2", "192.0.2.78");
+	resync_with(now, 3);
+	sa_absent(&a);
+	cr_expect_neq(sa_map(&now[0]).slot, va.slot, "another instance took the slot");
+	cr_expect_eq(stats().quarantined, 1);
+	cr_expect_eq(sa_map(&b).slot, vb.slot);
+	cr_expect_neq(sa_map(&now[2]).slot, vb.slot);
+}
+
+/* A MIGRATE the parser rejects changes nothing and asks for nothing. */
+Test(sync, migrate_bad, .init = setup, .fini = teardown)
+{
+	struct xmsg_sa a = sa_in(1);
+	struct nlmsghdr *nlh;
+
+	sa_add(&a);
+	nlh = migrate_msg(&a, XFRM_POLICY_IN, "198.51.100.1", "192.0.2.77");
+	((struct xfrm_userpolicy_id *)mnl_nlmsg_get_payload(nlh))->dir = 7;
+	cr_expect_eq(xsync_msg(s, nlh), -EBADMSG);
+	cr_expect_neq(strstr(last_log, "rejected: unknown policy direction"), NULL, "log: %s",
+		      last_log);
+	cr_expect_not(xsync_resync_wanted(s));
+	cr_expect_eq(stats().migrates, 0);
+	cr_expect_eq(stats().bad_msgs, 1);
+}
+
+/* 7.2's MIGRATE_STATE names the SA by SPI and mark. */
+Test(sync, migrate_state_by_spi, .init = setup_cpus, .fini = teardown)
+{
+	struct xmsg_sa a = sa_in(1), c;
+	struct xoff_sa va;
+
+	a.mark = true;
+	a.mark_v = 3;
+	a.mark_m = 0xf;
+	sa_add(&a);
+	va = sa_map(&a);
+	feed(xmsg_migrate_state(buf, &a, "198.51.100.9", "192.0.2.99"));
+	cr_expect(xsync_resync_wanted(s));
+	cr_expect_neq(strstr(last_log, "XFRM migrate of 192.0.2.1 spi 0x00001001 proto 50: now "
+			     "198.51.100.9 -> 192.0.2.99: known here"), NULL, "log: %s", last_log);
+	c = moved(&a, "198.51.100.9", "192.0.2.99");
+	resync_with(&c, 1);
+	expect_entry(&c, &va, "moved by SPI");
+	sa_absent(&a);
+}
+
 /* ---- Slots ---- */
 
 Test(sync, slot_exhaustion, .init = setup4, .fini = teardown)

@@ -755,6 +755,8 @@ ParameterizedTestParameters(xfrm, message_shorter_than_header)
 		{ XFRM_MSG_POLEXPIRE, sizeof(struct xfrm_user_polexpire) },
 		{ XFRM_MSG_MAPPING, sizeof(struct xfrm_user_mapping) },
 		{ XFRM_MSG_NEWAE, sizeof(struct xfrm_aevent_id) },
+		{ XFRM_MSG_MIGRATE, sizeof(struct xfrm_userpolicy_id) },
+		{ XOFF_XFRM_MSG_MIGRATE_STATE, sizeof(struct xoff_xfrm_user_migrate_state) },
 	};
 
 	return cr_make_param_array(struct short_case, cases, ARRAY_SIZE(cases));
@@ -824,9 +826,9 @@ Test(xfrm, unknown_message_types)
 {
 	static const __u16 types[] = {
 		NLMSG_NOOP, NLMSG_ERROR, NLMSG_DONE, XFRM_MSG_GETSA, XFRM_MSG_ALLOCSPI,
-		XFRM_MSG_GETPOLICY, XFRM_MSG_GETAE, XFRM_MSG_REPORT, XFRM_MSG_MIGRATE,
+		XFRM_MSG_GETPOLICY, XFRM_MSG_GETAE, XFRM_MSG_REPORT,
 		XFRM_MSG_NEWSADINFO, XFRM_MSG_GETSADINFO, XFRM_MSG_NEWSPDINFO,
-		XFRM_MSG_GETSPDINFO, XFRM_MSG_MAX + 1, 0xffff,
+		XFRM_MSG_GETSPDINFO, XOFF_XFRM_MSG_MIGRATE_STATE + 1, 0xffff,
 	};
 	char buf[XMSG_BUF];
 	struct nlmsghdr *nlh;
@@ -1768,6 +1770,280 @@ Test(xfrm, newae)
 	nlh = newae_msg(buf, AF_INET, "192.0.2.7", 0x78, &ltime);
 	((struct xfrm_aevent_id *)mnl_nlmsg_get_payload(nlh))->sa_id.family = AF_UNIX;
 	parse_bad(nlh, "family");
+}
+
+/* ---- MIGRATE ---- */
+
+/* What libreswan's migrate_xfrm_sa() asks for when the peer moves (MOBIKE): one entry,
+ * the tunnel's selector and direction; the kernel announces it with POLICY_TYPE. */
+static const struct xmsg_migrate mig_v4 = {
+	.sel_src = "10.1.0.0", .prefix_s = 24, .sel_dst = "10.2.0.0", .prefix_d = 24,
+	.dir = XFRM_POLICY_OUT, .n = 1,
+	.m = { { .old_src = "192.0.2.1", .old_dst = "198.51.100.1", .new_src = "192.0.2.1",
+		 .new_dst = "203.0.113.7", .mode = XFRM_MODE_TUNNEL, .reqid = 16389 } },
+};
+
+/* Mobile IPv6 style: two entries, the key manager's addresses, ESP-in-UDP. */
+static const struct xmsg_migrate mig_v6 = {
+	.family = AF_INET6, .sel_src = "2001:db8:a::", .prefix_s = 64, .sel_dst = "::",
+	.dir = XFRM_POLICY_IN, .kmaddress = true, .encap = UDP_ENCAP_ESPINUDP, .sport = 4500,
+	.dport = 4501, .n = 2,
+	.m = { { .old_src = "2001:db8::2", .old_dst = "2001:db8::1", .new_src = "2001:db8:9::2",
+		 .new_dst = "2001:db8::1", .mode = XFRM_MODE_TUNNEL, .reqid = 7 },
+	       { .old_src = "2001:db8::2", .old_dst = "2001:db8::1", .new_src = "2001:db8:9::2",
+		 .new_dst = "2001:db8::1", .proto = IPPROTO_AH, .mode = XFRM_MODE_TRANSPORT } },
+};
+
+static void expect_move(const struct xfrm_move *mv, int family, const struct xmsg_move *o)
+{
+	int of = o->old_family ? o->old_family : family, nf = o->new_family ? o->new_family : family;
+
+	cr_expect_eq(mv->old_family, of);
+	cr_expect_eq(mv->new_family, nf);
+	expect_addr(&mv->old_saddr, of, o->old_src);
+	expect_addr(&mv->old_daddr, of, o->old_dst);
+	expect_addr(&mv->new_saddr, nf, o->new_src);
+	expect_addr(&mv->new_daddr, nf, o->new_dst);
+	cr_expect_eq(mv->proto, o->proto ? o->proto : IPPROTO_ESP);
+	cr_expect_eq(mv->mode, o->mode);
+	cr_expect_eq(mv->reqid, o->reqid);
+	cr_expect_not(mv->by_spi);
+	cr_expect_eq(mv->spi, 0);
+}
+
+static void expect_migrate(const struct xfrm_msg *m, const struct xmsg_migrate *o)
+{
+	int family = o->family ? o->family : AF_INET;
+	unsigned int i;
+
+	cr_assert_eq(m->ev, XFRM_EV_MIGRATE);
+	cr_expect_eq(m->mig.dir, o->dir);
+	cr_expect_eq(m->mig.sel.family, family);
+	expect_addr(&m->mig.sel.saddr, family, o->sel_src);
+	expect_addr(&m->mig.sel.daddr, family, o->sel_dst);
+	cr_expect_eq(m->mig.sel.prefixlen_s, o->prefix_s);
+	cr_expect_eq(m->mig.sel.prefixlen_d, o->prefix_d);
+	cr_expect_eq(m->mig.pol_type, XFRM_POLICY_TYPE_MAIN);
+	cr_expect_eq(m->mig.has_encap, o->encap != 0);
+	cr_expect_eq(m->mig.encap_type, o->encap);
+	cr_expect_eq(m->mig.encap_sport, htons(o->sport));
+	cr_expect_eq(m->mig.encap_dport, htons(o->dport));
+	cr_assert_eq(m->mig.n, o->n);
+	for (i = 0; i < o->n; i++)
+		expect_move(&m->mig.m[i], family, &o->m[i]);
+}
+
+Test(xfrm, migrate)
+{
+	char buf[XMSG_BUF];
+	struct xmsg_migrate o;
+	struct xfrm_msg m;
+
+	parse_ok(xmsg_migrate(buf, &mig_v4), &m);
+	expect_migrate(&m, &mig_v4);
+	parse_ok(xmsg_migrate(buf, &mig_v6), &m);
+	expect_migrate(&m, &mig_v6);
+
+	/* A request's single array (as libreswan and iproute2-style tools send it). */
+	o = mig_v6;
+	o.request = true;
+	parse_ok(xmsg_migrate(buf, &o), &m);
+	expect_migrate(&m, &o);
+
+	/* An IPv4 SA moved to IPv6 addresses. */
+	o = mig_v4;
+	o.m[0].new_family = AF_INET6;
+	o.m[0].new_src = "2001:db8::1";
+	o.m[0].new_dst = "2001:db8::2";
+	parse_ok(xmsg_migrate(buf, &o), &m);
+	expect_migrate(&m, &o);
+
+	/* XFRM_MAX_DEPTH entries, in two arrays of three. */
+	o = mig_v4;
+	o.request = true;
+	o.n = 3;
+	o.m[1] = o.m[2] = o.m[0];
+	o.m[1].reqid = 2;
+	o.m[2].reqid = 3;
+	xmsg_migrate(buf, &o);
+	{
+		struct nlmsghdr *nlh = (struct nlmsghdr *)buf;
+		struct nlattr *a = find_attr(nlh, sizeof(struct xfrm_userpolicy_id), XFRMA_MIGRATE);
+
+		cr_assert_not_null(a);
+		mnl_attr_put(nlh, XFRMA_MIGRATE, mnl_attr_get_payload_len(a),
+			     mnl_attr_get_payload(a));
+		parse_ok(nlh, &m);
+		cr_expect_eq(m.mig.n, 6);
+		cr_expect_eq(m.mig.m[5].reqid, 3);
+		/* and one more is too many */
+		mnl_attr_put(nlh, XFRMA_MIGRATE, sizeof(struct xfrm_user_migrate),
+			     mnl_attr_get_payload(a));
+		parse_bad(nlh, "more than XFRM_MAX_DEPTH");
+	}
+
+	/* A removed encapsulation (type 0) is news, not an error. */
+	o = mig_v4;
+	o.encap = 0;
+	xmsg_migrate(buf, &o);
+	mnl_attr_put((struct nlmsghdr *)buf, XFRMA_ENCAP, sizeof(struct xfrm_encap_tmpl),
+		     &(struct xfrm_encap_tmpl){ .encap_type = 0 });
+	parse_ok((struct nlmsghdr *)buf, &m);
+	cr_expect(m.mig.has_encap);
+	cr_expect_eq(m.mig.encap_type, 0);
+}
+
+/* Malformed MIGRATEs, each a change to mig_v4 as the kernel lays it out, and the words
+ * the rejection must name. */
+struct mig_bad_case {
+	const char *what;
+	void (*spoil)(struct nlmsghdr *nlh);
+	const char *text;
+};
+
+static struct xfrm_userpolicy_id *mig_id(struct nlmsghdr *nlh)
+{
+	return mnl_nlmsg_get_payload(nlh);
+}
+
+static struct xfrm_user_migrate *mig_entry(struct nlmsghdr *nlh)
+{
+	struct nlattr *a = find_attr(nlh, sizeof(struct xfrm_userpolicy_id), XFRMA_MIGRATE);
+
+	cr_assert_not_null(a);
+	return mnl_attr_get_payload(a);
+}
+
+static void spoil_dir(struct nlmsghdr *nlh) { mig_id(nlh)->dir = XFRM_POLICY_MAX; }
+static void spoil_sel_family(struct nlmsghdr *nlh) { mig_id(nlh)->sel.family = AF_UNIX; }
+static void spoil_sel_prefix(struct nlmsghdr *nlh) { mig_id(nlh)->sel.prefixlen_d = 33; }
+static void spoil_old_family(struct nlmsghdr *nlh) { mig_entry(nlh)->old_family = 0; }
+static void spoil_new_family(struct nlmsghdr *nlh) { mig_entry(nlh)->new_family = AF_UNIX; }
+
+/* Without its XFRMA_MIGRATE: every attribute before it is kept. */
+static void spoil_no_entry(struct nlmsghdr *nlh)
+{
+	struct nlattr *a = find_attr(nlh, sizeof(struct xfrm_userpolicy_id), XFRMA_MIGRATE);
+
+	nlh->nlmsg_len = (char *)a - (char *)nlh;
+}
+
+/* The entry's attribute shortened by @cut bytes (and the message with it). */
+static void cut_entry(struct nlmsghdr *nlh, unsigned int cut)
+{
+	struct nlattr *a = find_attr(nlh, sizeof(struct xfrm_userpolicy_id), XFRMA_MIGRATE);
+
+	a->nla_len -= cut;
+	nlh->nlmsg_len = (char *)a - (char *)nlh + MNL_ALIGN(a->nla_len);
+}
+
+static void spoil_entry_short(struct nlmsghdr *nlh) { cut_entry(nlh, 4); }
+
+/* One entry and part of another. */
+static void spoil_entry_partial(struct nlmsghdr *nlh)
+{
+	struct xfrm_user_migrate two[2];
+
+	memcpy(&two[0], mig_entry(nlh), sizeof(two[0]));
+	two[1] = two[0];
+	spoil_no_entry(nlh);
+	mnl_attr_put(nlh, XFRMA_MIGRATE, sizeof(two) - 8, two);
+}
+
+static void spoil_entry_overrun(struct nlmsghdr *nlh) { nlh->nlmsg_len -= 8; }
+
+static void spoil_pol_type(struct nlmsghdr *nlh)
+{
+	struct nlattr *a = find_attr(nlh, sizeof(struct xfrm_userpolicy_id), XFRMA_POLICY_TYPE);
+
+	cr_assert_not_null(a);
+	((struct xfrm_userpolicy_type *)mnl_attr_get_payload(a))->type = XFRM_POLICY_TYPE_MAX;
+}
+
+static void spoil_encap_short(struct nlmsghdr *nlh)
+{
+	mnl_attr_put(nlh, XFRMA_ENCAP, 4, &(__u32){ UDP_ENCAP_ESPINUDP });
+}
+
+/* (Parameters reach each test by value, in another process: an index, not pointers.) */
+static const struct mig_bad_case mig_bad_cases[] = {
+	{ "socket policy direction", spoil_dir, "direction" },
+	{ "selector family", spoil_sel_family, "selector family" },
+	{ "selector prefix beyond IPv4", spoil_sel_prefix, "prefix" },
+	{ "entry's old family 0", spoil_old_family, "XFRMA_MIGRATE: address family" },
+	{ "entry's new family", spoil_new_family, "XFRMA_MIGRATE: address family" },
+	{ "no XFRMA_MIGRATE", spoil_no_entry, "without XFRMA_MIGRATE" },
+	{ "entry shorter than struct xfrm_user_migrate", spoil_entry_short,
+	  "XFRMA_MIGRATE: bad length" },
+	{ "an entry and a part", spoil_entry_partial, "whole number" },
+	{ "entry beyond the message", spoil_entry_overrun, "overruns" },
+	{ "policy type", spoil_pol_type, "XFRMA_POLICY_TYPE" },
+	{ "XFRMA_ENCAP short", spoil_encap_short, "XFRMA_ENCAP: bad length" },
+};
+
+ParameterizedTestParameters(xfrm, migrate_bad)
+{
+	static unsigned int idx[ARRAY_SIZE(mig_bad_cases)];
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(idx); i++)
+		idx[i] = i;
+	return cr_make_param_array(unsigned int, idx, ARRAY_SIZE(idx));
+}
+
+ParameterizedTest(unsigned int *i, xfrm, migrate_bad)
+{
+	const struct mig_bad_case *c = &mig_bad_cases[*i];
+	char buf[XMSG_BUF];
+	struct nlmsghdr *nlh = xmsg_migrate(buf, &mig_v4);
+
+	cr_log_info("%s", c->what);
+	c->spoil(nlh);
+	parse_bad(nlh, c->text);
+}
+
+Test(xfrm, migrate_state)
+{
+	struct xmsg_sa sa = { .dst = "192.0.2.2", .spi = 0x4242, .reqid = 9, .mark_v = 5,
+			      .mark_m = 0xff, .sa_dir = 1 };
+	char buf[XMSG_BUF];
+	struct nlmsghdr *nlh;
+	struct xfrm_msg m;
+	const struct xfrm_move *mv = &m.mig.m[0];
+
+	nlh = xmsg_migrate_state(buf, &sa, "198.51.100.9", "203.0.113.2");
+	mnl_attr_put(nlh, XFRMA_MARK, sizeof(struct xfrm_mark), &(struct xfrm_mark){ 6, 0xff });
+	parse_ok(nlh, &m);
+	cr_assert_eq(m.ev, XFRM_EV_MIGRATE);
+	cr_assert_eq(m.mig.n, 1);
+	cr_expect(mv->by_spi);
+	cr_expect_eq(mv->spi, htonl(0x4242));
+	cr_expect_eq(mv->proto, IPPROTO_ESP);
+	cr_expect_eq(mv->old_family, AF_INET);
+	cr_expect_eq(mv->new_family, AF_INET);
+	expect_addr(&mv->old_daddr, AF_INET, "192.0.2.2");
+	expect_addr(&mv->new_daddr, AF_INET, "203.0.113.2");
+	expect_addr(&mv->new_saddr, AF_INET, "198.51.100.9");
+	cr_expect_eq(mv->reqid, 9);
+	cr_expect_eq(mv->old_mark.v, 5);
+	cr_expect_eq(mv->old_mark.m, 0xff);
+	cr_expect_not(m.mig.has_encap);
+
+	sa.family = AF_INET6;
+	sa.dst = "2001:db8::2";
+	parse_ok(xmsg_migrate_state(buf, &sa, "2001:db8:5::1", "2001:db8:5::2"), &m);
+	cr_expect_eq(mv->new_family, AF_INET6);
+	expect_addr(&mv->new_daddr, AF_INET6, "2001:db8:5::2");
+
+	nlh = xmsg_migrate_state(buf, &sa, "2001:db8:5::1", "2001:db8:5::2");
+	((struct xoff_xfrm_user_migrate_state *)mnl_nlmsg_get_payload(nlh))->new_family = 0;
+	parse_bad(nlh, "family");
+	nlh = xmsg_migrate_state(buf, &sa, "2001:db8:5::1", "2001:db8:5::2");
+	((struct xoff_xfrm_user_migrate_state *)mnl_nlmsg_get_payload(nlh))->id.family = AF_UNIX;
+	parse_bad(nlh, "family");
+	nlh = xmsg_migrate_state(buf, &sa, "2001:db8:5::1", "2001:db8:5::2");
+	mnl_attr_put(nlh, XFRMA_MARK, 4, &(__u32){ 1 });
+	parse_bad_attr(nlh, "XFRMA_MARK");
 }
 
 /* ---- Builders ---- */

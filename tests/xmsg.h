@@ -4,7 +4,9 @@
 #ifndef XOFF_TESTS_XMSG_H
 #define XOFF_TESTS_XMSG_H
 
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/xfrm.h>
@@ -288,6 +290,141 @@ static inline struct nlmsghdr *xmsg_delpolicy(void *buf, const struct xmsg_pol *
 static inline struct nlmsghdr *xmsg_flushpolicy(void *buf)
 {
 	return xmsg_hdr(buf, XFRM_MSG_FLUSHPOLICY);
+}
+
+/* One entry of a MIGRATE: the SA(s) of the old addresses move to the new ones. */
+struct xmsg_move {
+	int		old_family, new_family;	/* 0: the message's family */
+	const char	*old_src, *old_dst, *new_src, *new_dst;
+	__u8		proto;		/* 0: IPPROTO_ESP */
+	__u8		mode;		/* XFRM_MODE_* */
+	__u32		reqid;
+};
+
+struct xmsg_migrate {
+	int		family;		/* AF_INET (default) or AF_INET6 */
+	const char	*sel_src, *sel_dst;	/* the policy's selector */
+	__u8		prefix_s, prefix_d;
+	__u8		dir;		/* XFRM_POLICY_* */
+	bool		request;	/* entries as one XFRMA_MIGRATE array, as a request has them */
+	bool		kmaddress;	/* XFRMA_KMADDRESS, as Mobile IPv6 sends it */
+	__u16		encap;		/* XFRMA_ENCAP of this type, ports below */
+	__u16		sport, dport;
+	unsigned int	n;
+	struct xmsg_move m[8];
+};
+
+static inline void xmsg_user_migrate(const struct xmsg_migrate *o, const struct xmsg_move *mv,
+				     struct xfrm_user_migrate *um)
+{
+	int family = o->family ? o->family : AF_INET;
+	int of = mv->old_family ? mv->old_family : family;
+	int nf = mv->new_family ? mv->new_family : family;
+
+	memset(um, 0, sizeof(*um));
+	xmsg_addr(of, mv->old_dst, &um->old_daddr);
+	xmsg_addr(of, mv->old_src, &um->old_saddr);
+	xmsg_addr(nf, mv->new_dst, &um->new_daddr);
+	xmsg_addr(nf, mv->new_src, &um->new_saddr);
+	um->proto = mv->proto ? mv->proto : IPPROTO_ESP;
+	um->mode = mv->mode;
+	um->reqid = mv->reqid;
+	um->old_family = of;
+	um->new_family = nf;
+}
+
+/* MIGRATE as build_migrate() announces it: xfrm_userpolicy_id, KMADDRESS, ENCAP,
+ * POLICY_TYPE, then one XFRMA_MIGRATE per entry (o->request: one array of them). */
+static inline struct nlmsghdr *xmsg_migrate(void *buf, const struct xmsg_migrate *o)
+{
+	int family = o->family ? o->family : AF_INET;
+	struct nlmsghdr *nlh = xmsg_hdr(buf, XFRM_MSG_MIGRATE);
+	struct xfrm_userpolicy_id *id = mnl_nlmsg_put_extra_header(nlh, sizeof(*id));
+	struct xfrm_userpolicy_type pt = { .type = XFRM_POLICY_TYPE_MAIN };
+	struct xfrm_user_migrate um[8];
+	unsigned int i;
+
+	id->sel.family = family;
+	xmsg_addr(family, o->sel_src, &id->sel.saddr);
+	xmsg_addr(family, o->sel_dst, &id->sel.daddr);
+	id->sel.prefixlen_s = o->prefix_s;
+	id->sel.prefixlen_d = o->prefix_d;
+	id->dir = o->dir;
+	if (o->kmaddress) {
+		struct xfrm_user_kmaddress k = { .family = family };
+
+		xmsg_addr(family, o->m[0].new_src, &k.local);
+		xmsg_addr(family, o->m[0].new_dst, &k.remote);
+		mnl_attr_put(nlh, XFRMA_KMADDRESS, sizeof(k), &k);
+	}
+	if (o->encap) {
+		struct xfrm_encap_tmpl e = { .encap_type = o->encap,
+					     .encap_sport = htons(o->sport),
+					     .encap_dport = htons(o->dport) };
+
+		mnl_attr_put(nlh, XFRMA_ENCAP, sizeof(e), &e);
+	}
+	if (!o->request)
+		mnl_attr_put(nlh, XFRMA_POLICY_TYPE, sizeof(pt), &pt);
+	for (i = 0; i < o->n && i < 8; i++)
+		xmsg_user_migrate(o, &o->m[i], &um[i]);
+	if (o->request) {
+		mnl_attr_put(nlh, XFRMA_MIGRATE, sizeof(um[0]) * i, um);
+	} else {
+		for (i = 0; i < o->n && i < 8; i++)
+			mnl_attr_put(nlh, XFRMA_MIGRATE, sizeof(um[i]), &um[i]);
+	}
+	return nlh;
+}
+
+/* MIGRATE_STATE (7.2) as build_migrate_state() announces it: the header, then
+ * XFRMA_MARK when a new mark was set and XFRMA_SA_DIR. */
+static inline struct nlmsghdr *xmsg_migrate_state(void *buf, const struct xmsg_sa *o,
+						  const char *new_src, const char *new_dst)
+{
+	int family = o->family ? o->family : AF_INET;
+	struct nlmsghdr *nlh = xmsg_hdr(buf, XOFF_XFRM_MSG_MIGRATE_STATE);
+	struct xoff_xfrm_user_migrate_state *um = mnl_nlmsg_put_extra_header(nlh, sizeof(*um));
+
+	xmsg_addr(family, o->dst, &um->id.daddr);
+	um->id.spi = htonl(o->spi);
+	um->id.family = family;
+	um->id.proto = o->proto ? o->proto : IPPROTO_ESP;
+	xmsg_addr(family, new_dst, &um->new_daddr);
+	xmsg_addr(family, new_src, &um->new_saddr);
+	um->old_mark.v = o->mark_v;
+	um->old_mark.m = o->mark_m;
+	um->new_reqid = o->reqid;
+	um->new_family = family;
+	if (o->sa_dir)
+		mnl_attr_put_u8(nlh, XOFF_XFRMA_SA_DIR, o->sa_dir);
+	return nlh;
+}
+
+/* Send @nlh to this namespace's kernel as a request and wait for its ack: 0 or the
+ * kernel's -errno (-errno of the socket calls when it did not get that far). */
+static inline int xmsg_request(struct nlmsghdr *nlh)
+{
+	char ack[8192] __attribute__((aligned(8)));
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_XFRM);
+	int err = -EIO;
+	ssize_t len;
+
+	if (!nl)
+		return -errno;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = 1;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) || mnl_socket_sendto(nl, nlh,
+									  nlh->nlmsg_len) < 0) {
+		err = -errno;
+	} else if ((len = mnl_socket_recvfrom(nl, ack, sizeof(ack))) < 0) {
+		err = -errno;
+	} else if (len >= (ssize_t)mnl_nlmsg_size(sizeof(struct nlmsgerr)) &&
+		   ((struct nlmsghdr *)ack)->nlmsg_type == NLMSG_ERROR) {
+		err = ((struct nlmsgerr *)mnl_nlmsg_get_payload((struct nlmsghdr *)ack))->error;
+	}
+	mnl_socket_close(nl);
+	return err;
 }
 
 #endif /* XOFF_TESTS_XMSG_H */

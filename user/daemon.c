@@ -78,12 +78,14 @@ static void stats_line(struct xsync *s, struct xmirror *m, const char *what)
 		xmirror_get_stats(m, &ms);
 	snprintf(msg, sizeof(msg),
 		 "%s: %llu SAs (%llu in the fast path, %llu passed unserved), %llu policies, "
-		 "%llu selectors, %llu messages (%llu rejected), %llu resyncs, %llu lifetime "
-		 "writes (%llu errors), %llu soft and %llu hard expires sent, %llu map errors",
+		 "%llu selectors, %llu messages (%llu rejected, %llu migrates), %llu resyncs, "
+		 "%llu lifetime writes (%llu errors), %llu soft and %llu hard expires sent, "
+		 "%llu map errors",
 		 what, (unsigned long long)st.sas, (unsigned long long)st.sas_mapped,
 		 (unsigned long long)st.unserved,
 		 (unsigned long long)st.policies, (unsigned long long)st.selectors,
 		 (unsigned long long)st.msgs, (unsigned long long)st.bad_msgs,
+		 (unsigned long long)st.migrates,
 		 (unsigned long long)st.resyncs, (unsigned long long)ms.writes,
 		 (unsigned long long)ms.errors, (unsigned long long)ms.expires_soft,
 		 (unsigned long long)ms.expires_hard, (unsigned long long)st.map_errors);
@@ -429,6 +431,11 @@ static void d_events(struct xoffd *d)
 	} else if (err) {
 		fail("XFRM event", err);
 		err = xoffd_resync(d->s, d->n);	/* a map update failed: repair */
+	} else if (xsync_resync_wanted(d->s)) {
+		/* MIGRATE: SAs moved, and only a dump shows them. Right away, once for every
+		 * MIGRATE this drain took: those that come during the dump wait in the socket
+		 * for the next drain. */
+		err = xoffd_resync(d->s, d->n);
 	}
 	if (!err)	/* the heartbeat tells only of syncs that worked */
 		d->hb.last_sync_ns = mono_ns();

@@ -397,6 +397,13 @@ static int mirror_sa(struct xmirror *m, struct ssa *sa, const struct xoff_counte
 	d = decide(m, sa, ms);
 	if (d == XOFF_DECIDE_PROBE && m->cfg.kops)
 		d = probe_step(m, ms, sa, r, fp, now_ms, &err);
+	/* Someone else counts from now on (a move dropped the packet offload, a probe's
+	 * verdict changed): the counts of the time xoff wrote go once more. Under off they
+	 * do not: off never writes. */
+	if ((d == XOFF_DECIDE_KERNEL || d == XOFF_DECIDE_DRIVER) &&
+	    r->decision == XOFF_DECIDE_WRITE && m->cfg.kops && fp->packets > r->packets &&
+	    (err = write_delta(m, &sa->x, r, fp, now, false)))
+		return gone(err) ? 0 : err;
 	if (d != r->decision) {
 		if (d == XOFF_DECIDE_WRITE && rebase_on_switch(r->decision, r)) {
 			r->packets = fp->packets;

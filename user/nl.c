@@ -92,8 +92,11 @@ static int rq_open(struct xnl *n)
 int xnl_open(struct xnl **out, int rcvbuf, void (*log)(void *ctx, int level, const char *msg),
 	     void *log_ctx)
 {
+	/* MIGRATE: km_migrate() announces there the SAs and templates xfrm_migrate() moved,
+	 * which no SA or policy event reports. */
 	static const unsigned int groups[] = {
 		XFRMNLGRP_SA, XFRMNLGRP_POLICY, XFRMNLGRP_EXPIRE, XFRMNLGRP_MAPPING,
+		XFRMNLGRP_MIGRATE,
 	};
 	struct xnl *n = calloc(1, sizeof(*n));
 	unsigned int i;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* XFRM netlink sockets: events (SA, POLICY, EXPIRE, MAPPING groups), dumps and requests,
- * with extended acks. Receive buffers are wiped after use: SA messages carry keys. */
+/* XFRM netlink sockets: events (SA, POLICY, EXPIRE, MAPPING, MIGRATE groups), dumps and
+ * requests, with extended acks. Receive buffers are wiped after use: SA messages carry
+ * keys. */
 #ifndef XOFF_NL_H
 #define XOFF_NL_H
 

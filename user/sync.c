@@ -167,8 +167,10 @@ static int slot_alloc(struct xsync *s, const struct ssa *sa, __u32 *slot)
 }
 
 /* The slot leaves its SA; it is reused only after its final counters were read (and
- * written to the kernel where the SA still exists) by the next sweep. */
-static void slot_release(struct xsync *s, __u32 slot, const struct ssa *sa)
+ * written to the kernel where the SA still exists) by the next sweep. Those of an SA
+ * xoff wrote go to @to: the SA itself, or the clone a MIGRATE made of it. */
+static void slot_release_to(struct xsync *s, __u32 slot, const struct ssa *sa,
+			    const struct xfrm_sa *to)
 {
 	struct quar *q;
 
@@ -190,13 +192,18 @@ static void slot_release(struct xsync *s, __u32 slot, const struct ssa *sa)
 	q->slot = slot;
 	q->gen = s->sweep_gen;
 	if (sa) {
-		q->x = sa->x;
+		q->x = *to;
 		q->has_sa = true;
 		q->serial = sa->serial;
 	}
 	s->slot_state[slot] = SLOT_QUAR;
 	s->slot_owner[slot] = NULL;
 	s->st.quarantined = s->nquar;
+}
+
+static void slot_release(struct xsync *s, __u32 slot, const struct ssa *sa)
+{
+	slot_release_to(s, slot, sa, sa ? &sa->x : NULL);
 }
 
 /* Zero a slot's counters and mirror state and give it back. */
@@ -891,6 +898,7 @@ static int sa_upsert(struct xsync *s, const struct xfrm_sa *x)
 		s->st.sas++;
 		sa->x = *x;
 		addr_link(s, sa);	/* the destination is part of the identity */
+		sa->fresh = s->resync && s->nmoves;	/* perhaps a moved SA's clone */
 	}
 	sa->x = *x;
 	sa->seen = true;
@@ -1006,6 +1014,195 @@ static int pol_free(struct xsync *s, struct spol *sp)
 	return err;
 }
 
+/* ---- MIGRATE ----------------------------------------------------------------------- */
+
+/*
+ * xfrm_migrate() (net/xfrm/xfrm_policy.c, 6.1 to 7.2), for each entry: the first SA of
+ * the old addresses, protocol, mode and reqid is cloned with the new addresses
+ * (xfrm_state_migrate(): same SPI, mark, algorithms, curlft and replay state; 6.1 and
+ * 6.12 drop its offload, 7.2 offloads it where the request names a device), the clone
+ * inserted, the policy's matching templates rewritten in place, the original deleted;
+ * then only km_migrate() announces it. None of it comes as an SA or policy event: the
+ * daemon resyncs, and the dump shows the clones and the new templates.
+ */
+
+static bool move_matches_old(const struct xfrm_move *mv, const struct ssa *sa)
+{
+	const struct xfrm_sa *x = &sa->x;
+
+	if (mv->by_spi)
+		return x->spi == mv->spi;	/* the address and family are the lookup's */
+	return x->proto == mv->proto && x->mode == mv->mode &&
+	       (!mv->reqid || x->reqid == mv->reqid) &&
+	       !memcmp(&x->saddr, &mv->old_saddr, xfrm_addr_len(mv->old_family));
+}
+
+static void addr_str(int family, const xfrm_address_t *a, char *buf, size_t len)
+{
+	if (!inet_ntop(family, a, buf, len))
+		snprintf(buf, len, "?");
+}
+
+/* One info line per entry: the address change and the SAs it moves, as far as the shadow
+ * knows them (the kernel moves the first it finds). */
+static void move_log(struct xsync *s, const struct xfrm_migrate_msg *mg,
+		     const struct xfrm_move *mv)
+{
+	static const char *const dirs[] = { "in", "out", "fwd" };
+	char os[INET6_ADDRSTRLEN], od[INET6_ADDRSTRLEN], ns[INET6_ADDRSTRLEN];
+	char nd[INET6_ADDRSTRLEN], what[160], sas[200] = "", name[96];
+	unsigned int n = 0;
+	struct tdir_key k;
+	struct addrent *a;
+	size_t used = 0;
+
+	tdir_key_of(&k, mv->old_family, &mv->old_daddr);
+	HASH_FIND(hh, s->addrs, &k, sizeof(k), a);
+	for (struct ssa *sa = a ? a->head : NULL; sa; sa = sa->addr_next) {
+		if (sa->x.proto != mv->proto || !move_matches_old(mv, sa) ||
+		    (mv->by_spi && (sa->x.mark.v & sa->x.mark.m) != (mv->old_mark.v & mv->old_mark.m)))
+			continue;
+		if (n++ < 2) {
+			xsync_sa_name(&sa->x, name, sizeof(name));
+			used += snprintf(sas + used, used < sizeof(sas) ? sizeof(sas) - used : 0,
+					 "%s%s", n > 1 ? ", " : "", name);
+		}
+	}
+	if (n > 2 && used < sizeof(sas))
+		snprintf(sas + used, sizeof(sas) - used, " and %u more", n - 2);
+	addr_str(mv->old_family, &mv->old_saddr, os, sizeof(os));
+	addr_str(mv->old_family, &mv->old_daddr, od, sizeof(od));
+	addr_str(mv->new_family, &mv->new_saddr, ns, sizeof(ns));
+	addr_str(mv->new_family, &mv->new_daddr, nd, sizeof(nd));
+	if (mv->by_spi) {
+		xsync_log(s, XSYNC_INFO, "XFRM migrate of %s spi 0x%08x proto %u: now %s -> %s: "
+			  "%s; resync", od, ntohl(mv->spi), mv->proto, ns, nd,
+			  n ? "known here" : "not known here");
+		return;
+	}
+	if (mg->sel.family) {
+		char ss[INET6_ADDRSTRLEN], sd[INET6_ADDRSTRLEN];
+
+		addr_str(mg->sel.family, &mg->sel.saddr, ss, sizeof(ss));
+		addr_str(mg->sel.family, &mg->sel.daddr, sd, sizeof(sd));
+		snprintf(what, sizeof(what), "policy %s %s/%u -> %s/%u", dirs[mg->dir], ss,
+			 mg->sel.prefixlen_s, sd, mg->sel.prefixlen_d);
+	} else {
+		snprintf(what, sizeof(what), "policy %s", dirs[mg->dir]);
+	}
+	xsync_log(s, XSYNC_INFO, "XFRM migrate (%s): proto %u mode %u reqid %u %s -> %s now "
+		  "%s -> %s: %s; resync", what, mv->proto, mv->mode, mv->reqid, os, od, ns, nd,
+		  n ? sas : "no SA of those addresses known here (templates only)");
+}
+
+/* Log a MIGRATE, keep its entries for the resync it calls for. */
+static void migrate_note(struct xsync *s, const struct xfrm_migrate_msg *mg)
+{
+	unsigned int i;
+
+	s->st.migrates++;
+	s->resync_wanted = true;
+	for (i = 0; i < mg->n; i++) {
+		move_log(s, mg, &mg->m[i]);
+		if (s->nmoves < XSYNC_MAX_MOVES)
+			s->moves[s->nmoves++] = mg->m[i];
+		/* else that SA's clone starts over: a new slot and CPU, nothing else lost */
+	}
+}
+
+/* The SA a fresh one of the dump is the clone of: one the shadow holds under a move's
+ * old addresses with the same SPI and protocol and the same add_time (the clone's
+ * curlft is the original's), which the dump no longer shows. */
+static struct ssa *move_origin(struct xsync *s, const struct ssa *sa)
+{
+	const struct xfrm_sa *x = &sa->x;
+	size_t len = xfrm_addr_len(x->family);
+	unsigned int i;
+
+	for (i = 0; i < s->nmoves; i++) {
+		const struct xfrm_move *mv = &s->moves[i];
+		struct xfrm_sa id;
+		struct ssa *old;
+
+		if (mv->new_family != x->family || mv->proto != x->proto ||
+		    memcmp(&mv->new_daddr, &x->daddr, len))
+			continue;
+		if (mv->by_spi ? mv->spi != x->spi :
+		    memcmp(&mv->new_saddr, &x->saddr, len) || mv->mode != x->mode ||
+		    (mv->reqid && mv->reqid != x->reqid))
+			continue;
+		memset(&id, 0, sizeof(id));
+		id.family = mv->old_family;
+		id.proto = x->proto;
+		id.spi = x->spi;
+		id.daddr = mv->old_daddr;
+		id.mark = mv->by_spi ? mv->old_mark : x->mark;
+		old = sa_find(s, &id);
+		if (old && old != sa && !old->seen &&
+		    old->x.curlft.add_time == x->curlft.add_time && move_matches_old(mv, old))
+			return old;
+	}
+	return NULL;
+}
+
+/*
+ * A moved SA goes on as it was under its new key: its CPU and TX queue (its packets stay
+ * in order), its counter slot and mirror record (its fast-path counts and what xoff wrote
+ * of them go on; the clone's curlft is the original's). When xoff wrote its counts and
+ * no longer does (the move dropped its packet offload), the slot is released instead,
+ * its last counts going to the clone, and the clone gets a new slot.
+ */
+static void sa_take_over(struct xsync *s, struct ssa *sa, struct ssa *old)
+{
+	char from[96], to[96], how[64] = "nothing of it";
+
+	if (sa->has_slot)
+		return;
+	xsync_sa_name(&old->x, from, sizeof(from));
+	xsync_sa_name(&sa->x, to, sizeof(to));
+	if (old->has_slot && sa->eligible) {
+		/* The mirror finds the slot's record and decision under the clone: what it
+		 * decides for the clone (its offload may have gone) is its own to act on. */
+		sa->val.slot = old->val.slot;
+		sa->has_slot = true;
+		s->slot_owner[sa->val.slot] = sa;
+		snprintf(how, sizeof(how), "its slot %u", sa->val.slot);
+		old->has_slot = false;
+		if (old->cpu_held) {
+			sa->val.cpu = old->val.cpu;
+			sa->cpu_held = true;
+			old->cpu_held = false;
+			snprintf(how + strlen(how), sizeof(how) - strlen(how), ", CPU %u", sa->val.cpu);
+		}
+		if (old->queue_held) {
+			sa->val.queue = old->val.queue;
+			sa->queue_held = true;
+			old->queue_held = false;
+		}
+	} else if (old->has_slot) {
+		slot_release_to(s, old->val.slot, old, &sa->x);
+		old->has_slot = false;
+		steer_put(s, old);
+	}
+	xsync_log(s, XSYNC_DEBUG, "%s moved to %s, keeping %s", from, to, how);
+}
+
+/* At the end of the resync that follows MIGRATEs: before the originals go, each clone the
+ * dump showed takes over from its original. */
+static void moves_follow(struct xsync *s)
+{
+	struct ssa *sa, *tmp, *old;
+
+	HASH_ITER(hh, s->sas, sa, tmp) {
+		if (!sa->fresh)
+			continue;
+		sa->fresh = false;
+		if ((old = move_origin(s, sa)))
+			sa_take_over(s, sa, old);
+	}
+	s->nmoves = 0;
+}
+
 /* ---- messages ---------------------------------------------------------------------- */
 
 int xsync_msg(struct xsync *s, const struct nlmsghdr *nlh)
@@ -1066,6 +1263,9 @@ int xsync_msg(struct xsync *s, const struct nlmsghdr *nlh)
 			  name, ntohs(m->map.old_sport), ntohs(m->map.new_sport));
 		break;
 	}
+	case XFRM_EV_MIGRATE:
+		migrate_note(s, &m->mig);
+		break;
 	default:
 		break;
 	}
@@ -1082,6 +1282,7 @@ void xsync_resync_begin(struct xsync *s)
 	struct spol *sp, *pt;
 
 	s->resync = true;
+	s->resync_wanted = false;
 	s->st.resyncs++;
 	local_refresh(s);
 	HASH_ITER(hh, s->sas, sa, tmp)
@@ -1093,6 +1294,11 @@ void xsync_resync_begin(struct xsync *s)
 bool xsync_in_resync(const struct xsync *s)
 {
 	return s->resync;
+}
+
+bool xsync_resync_wanted(const struct xsync *s)
+{
+	return s->resync_wanted;
 }
 
 bool xsync_uses_dev(const struct xsync *s, __u32 ifindex)
@@ -1117,6 +1323,8 @@ int xsync_resync_end(struct xsync *s)
 	struct authent *ae, *at;
 	int err = 0;
 
+	if (s->nmoves)
+		moves_follow(s);	/* while the originals are still there */
 	HASH_ITER(hh, s->pols, sp, pt)
 		if (!sp->seen)
 			err = pol_free(s, sp) ?: err;
@@ -1146,8 +1354,10 @@ int xsync_resync_abort(struct xsync *s)
 	struct ssa *sa, *tmp;
 
 	s->resync = false;
+	s->nmoves = 0;		/* both the originals and their clones stay: nothing to follow */
 	HASH_ITER(hh, s->sas, sa, tmp) {
 		sa->seen = true;
+		sa->fresh = false;
 		rederive(s, sa);
 	}
 	s->lpm_dirty = true;

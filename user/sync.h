@@ -53,6 +53,7 @@ struct xsync_stats {
 	__u64	auth_conflicts;	/* inbound SAs without authenticated counts (shared key) */
 	__u64	quarantined;	/* slots waiting for their final counters */
 	__u64	mappings;	/* NAT-T mapping changes seen */
+	__u64	migrates;	/* MIGRATE messages seen */
 };
 
 /* Reads what the pinned maps already hold, so that a restart keeps slots and CPUs and
@@ -67,6 +68,12 @@ int xsync_resync_end(struct xsync *s);
 /* A dump failed half way: keep what it did not show, apply what it did. */
 int xsync_resync_abort(struct xsync *s);
 bool xsync_in_resync(const struct xsync *s);
+/* A message changed the kernel's SAs or policies without saying how in full (MIGRATE:
+ * the kernel cloned SAs under new addresses, deleted the originals and rewrote policy
+ * templates, with no event for any of it): resync. xsync_resync_begin() clears it. The
+ * resync's dump shows the clones, which keep their originals' slots, CPUs and mirror
+ * records. */
+bool xsync_resync_wanted(const struct xsync *s);
 /* Whether an SA or policy is offloaded to @ifindex. The kernel removes those of a device
  * that goes down, leaves the namespace or unregisters (xfrm_dev_down()) without any XFRM
  * event: the daemon resyncs on such link events for the devices this says are in use. */

@@ -10,6 +10,7 @@
 
 #define XSYNC_BATCH	1024	/* map entries per batch syscall */
 #define XSYNC_MAX_LOCAL	256	/* local addresses considered for SA directions */
+#define XSYNC_MAX_MOVES	128	/* MIGRATE entries kept for the resync that follows them */
 
 /* Fixed-size objects of one kind (shadow SAs, keys), carved from chunks and recycled:
  * a cold sync allocates two per SA, and malloc's path for fresh memory cost ~230
@@ -61,6 +62,7 @@ struct ssa {
 	bool		cpu_held;	/* val.cpu counted in cpu_load */
 	bool		queue_held;
 	bool		seen;		/* in the current resync's dump */
+	bool		fresh;		/* new in it, while MIGRATE entries wait (moves) */
 };
 
 /* One key of the fast-path SA map: the SAs claiming it and what the map holds. */
@@ -183,6 +185,12 @@ struct xsync {
 		union { __u8 addr[16]; __u32 a4; };
 	} local[XSYNC_MAX_LOCAL];
 	unsigned int	nlocal;
+
+	/* SAs moved by MIGRATE since the last resync: its dump shows their clones, which go
+	 * on with the originals' slots and CPUs (sync.c, moves_follow()). */
+	struct xfrm_move moves[XSYNC_MAX_MOVES];
+	unsigned int	nmoves;
+	bool		resync_wanted;	/* a MIGRATE came: only a dump shows what changed */
 
 	struct xfrm_msg	msg;		/* parse buffer (no keys: names and sizes only) */
 	struct xsync_stats st;

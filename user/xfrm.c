@@ -46,6 +46,7 @@ static const struct {
 	[XFRMA_OFFLOAD_DEV]	= { sizeof(struct xfrm_user_offload) },
 	[XFRMA_IF_ID]		= { sizeof(__u32), true },
 	[XOFF_XFRMA_SA_DIR]	= { sizeof(__u8), true },
+	[XFRMA_MIGRATE]		= { sizeof(struct xfrm_user_migrate) },	/* and whole entries */
 };
 
 static const char *const attr_bad[XOFF_XFRMA_MAX + 1] = {
@@ -63,6 +64,7 @@ static const char *const attr_bad[XOFF_XFRMA_MAX + 1] = {
 	[XFRMA_OFFLOAD_DEV]	= "XFRMA_OFFLOAD_DEV: bad length",
 	[XFRMA_IF_ID]		= "XFRMA_IF_ID: bad length",
 	[XOFF_XFRMA_SA_DIR]	= "XFRMA_SA_DIR: bad length",
+	[XFRMA_MIGRATE]		= "XFRMA_MIGRATE: bad length",
 };
 
 /* Every attribute must fit in the message, and those xoff reads must have their length
@@ -324,6 +326,18 @@ static int ignore_socket_policy(struct xfrm_msg *out, int err)
 	return 0;
 }
 
+/* A selector's family is AF_INET, AF_INET6 or 0 (any), its prefixes fit its addresses. */
+static int check_sel(const struct xfrm_selector *sel, const char **why)
+{
+	size_t bits = 8 * xfrm_addr_len(sel->family ? sel->family : AF_INET6);
+
+	if (sel->family && check_family(sel->family, why))
+		return BAD("selector family neither AF_INET nor AF_INET6");
+	if (sel->prefixlen_d > bits || sel->prefixlen_s > bits)
+		return BAD("selector prefix longer than its address");
+	return 0;
+}
+
 static int userpolicy_info(const struct xfrm_userpolicy_info *p, struct xfrm_pol *pol,
 			   const char **why)
 {
@@ -332,17 +346,133 @@ static int userpolicy_info(const struct xfrm_userpolicy_info *p, struct xfrm_pol
 		return SOCKET_POLICY;
 	if (p->dir > XFRM_POLICY_FWD)
 		return BAD("unknown policy direction");
-	if (p->sel.family && check_family(p->sel.family, why))
-		return BAD("selector family neither AF_INET nor AF_INET6");
-	if (p->sel.prefixlen_d > 8 * xfrm_addr_len(p->sel.family ? p->sel.family : AF_INET6) ||
-	    p->sel.prefixlen_s > 8 * xfrm_addr_len(p->sel.family ? p->sel.family : AF_INET6))
-		return BAD("selector prefix longer than its address");
+	if (check_sel(&p->sel, why))
+		return -EBADMSG;
 	pol->sel = p->sel;
 	pol->index = p->index;
 	pol->priority = p->priority;
 	pol->dir = p->dir;
 	pol->action = p->action;
 	return 0;
+}
+
+/* ---- MIGRATE -------------------------------------------------------------------------- */
+
+/* XFRMA_ENCAP and XFRMA_POLICY_TYPE of a MIGRATE. Unlike an SA's, the encapsulation type
+ * may be 0: MIGRATE_STATE announces so that the move removed it. */
+static int migrate_attrs(const struct attrs *t, struct xfrm_migrate_msg *mg, const char **why)
+{
+	const struct xfrm_encap_tmpl *e = payload(t, XFRMA_ENCAP);
+	const struct xfrm_userpolicy_type *pt = payload(t, XFRMA_POLICY_TYPE);
+
+	if (e) {
+		mg->has_encap = true;
+		mg->encap_type = e->encap_type;
+		mg->encap_sport = e->encap_sport;
+		mg->encap_dport = e->encap_dport;
+	}
+	if (pt) {
+		if (pt->type >= XFRM_POLICY_TYPE_MAX)
+			return BAD("XFRMA_POLICY_TYPE: unknown type");
+		mg->pol_type = pt->type;
+	}
+	return 0;
+}
+
+static int move_of(const struct xfrm_user_migrate *um, struct xfrm_move *mv, const char **why)
+{
+	if (!xfrm_addr_len(um->old_family) || !xfrm_addr_len(um->new_family))
+		return BAD("XFRMA_MIGRATE: address family neither AF_INET nor AF_INET6");
+	memset(mv, 0, sizeof(*mv));
+	mv->old_daddr = um->old_daddr;
+	mv->old_saddr = um->old_saddr;
+	mv->new_daddr = um->new_daddr;
+	mv->new_saddr = um->new_saddr;
+	mv->old_family = um->old_family;
+	mv->new_family = um->new_family;
+	mv->proto = um->proto;
+	mv->mode = um->mode;
+	mv->reqid = um->reqid;
+	return 0;
+}
+
+/*
+ * XFRM_MSG_MIGRATE as km_migrate() announces it (xfrm_user.c, build_migrate(), 6.1 to
+ * 7.2): struct xfrm_userpolicy_id (the policy's selector and direction), XFRMA_KMADDRESS
+ * and XFRMA_ENCAP when the request had them, XFRMA_POLICY_TYPE, then one XFRMA_MIGRATE
+ * attribute per entry. A request carries its entries as one XFRMA_MIGRATE array instead:
+ * every XFRMA_MIGRATE is taken as an array, XFRM_MAX_DEPTH entries in all at most.
+ */
+static int parse_migrate(const struct nlmsghdr *nlh, const struct xfrm_userpolicy_id *id,
+			 struct xfrm_migrate_msg *mg, const char **why)
+{
+	const char *end = (const char *)nlh + nlh->nlmsg_len, *a;
+	struct attrs t;
+	int err;
+
+	if ((err = parse_attrs(nlh, sizeof(*id), &t, why)))
+		return err;
+	if (id->dir > XFRM_POLICY_FWD)
+		return BAD("unknown policy direction");
+	if (check_sel(&id->sel, why))
+		return -EBADMSG;
+	mg->sel = id->sel;
+	mg->dir = id->dir;
+	/* The attributes again, for every XFRMA_MIGRATE: parse_attrs() checked each one's
+	 * length, so this walk stays inside the message. */
+	for (a = (const char *)nlh + MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(*id));
+	     end - a >= (ptrdiff_t)sizeof(struct nlattr);
+	     a += MNL_ALIGN(((const struct nlattr *)a)->nla_len)) {
+		const struct nlattr *attr = (const void *)a;
+		const char *p = mnl_attr_get_payload(attr);
+		unsigned int len = mnl_attr_get_payload_len(attr), i;
+		struct xfrm_user_migrate um;
+
+		if (mnl_attr_get_type(attr) != XFRMA_MIGRATE)
+			continue;
+		if (len % sizeof(um))
+			return BAD("XFRMA_MIGRATE: not a whole number of entries");
+		for (i = 0; i < len / sizeof(um); i++) {
+			if (mg->n == XFRM_TMPL_MAX)
+				return BAD("XFRMA_MIGRATE: more than XFRM_MAX_DEPTH entries");
+			memcpy(&um, p + i * sizeof(um), sizeof(um));
+			if ((err = move_of(&um, &mg->m[mg->n++], why)))
+				return err;
+		}
+	}
+	if (!mg->n)
+		return BAD("XFRM_MSG_MIGRATE without XFRMA_MIGRATE");
+	return migrate_attrs(&t, mg, why);
+}
+
+/* XFRM_MSG_MIGRATE_STATE (7.2: xfrm_user.c, build_migrate_state()): the SA by its old
+ * identity and its new addresses in the header, then XFRMA_ENCAP, XFRMA_OFFLOAD_DEV,
+ * XFRMA_MARK (its new mark, when set), XFRMA_SA_DIR and others xoff does not read. */
+static int parse_migrate_state(const struct nlmsghdr *nlh,
+			       const struct xoff_xfrm_user_migrate_state *um,
+			       struct xfrm_migrate_msg *mg, const char **why)
+{
+	struct xfrm_move *mv = &mg->m[0];
+	struct attrs t;
+	int err;
+
+	if ((err = parse_attrs(nlh, sizeof(*um), &t, why)))
+		return err;
+	if (!xfrm_addr_len(um->id.family) || !xfrm_addr_len(um->new_family))
+		return BAD("address family neither AF_INET nor AF_INET6");
+	mg->dir = 0xff;
+	mg->n = 1;
+	mv->by_spi = true;
+	mv->old_daddr = um->id.daddr;
+	mv->new_daddr = um->new_daddr;
+	mv->new_saddr = um->new_saddr;
+	mv->old_family = um->id.family;
+	mv->new_family = um->new_family;
+	mv->proto = um->id.proto;
+	mv->spi = um->id.spi;
+	mv->reqid = um->new_reqid;
+	mv->old_mark = um->old_mark;
+	return migrate_attrs(&t, mg, why);
 }
 
 int xfrm_parse(const struct nlmsghdr *nlh, struct xfrm_msg *out, const char **why)
@@ -356,6 +486,8 @@ int xfrm_parse(const struct nlmsghdr *nlh, struct xfrm_msg *out, const char **wh
 		struct xfrm_user_polexpire	polexpire;
 		struct xfrm_user_mapping	mapping;
 		struct xfrm_aevent_id		ae;
+		struct xfrm_userpolicy_id	polid;
+		struct xoff_xfrm_user_migrate_state migst;
 	} h;
 	const void *hdr = &h;
 	struct attrs t;
@@ -516,6 +648,14 @@ int xfrm_parse(const struct nlmsghdr *nlh, struct xfrm_msg *out, const char **wh
 		}
 		return 0;
 	}
+
+	case XFRM_MSG_MIGRATE:
+		out->ev = XFRM_EV_MIGRATE;
+		return parse_migrate(nlh, hdr, &out->mig, why);
+
+	case XOFF_XFRM_MSG_MIGRATE_STATE:
+		out->ev = XFRM_EV_MIGRATE;
+		return parse_migrate_state(nlh, hdr, &out->mig, why);
 
 	default:
 		return 0;	/* XFRM_EV_NONE */

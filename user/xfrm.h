@@ -18,6 +18,24 @@
 #endif
 #define XOFF_XFRMA_MAX		40	/* room for attributes newer than our headers */
 
+/* XFRM_MSG_MIGRATE_STATE (in Debian's 7.2 kernel): one SA moved to new addresses, named
+ * by its SPI, announced to XFRMNLGRP_MIGRATE as XFRM_MSG_MIGRATE is. The header as the
+ * kernel's include/uapi/linux/xfrm.h lays it out. */
+#define XOFF_XFRM_MSG_MIGRATE_STATE	0x29
+struct xoff_xfrm_user_migrate_state {
+	struct xfrm_usersa_id	id;		/* the SA before the move */
+	xfrm_address_t		new_daddr;
+	xfrm_address_t		new_saddr;
+	struct xfrm_mark	old_mark;
+	struct xfrm_selector	new_sel;
+	__u32			new_reqid;
+	__u32			flags;
+	__u16			new_family;
+	__u16			reserved;
+};
+_Static_assert(sizeof(struct xoff_xfrm_user_migrate_state) == 132,
+	       "struct xfrm_user_migrate_state is 132 bytes in the kernel");
+
 #define XFRM_DIR_UNKNOWN	0xff	/* struct xfrm_sa.dir before it is derived */
 
 /* How an SA's direction was learned, best first. */
@@ -103,6 +121,7 @@ enum xfrm_event {
 	XFRM_EV_POL_FLUSH,	/* FLUSHPOLICY */
 	XFRM_EV_MAPPING,	/* NAT-T: the peer's address or port moved */
 	XFRM_EV_AE,		/* NEWAE/GETAE reply: an SA's current lifetime */
+	XFRM_EV_MIGRATE,	/* MIGRATE, MIGRATE_STATE: SAs and templates moved, no other event */
 };
 
 struct xfrm_mapping {
@@ -113,6 +132,33 @@ struct xfrm_mapping {
 	__u32		reqid;
 	xfrm_address_t	old_saddr, new_saddr;
 	__be16		old_sport, new_sport;
+};
+
+/* One address change of a MIGRATE. The kernel moved the SA of these old addresses,
+ * protocol, mode and reqid (0: any; the first such SA it found) to the new addresses:
+ * a clone with the same SPI and curlft took its place, under a new (daddr, SPI) identity
+ * when the destination changed. A MIGRATE_STATE names the SA by SPI instead. */
+struct xfrm_move {
+	xfrm_address_t	old_daddr, old_saddr;	/* old_saddr: not with by_spi */
+	xfrm_address_t	new_daddr, new_saddr;
+	__u16		old_family, new_family;
+	__u8		proto;
+	__u8		mode;		/* XFRM_MODE_*; not with by_spi */
+	bool		by_spi;		/* MIGRATE_STATE: the SA of spi and old_mark */
+	__u32		reqid;		/* MIGRATE: the SA's, 0: any; MIGRATE_STATE: its new one */
+	__be32		spi;
+	struct xfrm_mark old_mark;
+};
+
+struct xfrm_migrate_msg {
+	struct xfrm_selector sel;	/* of the policy whose templates moved (MIGRATE) */
+	__u8		dir;		/* XFRM_POLICY_*; 0xff for MIGRATE_STATE */
+	__u8		pol_type;	/* XFRM_POLICY_TYPE_* */
+	bool		has_encap;	/* XFRMA_ENCAP: the moved SAs' new encapsulation */
+	__u16		encap_type;	/* 0 there: encapsulation removed (MIGRATE_STATE) */
+	__be16		encap_sport, encap_dport;
+	unsigned int	n;
+	struct xfrm_move m[XFRM_TMPL_MAX];
 };
 
 struct xfrm_ae {
@@ -134,6 +180,7 @@ struct xfrm_msg {
 		__u8		flush_pol_type;
 		struct xfrm_mapping map;
 		struct xfrm_ae	ae;
+		struct xfrm_migrate_msg mig;
 	};
 };
 
