@@ -475,33 +475,12 @@ static int parse_migrate_state(const struct nlmsghdr *nlh,
 	return migrate_attrs(&t, mg, why);
 }
 
-int xfrm_parse(const struct nlmsghdr *nlh, struct xfrm_msg *out, const char **why)
+/* SA messages: NEWSA, UPDSA, DELSA, EXPIRE, FLUSHSA. */
+static int parse_sa_msg(const struct nlmsghdr *nlh, const void *hdr, struct xfrm_msg *out,
+                        const char **why)
 {
-	/* Messages sit at 4-byte offsets in a recv() buffer, but these headers hold 64-bit
-	 * fields: read them from an aligned copy (each case checks its length first). */
-	union {
-		struct xfrm_usersa_info		sa;
-		struct xfrm_user_expire		expire;
-		struct xfrm_userpolicy_info	pol;
-		struct xfrm_user_polexpire	polexpire;
-		struct xfrm_user_mapping	mapping;
-		struct xfrm_aevent_id		ae;
-		struct xfrm_userpolicy_id	polid;
-		struct xoff_xfrm_user_migrate_state migst;
-	} h;
-	const void *hdr = &h;
 	struct attrs t;
 	int err;
-
-	*why = NULL;
-	memset(out, 0, sizeof(*out));
-	out->type = nlh->nlmsg_type;
-	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN)
-		return BAD("message shorter than a netlink header");
-	memset(&h, 0, sizeof(h));
-	memcpy(&h, mnl_nlmsg_get_payload(nlh),
-	       nlh->nlmsg_len - MNL_NLMSG_HDRLEN < sizeof(h) ? nlh->nlmsg_len - MNL_NLMSG_HDRLEN :
-								sizeof(h));
 
 	switch (nlh->nlmsg_type) {
 	case XFRM_MSG_NEWSA:
@@ -552,6 +531,19 @@ int xfrm_parse(const struct nlmsghdr *nlh, struct xfrm_msg *out, const char **wh
 		return 0;
 	}
 
+	default:
+		return 0;
+	}
+}
+
+/* Policy messages: NEWPOLICY, UPDPOLICY, DELPOLICY, POLEXPIRE, FLUSHPOLICY. */
+static int parse_pol_msg(const struct nlmsghdr *nlh, const void *hdr, struct xfrm_msg *out,
+                         const char **why)
+{
+	struct attrs t;
+	int err;
+
+	switch (nlh->nlmsg_type) {
 	case XFRM_MSG_NEWPOLICY:
 	case XFRM_MSG_UPDPOLICY:
 		if ((err = parse_attrs(nlh, sizeof(struct xfrm_userpolicy_info), &t, why)))
@@ -609,6 +601,19 @@ int xfrm_parse(const struct nlmsghdr *nlh, struct xfrm_msg *out, const char **wh
 		return 0;
 	}
 
+	default:
+		return 0;
+	}
+}
+
+/* MAPPING (a NAT-T port change) and NEWAE (an SA's lifetime, as GETAE answers). */
+static int parse_other_msg(const struct nlmsghdr *nlh, const void *hdr, struct xfrm_msg *out,
+                           const char **why)
+{
+	struct attrs t;
+	int err;
+
+	switch (nlh->nlmsg_type) {
 	case XFRM_MSG_MAPPING: {
 		const struct xfrm_user_mapping *m = hdr;
 
@@ -649,14 +654,59 @@ int xfrm_parse(const struct nlmsghdr *nlh, struct xfrm_msg *out, const char **wh
 		return 0;
 	}
 
+	default:
+		return 0;
+	}
+}
+
+int xfrm_parse(const struct nlmsghdr *nlh, struct xfrm_msg *out, const char **why)
+{
+	/* Messages sit at 4-byte offsets in a recv() buffer, but these headers hold 64-bit
+	 * fields: read them from an aligned copy (each kind checks its length first). */
+	union {
+		struct xfrm_usersa_info		sa;
+		struct xfrm_user_expire		expire;
+		struct xfrm_userpolicy_info	pol;
+		struct xfrm_user_polexpire	polexpire;
+		struct xfrm_user_mapping	mapping;
+		struct xfrm_aevent_id		ae;
+		struct xfrm_userpolicy_id	polid;
+		struct xoff_xfrm_user_migrate_state migst;
+	} h;
+	const void *hdr = &h;
+
+	*why = NULL;
+	memset(out, 0, sizeof(*out));
+	out->type = nlh->nlmsg_type;
+	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN)
+		return BAD("message shorter than a netlink header");
+	memset(&h, 0, sizeof(h));
+	memcpy(&h, mnl_nlmsg_get_payload(nlh),
+	       nlh->nlmsg_len - MNL_NLMSG_HDRLEN < sizeof(h) ? nlh->nlmsg_len - MNL_NLMSG_HDRLEN :
+								sizeof(h));
+
+	switch (nlh->nlmsg_type) {
+	case XFRM_MSG_NEWSA:
+	case XFRM_MSG_UPDSA:
+	case XFRM_MSG_DELSA:
+	case XFRM_MSG_EXPIRE:
+	case XFRM_MSG_FLUSHSA:
+		return parse_sa_msg(nlh, hdr, out, why);
+	case XFRM_MSG_NEWPOLICY:
+	case XFRM_MSG_UPDPOLICY:
+	case XFRM_MSG_DELPOLICY:
+	case XFRM_MSG_POLEXPIRE:
+	case XFRM_MSG_FLUSHPOLICY:
+		return parse_pol_msg(nlh, hdr, out, why);
+	case XFRM_MSG_MAPPING:
+	case XFRM_MSG_NEWAE:
+		return parse_other_msg(nlh, hdr, out, why);
 	case XFRM_MSG_MIGRATE:
 		out->ev = XFRM_EV_MIGRATE;
 		return parse_migrate(nlh, hdr, &out->mig, why);
-
 	case XOFF_XFRM_MSG_MIGRATE_STATE:
 		out->ev = XFRM_EV_MIGRATE;
 		return parse_migrate_state(nlh, hdr, &out->mig, why);
-
 	default:
 		return 0;	/* XFRM_EV_NONE */
 	}
