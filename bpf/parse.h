@@ -37,6 +37,10 @@ struct xoff_pkt {
 #define XOFF_PARSE_EGRESS	0x1	/* our ports are the source ports */
 #define XOFF_PARSE_GSO		0x2	/* an IP length of 0 is a GSO/GRO packet over 64 KiB
 					 * (BIG TCP): its length comes from the frame */
+#define XOFF_PARSE_PROTO	0x4	/* egress: @proto (skb->protocol, IP or IPv6) rules where
+					 * the frame's EtherType disagrees: the stack had no L2
+					 * header built yet (xfrm_dev_direct_output() hands
+					 * packet-offload plaintext to the device with room for it) */
 
 struct vlan_hdr {
 	__be16	tci;
@@ -238,7 +242,7 @@ static __always_inline int xoff_parse_ip6(void *pos, void *end, __u32 off, __u32
  * network order; @flags XOFF_PARSE_*.
  */
 static __always_inline int xoff_parse(void *data, void *end, __u32 len, __be16 natt_port,
-				      int flags, struct xoff_pkt *p)
+				      int flags, __be16 l3_proto, struct xoff_pkt *p)
 {
 	struct vlan_hdr *vlan;
 	struct ethhdr *eth;
@@ -251,6 +255,9 @@ static __always_inline int xoff_parse(void *data, void *end, __u32 len, __be16 n
 		return XOFF_R_MALFORMED;
 	proto = eth->h_proto;
 	pos += sizeof(*eth);
+	if ((flags & XOFF_PARSE_PROTO) && proto != l3_proto &&
+	    (l3_proto == bpf_htons(ETH_P_IP) || l3_proto == bpf_htons(ETH_P_IPV6)))
+		proto = l3_proto;
 
 #pragma unroll
 	for (i = 0; i < 2; i++) {

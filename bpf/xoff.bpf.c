@@ -211,7 +211,7 @@ int xoff_xdp(struct xdp_md *ctx)
 	int verdict = XDP_PASS;
 	int r;
 
-	r = xoff_parse(data, end, end - data, xoff_cfg.natt_port, 0, &p);
+	r = xoff_parse(data, end, end - data, xoff_cfg.natt_port, 0, 0, &p);
 	if (r != XOFF_PARSE_ESP)
 		goto out;
 
@@ -255,16 +255,25 @@ out:
 }
 
 /* Headers an skb must hold in its linear part for the parser: Ethernet, two VLAN tags,
- * IPv6 with the extension headers walked, UDP, ESP's SPI and sequence number. An skb
- * whose head is shorter (page-frag ESP, some forwarded GRO skbs) is pulled that far. */
+ * IPv6 with the extension headers walked, UDP, ESP's SPI and sequence number. */
 #define XOFF_TC_HEAD	(14 + 8 + 40 + 8 * XOFF_MAX_IP6_EXTHDRS + 8 + 8)
 
-static __always_inline void xoff_tc_pull(struct __sk_buff *skb)
+/* Classify an skb. Its headers are parsed where they are; only one whose head ends
+ * before them (page-frag ESP, some forwarded GRO skbs) is pulled that far and parsed
+ * again: a pull of a cloned skb (every TCP segment) copies its head. */
+static __always_inline int xoff_tc_parse(struct __sk_buff *skb, int flags, struct xoff_pkt *p)
 {
 	__u32 want = skb->len < XOFF_TC_HEAD ? skb->len : XOFF_TC_HEAD;
+	int r;
 
-	if ((long)skb->data_end - (long)skb->data < (long)want)
-		bpf_skb_pull_data(skb, want);
+	r = xoff_parse((void *)(long)skb->data, (void *)(long)skb->data_end, skb->len,
+		       xoff_cfg.natt_port, flags, skb->protocol, p);
+	if (r != XOFF_R_MALFORMED ||
+	    (long)skb->data_end - (long)skb->data >= (long)want || bpf_skb_pull_data(skb, want))
+		return r;
+	__builtin_memset(p, 0, sizeof(*p));
+	return xoff_parse((void *)(long)skb->data, (void *)(long)skb->data_end, skb->len,
+			  xoff_cfg.natt_port, flags, skb->protocol, p);
 }
 
 /* Wire packets an skb stands for: a GSO skb is segmented after TC egress, a GRO skb was
@@ -335,14 +344,10 @@ int xoff_tc(struct __sk_buff *skb)
 {
 	struct xoff_pkt p = {};
 	const struct xoff_sa *sa;
-	void *data, *end;
 	int r;
 
-	xoff_tc_pull(skb);
-	data = (void *)(long)skb->data;
-	end = (void *)(long)skb->data_end;
-	r = xoff_parse(data, end, skb->len, xoff_cfg.natt_port,
-		       XOFF_PARSE_EGRESS | (skb->gso_segs > 1 ? XOFF_PARSE_GSO : 0), &p);
+	r = xoff_tc_parse(skb, XOFF_PARSE_EGRESS | XOFF_PARSE_PROTO |
+			  (skb->gso_segs > 1 ? XOFF_PARSE_GSO : 0), &p);
 	if (r == XOFF_R_OTHER && xoff_cfg.policies) {
 		if (xoff_count_policy(skb, &p))
 			r = XOFF_R_POLICY_HW;
@@ -415,7 +420,6 @@ int xoff_tci(struct __sk_buff *skb)
 	struct bpf_xfrm_state xs;
 	struct xoff_pkt p = {};
 	struct xoff_auth *a;
-	void *data, *end;
 	__u32 segs;
 	int r;
 
@@ -423,11 +427,7 @@ int xoff_tci(struct __sk_buff *skb)
 		r = XOFF_R_CLEAR;
 		goto out;
 	}
-	xoff_tc_pull(skb);
-	data = (void *)(long)skb->data;
-	end = (void *)(long)skb->data_end;
-	r = xoff_parse(data, end, skb->len, xoff_cfg.natt_port,
-		       skb->gso_segs > 1 ? XOFF_PARSE_GSO : 0, &p);
+	r = xoff_tc_parse(skb, skb->gso_segs > 1 ? XOFF_PARSE_GSO : 0, &p);
 	if (r == XOFF_PARSE_ESP && p.key.spi == xs.spi) {
 		/* Still the SA's own ESP: its status is the kernel's to check. */
 		r = XOFF_R_AUTH_ESP;

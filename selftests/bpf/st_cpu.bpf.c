@@ -35,7 +35,8 @@ int st_cpu(struct __sk_buff *skb)
 	struct xoff_pkt p = {};
 	__u64 one = 1, *n;
 
-	if (xoff_parse(data, end, skb->len, bpf_htons(XOFF_NATT_PORT), 0, &p) != XOFF_PARSE_ESP)
+	if (xoff_parse(data, end, skb->len, bpf_htons(XOFF_NATT_PORT), 0, 0, &p) !=
+	    XOFF_PARSE_ESP)
 		return TC_ACT_UNSPEC;
 	k.spi = bpf_ntohl(p.key.spi);
 	k.cpu = bpf_get_smp_processor_id();
