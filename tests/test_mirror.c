@@ -1065,6 +1065,7 @@ Test(mirror, probe_driver_silent_writes_everything, .init = mirror_init, .fini =
  * only traffic came too late in the window for the driver to show it is not either. */
 Test(mirror, probe_idle_never_writes, .init = mirror_init, .fini = mirror_fini)
 {
+	unsigned int getae;
 	struct xfrm_sa x;
 	__u32 slot;
 	int i;
@@ -1086,6 +1087,10 @@ Test(mirror, probe_idle_never_writes, .init = mirror_init, .fini = mirror_fini)
 	cr_expect_eq(decision(slot), XOFF_DECIDE_PROBE, "decided on traffic it could not judge");
 	cr_expect_eq(fk.newae_calls, 0);
 	expect_kernel(&x, 100, 10000, "undecided SA");
+	getae = fk.getae_calls;
+	sweep(NOW + 23);
+	sweep(NOW + 23);
+	cr_expect_eq(fk.getae_calls, getae, "an idle SA probed again without new traffic");
 	/* The next traffic probes again, and a silent driver is then found out. */
 	for (i = 24; i < 28; i++) {
 		traffic(slot, 1, 100);
@@ -1354,15 +1359,16 @@ Test(mirror, migrate_written_counts_go_on, .init = mirror_init, .fini = mirror_f
 	cr_expect_eq(view(&xc).mirror.written_packets, 15);
 }
 
-/* A packet-offload SA xoff writes loses its offload in the move (6.1, 6.12): the clone
- * keeps the slot, the counts of the time xoff wrote reach it once, and from then on the
- * kernel counts it (what follows is never written). */
+/* A packet-offload SA xoff writes loses its offload in the move (6.1, 6.12): from then on
+ * the kernel counts the clone, in a slot of its own; the old slot's last counts reach
+ * the clone through the quarantine, as a deleted SA's reach the SA, and nothing the
+ * kernel counts is written. */
 Test(mirror, migrate_dropping_offload_writes_last_counts, .init = mirror_init,
      .fini = mirror_fini)
 {
 	struct xmsg_sa c;
 	struct xfrm_sa x, xc;
-	__u32 slot;
+	__u32 slot, nslot;
 
 	start_cfg(XMIRROR_AUTO, false);
 	cr_assert_eq(xmirror_set_mode(mm, OFFLOAD_DEV, XMIRROR_ON), 0);
@@ -1373,17 +1379,18 @@ Test(mirror, migrate_dropping_offload_writes_last_counts, .init = mirror_init,
 	traffic(slot, 5, 500);
 	sweep(NOW);
 	expect_kernel(&x, 105, 10500, "before the move");
-	traffic(slot, 3, 300);
+	traffic(slot, 3, 300);		/* not yet written at the move */
 	xc = migrate(&sa_pkt, &c, "192.0.2.1", "198.51.100.8", true);
-	cr_expect_eq(slot_of(&xc), slot, "the clone lost its slot");
+	nslot = slot_of(&xc);
+	cr_expect_neq(nslot, slot, "the clone, counted by the kernel, took the written slot");
+	cr_expect_eq(stats().quarantined, 1);
+	traffic(nslot, 4, 400);		/* the kernel's now: never written */
 	sweep(NOW + 1);
-	cr_expect_eq(decision(slot), XOFF_DECIDE_KERNEL);
-	expect_kernel(&xc, 108, 10800, "the last written counts reach the clone");
-	cr_expect(xfrm_sa_same(&fk.newae_sa, &xc), "the last counts went elsewhere");
-	traffic(slot, 4, 400);		/* the kernel's now: never written */
+	cr_expect_eq(decision(nslot), XOFF_DECIDE_KERNEL);
 	sweep(NOW + 2);
-	sweep(NOW + 3);
-	expect_kernel(&xc, 108, 10800, "the kernel's own traffic written");
+	cr_expect_eq(stats().quarantined, 0);
+	expect_kernel(&xc, 108, 10800, "the clone after the quarantine");
+	cr_expect(xfrm_sa_same(&fk.newae_sa, &xc), "the last counts went elsewhere");
 }
 
 /* ---- Restarts over pinned maps ---- */

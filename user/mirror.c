@@ -34,6 +34,7 @@ struct mslot {
 	__u64	probe_cur;	/* curlft.packets when the probe began */
 	__u64	probe_auth;	/* authenticated packets then */
 	__u64	probe_mid;	/* authenticated packets half way through */
+	__u64	judged;		/* authenticated packets when the last probe ended */
 };
 
 struct ifmode {
@@ -330,8 +331,8 @@ static __u8 probe_step(struct xmirror *m, struct mslot *ms, const struct ssa *sa
 
 	*err = 0;
 	if (!ms->probing) {
-		if (fp->packets <= r->packets)
-			return XOFF_DECIDE_PROBE;	/* idle: nothing to judge by */
+		if (fp->packets <= r->packets || fp->packets <= ms->judged)
+			return XOFF_DECIDE_PROBE;	/* idle: nothing new to judge by */
 		if ((*err = m->cfg.kops->getae(m->cfg.kctx, &sa->x, &cur)))
 			return XOFF_DECIDE_PROBE;
 		ms->probing = true;
@@ -350,6 +351,7 @@ static __u8 probe_step(struct xmirror *m, struct mslot *ms, const struct ssa *sa
 	if ((*err = m->cfg.kops->getae(m->cfg.kctx, &sa->x, &cur)))
 		return XOFF_DECIDE_PROBE;
 	ms->probing = false;
+	ms->judged = fp->packets;
 	xsync_sa_name(&sa->x, name, sizeof(name));
 	if (cur.packets != ms->probe_cur) {
 		ms->probed = XOFF_DECIDE_DRIVER;
@@ -397,13 +399,6 @@ static int mirror_sa(struct xmirror *m, struct ssa *sa, const struct xoff_counte
 	d = decide(m, sa, ms);
 	if (d == XOFF_DECIDE_PROBE && m->cfg.kops)
 		d = probe_step(m, ms, sa, r, fp, now_ms, &err);
-	/* Someone else counts from now on (a move dropped the packet offload, a probe's
-	 * verdict changed): the counts of the time xoff wrote go once more. Under off they
-	 * do not: off never writes. */
-	if ((d == XOFF_DECIDE_KERNEL || d == XOFF_DECIDE_DRIVER) &&
-	    r->decision == XOFF_DECIDE_WRITE && m->cfg.kops && fp->packets > r->packets &&
-	    (err = write_delta(m, &sa->x, r, fp, now, false)))
-		return gone(err) ? 0 : err;
 	if (d != r->decision) {
 		if (d == XOFF_DECIDE_WRITE && rebase_on_switch(r->decision, r)) {
 			r->packets = fp->packets;

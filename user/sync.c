@@ -414,7 +414,10 @@ static void decide(struct xsync *s, struct ssa *sa)
 	sa->val.dir = x->dir == XOFF_DIR_OUT ? XOFF_DIR_OUT : XOFF_DIR_IN;
 	sa->val.action = sa->val.path == XOFF_PATH_SW && sa->val.dir == XOFF_DIR_IN ?
 			 XOFF_ACT_CPU : XOFF_ACT_PASS;
-	sa->val.mode = x->mode == XFRM_MODE_TRANSPORT ? XOFF_MODE_TRANSPORT : XOFF_MODE_TUNNEL;
+	/* BEET carries the transport header: the kernel counts what follows it, as in
+	 * transport mode (esp_input_done2() pulls the ESP header and IV only). */
+	sa->val.mode = x->mode == XFRM_MODE_TRANSPORT || x->mode == XFRM_MODE_BEET ?
+		       XOFF_MODE_TRANSPORT : XOFF_MODE_TUNNEL;
 	sa->val.iv_len = x->iv_len;
 	sa->val.icv_len = x->icv_len;
 	if (sa->keyed)
@@ -883,10 +886,30 @@ static int sa_refresh(struct xsync *s, struct ssa *sa)
 	return err;
 }
 
+static void sa_remove(struct xsync *s, struct ssa *sa)
+{
+	if (sa_feeds_lpm(sa))
+		s->lpm_dirty = true;
+	key_unlink(s, sa);
+	auth_unlink(s, sa);
+	sa_drop_slot(s, sa);
+	steer_put(s, sa);
+	addr_unlink(s, sa);
+	HASH_DEL(s->sas, sa);
+	pool_free(&s->sa_pool, sa);
+	s->st.sas--;
+}
+
 static int sa_upsert(struct xsync *s, const struct xfrm_sa *x)
 {
 	struct ssa *sa = sa_find(s, x);
 
+	/* Deleted and added again while its events were lost: another SA under the same
+	 * identity, whose counts and slot start afresh. */
+	if (sa && sa->x.curlft.add_time != x->curlft.add_time) {
+		sa_remove(s, sa);
+		sa = NULL;
+	}
 	if (!sa) {
 		sa = pool_zalloc(&s->sa_pool);
 		if (!sa)
@@ -905,19 +928,6 @@ static int sa_upsert(struct xsync *s, const struct xfrm_sa *x)
 	return sa_refresh(s, sa);
 }
 
-static void sa_remove(struct xsync *s, struct ssa *sa)
-{
-	if (sa_feeds_lpm(sa))
-		s->lpm_dirty = true;
-	key_unlink(s, sa);
-	auth_unlink(s, sa);
-	sa_drop_slot(s, sa);
-	steer_put(s, sa);
-	addr_unlink(s, sa);
-	HASH_DEL(s->sas, sa);
-	pool_free(&s->sa_pool, sa);
-	s->st.sas--;
-}
 
 static bool proto_match(__u8 proto, __u8 flush)
 {
@@ -1148,9 +1158,10 @@ static struct ssa *move_origin(struct xsync *s, const struct ssa *sa)
 /*
  * A moved SA goes on as it was under its new key: its CPU and TX queue (its packets stay
  * in order), its counter slot and mirror record (its fast-path counts and what xoff wrote
- * of them go on; the clone's curlft is the original's). When xoff wrote its counts and
- * no longer does (the move dropped its packet offload), the slot is released instead,
- * its last counts going to the clone, and the clone gets a new slot.
+ * of them go on; the clone's curlft is the original's). Where the move changed who
+ * counts it (6.1 and 6.12 drop packet offload; 7.2 may add it), the slot is released
+ * instead, its last counts going to the clone if xoff wrote them, and the clone gets a
+ * new slot: from the move on, one counter in one slot.
  */
 static void sa_take_over(struct xsync *s, struct ssa *sa, struct ssa *old)
 {
@@ -1160,9 +1171,7 @@ static void sa_take_over(struct xsync *s, struct ssa *sa, struct ssa *old)
 		return;
 	xsync_sa_name(&old->x, from, sizeof(from));
 	xsync_sa_name(&sa->x, to, sizeof(to));
-	if (old->has_slot && sa->eligible) {
-		/* The mirror finds the slot's record and decision under the clone: what it
-		 * decides for the clone (its offload may have gone) is its own to act on. */
+	if (old->has_slot && sa->eligible && sa->val.offload_mode == old->val.offload_mode) {
 		sa->val.slot = old->val.slot;
 		sa->has_slot = true;
 		s->slot_owner[sa->val.slot] = sa;
@@ -1181,6 +1190,8 @@ static void sa_take_over(struct xsync *s, struct ssa *sa, struct ssa *old)
 		}
 	} else if (old->has_slot) {
 		slot_release_to(s, old->val.slot, old, &sa->x);
+		snprintf(how, sizeof(how), "a new slot (slot %u's last counts go to it)",
+			 old->val.slot);
 		old->has_slot = false;
 		steer_put(s, old);
 	}
