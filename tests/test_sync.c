@@ -2404,3 +2404,34 @@ Test(sync, auth_keys_after_restart, .init = setup, .fini = teardown)
 	cr_expect_eq(auth_lookup(&b, &v), -ENOENT, "a gone SA's key kept over a restart");
 	cr_expect_eq(auth_count(), 1);
 }
+
+/* BEET carries the transport header: counted as transport mode (what follows it). */
+Test(sync, beet_counted_as_transport, .init = setup, .fini = teardown)
+{
+	struct xmsg_sa a = sa_in(1);
+	struct xoff_auth v;
+
+	a.mode = XFRM_MODE_BEET;
+	sa_add(&a);
+	cr_expect_eq(sa_map(&a).mode, XOFF_MODE_TRANSPORT);
+	cr_assert_eq(auth_lookup(&a, &v), 0);
+	cr_expect_eq(v.mode, XOFF_MODE_TRANSPORT);
+}
+
+/* The same identity with another add_time is another SA (deleted and added again while
+ * events were lost): a fresh slot, nothing carried over. */
+Test(sync, readded_sa_starts_afresh, .init = setup, .fini = teardown)
+{
+	struct xmsg_sa a = sa_in(1);
+	__u32 slot;
+
+	sa_add(&a);
+	slot = sa_map(&a).slot;
+	cr_expect_eq(mirror_get(x, slot).add_time, T0 + 1);
+	a.add_time = T0 + 500;
+	sa_upd(&a);
+	cr_expect_neq(sa_map(&a).slot, slot, "a new instance kept the old one's slot");
+	cr_expect_eq(mirror_get(x, sa_map(&a).slot).add_time, T0 + 500);
+	cr_expect_eq(stats().quarantined, 1, "the old instance's slot is released");
+	cr_expect_eq(stats().sas, 1);
+}

@@ -116,8 +116,8 @@ enum xoff_action {
 };
 
 enum xoff_mode {
-	XOFF_MODE_TRANSPORT	= 0,
-	XOFF_MODE_TUNNEL	= 1,	/* also BEET: the kernel counts the inner packet */
+	XOFF_MODE_TRANSPORT	= 0,	/* also BEET: the kernel counts the transport payload */
+	XOFF_MODE_TUNNEL	= 1,	/* the kernel counts the inner packet */
 };
 
 /* Hash key of an SA: the kernel's (daddr, SPI, proto) identity plus the encapsulation,
