@@ -117,10 +117,10 @@ check()
 		else $l[0] as $j |
 		  if $j.dst != $dst or $j.src != $src then "FAIL listed as \($j.src) -> \($j.dst)"
 		  elif $j.path != "sw" then "FAIL path \($j.path): \($j.path_reason)"
-		  elif $j.packets != $j.kernel_packets then "FAIL fast path \($j.packets) packets, kernel \($j.kernel_packets)"
-		  elif $j.packets != $was + $add then "FAIL fast path \($j.packets) packets, want \($was) + \($add)"
+		  elif $j.fastpath_packets != $j.kernel_packets then "FAIL fast path \($j.fastpath_packets) packets, kernel \($j.kernel_packets)"
+		  elif $j.fastpath_packets != $was + $add then "FAIL fast path \($j.fastpath_packets) packets, want \($was) + \($add)"
 		  elif $d != 0 then "FAIL XDP dropped \($d) packets as unknown SPIs"
-		  else "PASS \($j.packets)" end
+		  else "PASS \($j.fastpath_packets)" end
 		end' "$TMP/list" 2>&1)
 	case $res in
 	PASS*)	st_pass "$name"

@@ -69,7 +69,7 @@ exp_ok()
 	EXP+=("ok|$name|$(spi8 "$spi")|$dst|$(keyhex "$spi" "$dst" $e)|$dir|$mode|$encap|$iv|$icv|$extra")
 }
 exp_gone() { EXP+=("gone|$1|$(spi8 "$2")|$3|$(keyhex "$2" "$3" 0)|$(keyhex "$2" "$3" 1)"); }
-# Listed by sa list but kept out of the map, REASON in its path_reason.
+# Listed by sa list but not served: its one map entry passes it uncounted, REASON in its path_reason.
 exp_out() { EXP+=("out|$1|$(spi8 "$2")|$3|$(keyhex "$2" "$3" 0)|$(keyhex "$2" "$3" 1)|$4"); }
 # The slot and CPU it had before (from the last round).
 exp_same() { EXP+=("same|$1|$(spi8 "$2")|$3|${SLOT["$(spi8 "$2") $3"]}"); }
@@ -85,7 +85,8 @@ def khex: .key | map(.[2:]) | join("");
 def fam: if contains(":") then 10 else 2 end;
 def first_or_null: if length > 0 then .[0] else null end;
 ($L[0] // []) as $l | ($M[0] // []) as $m | ($P[0] // []) as $p | ($S[0] // []) as $sel |
-[$l[] | select(.path != "none")] as $fast |
+[$l[] | select(.path != "none" and .path != "pass")] as $fast |
+[$m[] | select(.formatted.value.flags == 0)] as $served |
 (($E | split("\n") | map(select(length > 0) | split("|")))[] | . as $x | $x[1] as $name |
  (if $x[0] == "ok" then
 	$x[2:] as [$spi, $dst, $key, $dir, $mode, $encap, $iv, $icv, $extra] |
@@ -116,11 +117,14 @@ def first_or_null: if length > 0 then .[0] else null end;
 	[$m[] | select(khex == $k0 or khex == $k1)] as $e |
 	if $x[0] == "gone" and ($s | length) > 0 then "sa list still shows \($spi) \($dst)"
 	elif $x[0] == "out" and ($s | length) == 0 then "sa list does not show \($spi) \($dst)"
-	elif $x[0] == "out" and ([$s[] | select(.path != "none")] | length) > 0 then
-		"sa list: \($spi) \($dst) still in the fast path"
+	elif $x[0] == "out" and ([$s[] | select(.path != "pass")] | length) > 0 then
+		"sa list: \($spi) \($dst) still in the fast path (path \($s[0].path), not pass)"
 	elif $x[0] == "out" and ([$s[] | select(.path_reason | contains($reason) | not)] | length) > 0 then
 		"sa list: \($spi) path_reason is \($s[0].path_reason)"
-	elif ($e | length) > 0 then "map still holds \($spi) \($dst) (slot \($e[0].formatted.value.slot))"
+	elif $x[0] == "out" and (($e | length) != 1 or $e[0].formatted.value.flags != 1 or
+				 $e[0].formatted.value.slot != 4294967295) then
+		"map: \($e | length) entries for \($spi) \($dst), want one that passes it uncounted (flags 1, no slot)"
+	elif $x[0] == "gone" and ($e | length) > 0 then "map still holds \($spi) \($dst) (slot \($e[0].formatted.value.slot))"
 	else null end
   elif $x[0] == "same" then
 	$x[2:] as [$spi, $dst, $was] |
@@ -128,9 +132,9 @@ def first_or_null: if length > 0 then .[0] else null end;
 	if $now != $was then "\($spi): slot and CPU \($now), were \($was)" else null end
   elif $x[0] == "nostale" then
 	([$fast[] | "\(.spi[2:]) \(.dst | fam) \(if .encap == "none" then 0 else 1 end) \(.slot)"] | sort) as $a |
-	([$m[] | "\(.key[4:8] | map(.[2:]) | join("")) \(.formatted.key.family) \(.formatted.key.encap) \(.formatted.value.slot)"] | sort) as $b |
+	([$served[] | "\(.key[4:8] | map(.[2:]) | join("")) \(.formatted.key.family) \(.formatted.key.encap) \(.formatted.value.slot)"] | sort) as $b |
 	if $a != $b then "map (\($b | length)) and sa list (\($a | length)) differ: only in the map \(($b - $a)[:3]), only listed \(($a - $b)[:3])"
-	elif ([$m[].formatted.value.slot] | length) != ([$m[].formatted.value.slot] | unique | length) then "a slot is used twice"
+	elif ([$served[].formatted.value.slot] | length) != ([$served[].formatted.value.slot] | unique | length) then "a slot is used twice"
 	else null end
   elif $x[0] == "count" then
 	if ($m | length) != ($x[2] | tonumber) or ($fast | length) != ($x[2] | tonumber) then
@@ -327,7 +331,7 @@ EOF
 T0=$(now_ms)
 exp_ok "update (lifetime): entry unchanged" 0x1003 $L4 in transport none 8 16
 exp_ok "update (NAT-T ports 4501/4502): listed, same key" 0x1009 $L4 in tunnel espinudp 8 16 encap_sport=4501 encap_dport=4502
-exp_out "marks 7 and 8 share SPI and destination: both out of the map" 0x1200 $L4 "another SA (another mark)"
+exp_out "marks 7 and 8 share SPI and destination: both passed uncounted (one entry, no slot)" 0x1200 $L4 "another SA (another mark)"
 verify "updates and marks"
 # Replaced under the same SPI with other algorithms and encapsulation.
 ip -n "$NS" -batch - <<EOF
