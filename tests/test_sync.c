@@ -2419,7 +2419,8 @@ Test(sync, beet_counted_as_transport, .init = setup, .fini = teardown)
 }
 
 /* The same identity with another add_time is another SA (deleted and added again while
- * events were lost): a fresh slot, nothing carried over. */
+ * events were lost): a fresh slot, nothing carried over. An UPDSA's add_time is not the
+ * SA's (the kernel announces the state it built from the request): it changes nothing. */
 Test(sync, readded_sa_starts_afresh, .init = setup, .fini = teardown)
 {
 	struct xmsg_sa a = sa_in(1);
@@ -2428,8 +2429,12 @@ Test(sync, readded_sa_starts_afresh, .init = setup, .fini = teardown)
 	sa_add(&a);
 	slot = sa_map(&a).slot;
 	cr_expect_eq(mirror_get(x, slot).add_time, T0 + 1);
-	a.add_time = T0 + 500;
+	a.add_time = T0 + 300;
 	sa_upd(&a);
+	cr_expect_eq(sa_map(&a).slot, slot, "an UPDSA taken for a new SA");
+	cr_expect_eq(stats().quarantined, 0);
+	a.add_time = T0 + 500;
+	sa_add(&a);
 	cr_expect_neq(sa_map(&a).slot, slot, "a new instance kept the old one's slot");
 	cr_expect_eq(mirror_get(x, sa_map(&a).slot).add_time, T0 + 500);
 	cr_expect_eq(stats().quarantined, 1, "the old instance's slot is released");

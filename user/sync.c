@@ -900,13 +900,21 @@ static void sa_remove(struct xsync *s, struct ssa *sa)
 	s->st.sas--;
 }
 
-static int sa_upsert(struct xsync *s, const struct xfrm_sa *x)
+/* @update: an UPDSA event, which carries the state xfrm_add_sa() built from the request
+ * (add_time now, counts 0), not the one the kernel kept: its add_time is not the SA's. */
+static int sa_upsert(struct xsync *s, const struct xfrm_sa *x, bool update)
 {
 	struct ssa *sa = sa_find(s, x);
 
-	/* Deleted and added again while its events were lost: another SA under the same
-	 * identity, whose counts and slot start afresh. */
-	if (sa && sa->x.curlft.add_time != x->curlft.add_time) {
+	if (sa && update) {
+		__u64 add_time = sa->x.curlft.add_time;
+
+		sa->x = *x;
+		sa->x.curlft.add_time = add_time;
+		x = &sa->x;
+	} else if (sa && sa->x.curlft.add_time != x->curlft.add_time) {
+		/* Deleted and added again while its events were lost: another SA under the
+		 * same identity, whose counts and slot start afresh. */
 		sa_remove(s, sa);
 		sa = NULL;
 	}
@@ -923,7 +931,8 @@ static int sa_upsert(struct xsync *s, const struct xfrm_sa *x)
 		addr_link(s, sa);	/* the destination is part of the identity */
 		sa->fresh = s->resync && s->nmoves;	/* perhaps a moved SA's clone */
 	}
-	sa->x = *x;
+	if (x != &sa->x)
+		sa->x = *x;
 	sa->seen = true;
 	return sa_refresh(s, sa);
 }
@@ -1234,7 +1243,7 @@ int xsync_msg(struct xsync *s, const struct nlmsghdr *nlh)
 	}
 	switch (m->ev) {
 	case XFRM_EV_SA:
-		err = sa_upsert(s, &m->sa);
+		err = sa_upsert(s, &m->sa, nlh->nlmsg_type == XFRM_MSG_UPDSA);
 		break;
 	case XFRM_EV_SA_DEL:
 		if ((sa = sa_find(s, &m->sa)))
