@@ -301,7 +301,8 @@ static int cmp_d(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-enum { C_EMPTY, C_EMPTY_TC, C_FLOOR, C_XOFF, C_XOFF_STEER, C_EMPTY_DROP, C_XOFF_DROP, NCONF };
+enum { C_EMPTY, C_EMPTY_TC, C_FLOOR, C_FLOOR_TC, C_XOFF, C_XOFF_STEER, C_EMPTY_DROP, C_XOFF_DROP,
+       NCONF };
 
 static int child(void)
 {
@@ -309,6 +310,7 @@ static int child(void)
 		[C_EMPTY] = "empty XDP program (XDP_PASS)",
 		[C_EMPTY_TC] = "empty XDP + empty TC ingress program",
 		[C_FLOOR] = "floor: parse IPv4 ESP + 1 SA lookup",
+		[C_FLOOR_TC] = "floor + empty TC ingress program",
 		[C_XOFF] = "xoff (XDP + TC ingress), ESP of its SA, steer off",
 		[C_XOFF_STEER] = "xoff (XDP + TC ingress), steered to CPU 1 (+cpumap)",
 		[C_EMPTY_DROP] = "empty XDP program (XDP_DROP)",
@@ -397,11 +399,11 @@ static int child(void)
 	}
 	prog[C_EMPTY] = prog[C_EMPTY_TC] = bpf_program__fd(b->progs.bench_empty);
 	prog[C_EMPTY_DROP] = bpf_program__fd(b->progs.bench_drop);
-	prog[C_FLOOR] = bpf_program__fd(b->progs.bench_floor);
+	prog[C_FLOOR] = prog[C_FLOOR_TC] = bpf_program__fd(b->progs.bench_floor);
 	prog[C_XOFF] = prog[C_XOFF_STEER] = prog[C_XOFF_DROP] = bpf_program__fd(xoff_xdp_prog(x));
 	for (c = 0; c < NCONF; c++)
 		tci[c] = -1;
-	tci[C_EMPTY_TC] = bpf_program__fd(b->progs.bench_tc_empty);
+	tci[C_EMPTY_TC] = tci[C_FLOOR_TC] = bpf_program__fd(b->progs.bench_tc_empty);
 	tci[C_XOFF] = tci[C_XOFF_STEER] = tci[C_XOFF_DROP] = bpf_program__fd(xoff_tci_prog(x));
 	g.prog = bpf_program__fd(b->progs.bench_gen);
 	g.frame[0] = known;
@@ -454,7 +456,11 @@ static int child(void)
 	       paired[ROUNDS / 2], paired[3 * ROUNDS / 4]);
 	printf("\nratio veth_pps_xoff_vs_empty %.2f\n", ns[C_EMPTY] / ns[C_XOFF]);
 	printf("ratio veth_pps_floor_vs_empty %.2f\n", ns[C_EMPTY] / ns[C_FLOOR]);
+	/* A TC ingress hook under clsact costs what it costs whatever its program does: the
+	 * floor of xoff's shape (an SPI lookup at XDP, a program at TC ingress). */
 	printf("ratio veth_pps_empty_tc_vs_empty %.2f\n", ns[C_EMPTY] / ns[C_EMPTY_TC]);
+	printf("ratio veth_pps_floor_tc_vs_empty %.2f\n", ns[C_EMPTY] / ns[C_FLOOR_TC]);
+	printf("ratio veth_pps_xoff_vs_floor_tc %.2f\n", ns[C_FLOOR_TC] / ns[C_XOFF]);
 	printf("ratio veth_pps_xoff_vs_floor %.2f\n", ns[C_FLOOR] / ns[C_XOFF]);
 	printf("ratio veth_pps_xoff_steered_vs_empty %.2f\n", ns[C_EMPTY] / ns[C_XOFF_STEER]);
 	printf("ratio veth_pps_drop_xoff_vs_empty %.2f\n", ns[C_EMPTY_DROP] / ns[C_XOFF_DROP]);
