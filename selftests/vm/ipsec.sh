@@ -57,6 +57,8 @@
 #                                 (non-ESP marker + IKEv2 header, as on 4500), keepalive
 #                                 (one 0xff byte)
 #   ips_netns_ino NS              the inode of NS's namespace file (names the daemon's lock)
+#   ips_expires FILE SPI HARD     how many expires of SPI with "hard HARD" (0 soft, 1 hard)
+#                                 the output of `ip xfrm monitor expire` in FILE shows
 #   ips_charon_ok                 strongSwan is here (charon, swanctl); else prints why not
 #   ips_charon SIDE NS DIR        start a charon in NS for SIDE (a name) with its vici socket,
 #                                 log (DIR/charon.log) and strongswan.conf in DIR and a
@@ -497,4 +499,13 @@ ips_swanctl_conf()
 		}
 	}
 	EOF
+}
+
+ips_expires()
+{
+	awk -v spi="$(printf '0x%08x' "$2")" -v hard="$3" '
+		/^Expired/ { cur = 0 }
+		$1 == "proto" && $3 == "spi" { cur = substr($4, 1, 10) == spi }
+		cur && $1 == "hard" && $2 == hard { n++ }
+		END { print n + 0 }' "$1"
 }

@@ -65,15 +65,7 @@ map_is_kernel()
 		{ echo "kernel $(wc -l < "$TMP/k"), map $(wc -l < "$TMP/m"): only in the kernel $(comm -23 "$TMP/k" "$TMP/m" | head -3 | tr '\n' ' '), only in the map $(comm -13 "$TMP/k" "$TMP/m" | head -3 | tr '\n' ' ')"; return 1; }
 }
 sa_line() { printf 'xfrm state add src 10.0.0.1 dst 10.0.0.2 proto esp spi %d reqid 1 mode tunnel aead rfc4106(gcm(aes)) 0x%040x 128 %s\n' "$1" "$1" "${2:-}"; }
-# expires_of SPI HARD: how many expires of SPI with "hard HARD" the monitor printed.
-expires_of()
-{
-	awk -v spi="$(printf '0x%08x' "$1")" -v hard="$2" '
-		/^Expired/ { cur = 0 }
-		$1 == "proto" && $3 == "spi" { cur = substr($4, 1, 10) == spi }
-		cur && $1 == "hard" && $2 == hard { n++ }
-		END { print n + 0 }' "$TMP/kexp"
-}
+expires_of() { ips_expires "$TMP/kexp" "$1" "$2"; }	# SPI HARD
 # limited_expired SOFT HARD: every limited SA has exactly SOFT soft and HARD hard expires.
 limited_expired()
 {

@@ -151,15 +151,7 @@ ips_sa "$Q" 10.0.0.1 10.0.0.2 0x3003 limit packet-soft 100 limit packet-hard 200
 ips_sa "$Q" 10.0.0.1 10.0.0.2 0x3004 limit packet-soft 100 limit packet-hard 150 ||
 	die "on: SAs with limits" "ip xfrm state add"
 st_bg ip -n "$Q" xfrm monitor expire > "$TMP/expires"
-# expires SPI HARD: how many expires of SPI with "hard HARD" the monitor printed.
-expires()
-{
-	awk -v spi="$(printf '0x%08x' "$1")" -v hard="$2" '
-		/^Expired/ { cur = 0 }
-		$1 == "proto" && $3 == "spi" { cur = substr($4, 1, 10) == spi }
-		cur && $1 == "hard" && $2 == hard { n++ }
-		END { print n + 0 }' "$TMP/expires"
-}
+expires() { ips_expires "$TMP/expires" "$1" "$2"; }	# SPI HARD
 expires_are() # SPI SOFT HARD
 {
 	[ "$(expires "$1" 0)" = "$2" ] && [ "$(expires "$1" 1)" = "$3" ] ||
@@ -220,7 +212,7 @@ expect "on: and xoff's map let it go" 5 not_mapped 0x3002 3
 inj 0x3003 150 15000
 expect "on: 150 packets, past packet-soft 100: one soft expire" 5 expires_are 0x3003 1 0
 inj 0x3003 60 6000
-expect "on: 210 packets, past packet-hard 200: one hard expire, SA deleted" 5 bash -c "$(declare -f expires expires_are gone); TMP=$TMP Q=$Q; expires_are 0x3003 1 1 && gone 0x3003"
+expect "on: 210 packets, past packet-hard 200: one hard expire, SA deleted" 5 bash -c "$(declare -f ips_expires expires expires_are gone); TMP=$TMP Q=$Q; expires_are 0x3003 1 1 && gone 0x3003"
 inj 0x3004 160 16000
 expect "on: soft and hard crossed at once (160 packets): only the hard expire" 5 expires_are 0x3004 0 1
 expect "on: that SA deleted too" 5 gone 0x3004
