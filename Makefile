@@ -38,6 +38,7 @@ TEST_SRCS := $(wildcard tests/test_*.c)
 PKTGEN	 := $(OUT)/xoff-pktgen
 COUNTERS := $(OUT)/xoff-counters
 MIGRATE	 := $(OUT)/xoff-migrate
+ESPCPU	 := $(OUT)/xoff-espcpu
 ST_BPF_OBJS := $(patsubst selftests/bpf/%.bpf.c,$(OUT)/%.bpf.o,$(wildcard selftests/bpf/*.bpf.c))
 
 ifeq ($(V),1)
@@ -63,7 +64,7 @@ INSTALL		?= install
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-all: $(LIB) $(XOFFCTL) $(TESTS) $(BENCH) $(PKTGEN) $(COUNTERS) $(MIGRATE) $(ST_BPF_OBJS)
+all: $(LIB) $(XOFFCTL) $(TESTS) $(BENCH) $(PKTGEN) $(COUNTERS) $(MIGRATE) $(ESPCPU) $(ST_BPF_OBJS)
 
 deps:
 	@if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (apt-get)" >&2; exit 1; fi
@@ -126,6 +127,10 @@ $(MIGRATE): selftests/migrate.c include/xoff/abi.h | $(OUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@ -lbpf
 
+$(ESPCPU): selftests/espcpu.c | $(OUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< -o $@ -lbpf
+
 test: all
 	bash tests/completion.sh
 	$(TESTS) --jobs 1
@@ -134,7 +139,7 @@ test: all
 	$(MAKE) --no-print-directory test-vm
 
 # End-to-end on this kernel: veth, namespaces, crafted frames (selftests/test_*.sh).
-selftest: $(XOFFCTL) $(PKTGEN) $(COUNTERS) $(MIGRATE) $(ST_BPF_OBJS)
+selftest: $(XOFFCTL) $(PKTGEN) $(COUNTERS) $(MIGRATE) $(ESPCPU) $(ST_BPF_OBJS)
 	OUT=$(abspath $(OUT)) bash selftests/run.sh selftests
 
 # On Debian's own 6.1 kernel in a qemu VM (ESP, xfrm_user, the oldest verifier xoff
@@ -145,7 +150,7 @@ test-vm: all
 	if [ $$rc = 4 ]; then echo "SKIP: VM tests (reason above)"; exit 0; fi; exit $$rc
 	$(MAKE) --no-print-directory selftest-vm
 
-selftest-vm: $(XOFFCTL) $(PKTGEN) $(COUNTERS) $(MIGRATE) $(ST_BPF_OBJS)
+selftest-vm: $(XOFFCTL) $(PKTGEN) $(COUNTERS) $(MIGRATE) $(ESPCPU) $(ST_BPF_OBJS)
 	@selftests/vm/vm.sh -t 1800 -- env OUT=$(abspath $(OUT)) bash selftests/run.sh selftests/vm; \
 	rc=$$?; if [ $$rc = 4 ]; then echo "SKIP: VM selftests (reason above)"; exit 0; fi; exit $$rc
 
