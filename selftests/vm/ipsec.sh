@@ -64,7 +64,10 @@
 #                                 log (DIR/charon.log) and strongswan.conf in DIR and a
 #                                 private /run; DIR/swanctl.conf is the caller's; the old
 #                                 inbound SA of a rekey stays IPS_REKEYED_DELAY s (1). Returns
-#                                 once its vici socket is up (20 s at most)
+#                                 once its vici socket is up (20 s at most). With IPS_CHROOT
+#                                 set (a root with its own strongSwan, e.g. vm.sh's sid
+#                                 userspace), charon and swanctl run chrooted there, with
+#                                 their own /proc; DIR must then lie inside IPS_CHROOT
 #   ips_swanctl SIDE ARGS...      swanctl against SIDE's charon; prints its last lines on
 #                                 failure
 #   ips_swanctl_conn NAME CHILD LOCAL REMOTE PREFIX MYID PEERID [OPTION...]
@@ -409,9 +412,13 @@ ips_charon_ok()
 	return 1
 }
 
+# DIR as the charon sees it: inside IPS_CHROOT when there is one.
+ips_charon_path() { echo "${1#"${IPS_CHROOT:-}"}"; }
+
 ips_charon()
 {
-	local side=$1 ns=$2 d=$3
+	local side=$1 ns=$2 d=$3 in
+	in=$(ips_charon_path "$d")
 	mkdir -p "$d"
 	cat > "$d/strongswan.conf" <<-EOF
 	charon {
@@ -420,12 +427,12 @@ ips_charon()
 		delete_rekeyed_delay = ${IPS_REKEYED_DELAY:-1}
 		plugins {
 			vici {
-				socket = unix://$d/charon.vici
+				socket = unix://$in/charon.vici
 			}
 		}
 		filelog {
 			log {
-				path = $d/charon.log
+				path = $in/charon.log
 				default = 1
 			}
 		}
@@ -441,18 +448,25 @@ ips_charon()
 	EOF
 	IPS_CHARON_NS[$side]=$ns
 	IPS_CHARON_DIR[$side]=$d
-	st_bg ip netns exec "$ns" env STRONGSWAN_CONF="$d/strongswan.conf" \
-		sh -c "mount -t tmpfs tmpfs /run && exec $IPS_CHARON" 2>"$d/stderr"
+	if [ -n "${IPS_CHROOT:-}" ]; then
+		st_bg ip netns exec "$ns" chroot "$IPS_CHROOT" env STRONGSWAN_CONF="$in/strongswan.conf" \
+			sh -c "mount -t proc proc /proc && mount -t tmpfs tmpfs /run && exec $IPS_CHARON" \
+			2>"$d/stderr"
+	else
+		st_bg ip netns exec "$ns" env STRONGSWAN_CONF="$d/strongswan.conf" \
+			sh -c "mount -t tmpfs tmpfs /run && exec $IPS_CHARON" 2>"$d/stderr"
+	fi
 	st_wait 20 test -S "$d/charon.vici" || { tail -n 2 "$d/stderr" "$d/charon.log" 2>/dev/null; return 1; }
 }
 
 ips_swanctl()
 {
-	local side=$1 ns d
+	local side=$1 ns d in
 	shift
 	ns=${IPS_CHARON_NS[$side]} d=${IPS_CHARON_DIR[$side]}
-	ip netns exec "$ns" env STRONGSWAN_CONF="$d/strongswan.conf" \
-		swanctl "$@" --uri "unix://$d/charon.vici" > "$d/swanctl.out" 2>&1 && return
+	in=$(ips_charon_path "$d")
+	ip netns exec "$ns" ${IPS_CHROOT:+chroot "$IPS_CHROOT"} env STRONGSWAN_CONF="$in/strongswan.conf" \
+		swanctl "$@" --uri "unix://$in/charon.vici" > "$d/swanctl.out" 2>&1 && return
 	grep -v '^opening directory' "$d/swanctl.out" | tail -n 2
 	return 1
 }
