@@ -11,7 +11,7 @@ ARCH	:= $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 DEB_PKGS := make gcc libc6-dev clang llvm pkg-config libbpf-dev libxdp-dev bpftool libelf-dev \
 	    zlib1g-dev libmnl-dev libcriterion-dev linux-libc-dev iproute2 uthash-dev \
 	    libjansson-dev bash-completion qemu-system-x86 busybox-static kmod cpio xz-utils file jq xdp-tools iputils-ping \
-	    tcpdump tcpreplay ethtool
+	    tcpdump tcpreplay ethtool zstd debootstrap
 
 # Clang's own system include dirs, searched after ours so <asm/types.h> resolves
 # for -target bpf (the libbpf-bootstrap way).
