@@ -60,7 +60,7 @@ SYSTEMDUNITDIR	?= $(PREFIX)/lib/systemd/system
 endif
 INSTALL		?= install
 
-.PHONY: all deps test test-vm selftest selftest-vm demo fuzz fuzz-seeds bench bench-vm clean install uninstall
+.PHONY: all deps test test-vm unit-vm selftest selftest-vm demo fuzz fuzz-seeds bench bench-vm clean install uninstall
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -131,6 +131,9 @@ $(ESPCPU): selftests/espcpu.c | $(OUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@ -lbpf
 
+# What the end-to-end tests run (on this kernel and in the VM).
+SELFTEST_DEPS := $(XOFFCTL) $(PKTGEN) $(COUNTERS) $(MIGRATE) $(ESPCPU) $(ST_BPF_OBJS)
+
 test: all
 	bash tests/completion.sh
 	$(TESTS) --jobs 1
@@ -139,18 +142,33 @@ test: all
 	$(MAKE) --no-print-directory test-vm
 
 # End-to-end on this kernel: veth, namespaces, crafted frames (selftests/test_*.sh).
-selftest: $(XOFFCTL) $(PKTGEN) $(COUNTERS) $(MIGRATE) $(ESPCPU) $(ST_BPF_OBJS)
+selftest: $(SELFTEST_DEPS)
 	OUT=$(abspath $(OUT)) bash selftests/run.sh selftests
 
-# On Debian's own 6.1 kernel in a qemu VM (ESP, xfrm_user, the oldest verifier xoff
-# supports): the unit suite, then the end-to-end tests with real SAs
-# (selftests/vm/test_*.sh); SKIP with the reason where the VM cannot run.
-test-vm: all
-	@selftests/vm/vm.sh -t 2400 -- $(abspath $(TESTS)) --jobs 1; rc=$$?; \
-	if [ $$rc = 4 ]; then echo "SKIP: VM tests (reason above)"; exit 0; fi; exit $$rc
-	$(MAKE) --no-print-directory selftest-vm
+# In a qemu VM on Debian's own kernels (ESP, xfrm_user, the verifiers xoff supports), one
+# after another: Debian 12's 6.1, the newest 6.12 LTS (bookworm-backports), the newest Debian
+# kernel (selftests/vm/vm.sh). On each, the end-to-end tests with real SAs
+# (selftests/vm/test_*.sh); on the first and the last, the unit suite too. SKIP with the
+# reason where the VM cannot run; one kernel's failure does not stop the others.
+XOFF_VM_KERNELS ?= 6.1 6.12 newest
 
-selftest-vm: $(XOFFCTL) $(PKTGEN) $(COUNTERS) $(MIGRATE) $(ESPCPU) $(ST_BPF_OBJS)
+test-vm: all $(SELFTEST_DEPS)
+	@fail=""; first=$(firstword $(XOFF_VM_KERNELS)); last=$(lastword $(XOFF_VM_KERNELS)); \
+	for k in $(XOFF_VM_KERNELS); do \
+		echo "# ==== VM kernel $$k"; \
+		if [ $$k = $$first ] || [ $$k = $$last ]; then \
+			XOFF_VM_KERNEL=$$k $(MAKE) --no-print-directory unit-vm || fail="$$fail $$k(unit)"; \
+		fi; \
+		XOFF_VM_KERNEL=$$k $(MAKE) --no-print-directory selftest-vm || fail="$$fail $$k(selftests)"; \
+	done; \
+	if [ -n "$$fail" ]; then echo "# VM kernels failed:$$fail"; exit 1; fi; \
+	echo "# VM kernels passed: $(XOFF_VM_KERNELS)"
+
+unit-vm: all
+	@selftests/vm/vm.sh -t 2400 -- $(abspath $(TESTS)) --jobs 1; rc=$$?; \
+	if [ $$rc = 4 ]; then echo "SKIP: VM unit tests (reason above)"; exit 0; fi; exit $$rc
+
+selftest-vm: $(SELFTEST_DEPS)
 	@selftests/vm/vm.sh -t 1800 -- env OUT=$(abspath $(OUT)) bash selftests/run.sh selftests/vm; \
 	rc=$$?; if [ $$rc = 4 ]; then echo "SKIP: VM selftests (reason above)"; exit 0; fi; exit $$rc
 
@@ -193,9 +211,23 @@ bench: $(BENCH)
 	$(BENCH)
 	$(MAKE) --no-print-directory bench-vm
 
-bench-vm: $(BENCH) $(XOFFCTL)
-	@selftests/vm/vm.sh -t 1200 -- $(abspath $(BENCH)) real; rc=$$?; \
-	if [ $$rc = 4 ]; then echo "SKIP: VM bench (reason above)"; exit 0; fi; exit $$rc
+# The control plane against real ESP states on Debian 12's kernel and the newest one, then
+# per-CPU SAs end to end on the newest (selftests/vm/test_pcpu.sh): the share of inbound
+# per-CPU SA packets decrypted on their own CPU, with xoff and without (the baseline).
+XOFF_BENCH_KERNELS ?= 6.1 newest
+
+bench-vm: $(BENCH) $(SELFTEST_DEPS)
+	@for k in $(XOFF_BENCH_KERNELS); do \
+		XOFF_VM_KERNEL=$$k selftests/vm/vm.sh -t 1200 -- $(abspath $(BENCH)) real; rc=$$?; \
+		if [ $$rc = 4 ]; then echo "SKIP: VM bench on $$k (reason above)"; elif [ $$rc != 0 ]; then exit $$rc; fi; \
+	done
+	@XOFF_VM_KERNEL=newest selftests/vm/vm.sh -t 1200 -- env OUT=$(abspath $(OUT)) \
+		bash selftests/vm/test_pcpu.sh > $(OUT)/bench-pcpu.log 2>&1; rc=$$?; \
+	grep -E '^(vm: booted|SKIP|FAIL|# pcpu_on_own_cpu)' $(OUT)/bench-pcpu.log; \
+	awk '/^# pcpu_on_own_cpu/ { x += $$5; b += $$7; n++ } \
+	     END { if (n) printf "ratio pcpu_on_own_cpu %.2f (baseline without xoff %.2f; per_cpu_sas yes and encap)\n", x / n, b / n }' \
+		$(OUT)/bench-pcpu.log; \
+	if [ $$rc = 4 ]; then echo "SKIP: per-CPU SA bench (reason above)"; exit 0; fi; exit $$rc
 
 install: $(XOFFCTL)
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMPDIR)
