@@ -590,8 +590,11 @@ timeout --foreground "$TIMEOUT" qemu-system-x86_64 \
 [ ! -s "$IO/uname" ] || echo "vm: booted Linux $(cat "$IO/uname") (Debian $KPKGVER, XOFF_VM_KERNEL=$KSEL)"
 cat "$IO/out" 2>/dev/null || true
 if [ ! -s "$IO/rc" ]; then
-	echo "vm: no exit code from the VM; console:" >&2
-	tail -n 40 "$IO/console" >&2
+	# From the kernel's first report (an oops shows the one that started it), else the tail.
+	first=$(grep -n -m1 -E 'Oops|BUG:|WARNING:|Kernel panic|general protection' "$IO/console" | cut -d: -f1)
+	echo "vm: no exit code from the VM; console${first:+ from line $first}:" >&2
+	if [ -n "$first" ]; then sed -n "$((first > 5 ? first - 5 : 1)),$((first + 120))p" "$IO/console" >&2
+	else tail -n 40 "$IO/console" >&2; fi
 	exit 3
 fi
 exit "$(cat "$IO/rc")"
