@@ -296,6 +296,38 @@ static void why_text(const struct xreport_sa *r, bool loaded, char *buf, size_t 
 	}
 }
 
+/* What xoff did with a per-CPU SA (sync.h), in words; NULL for any other SA. */
+static json_t *pcpu_reason(const struct xreport_sa *r)
+{
+	char buf[96];
+
+	switch (xsync_pcpu_of(&r->x, r->mapped, &r->val)) {
+	case XSYNC_PCPU_NONE:
+	default:
+		return json_null();
+	case XSYNC_PCPU_UNMAPPED:
+		return json_string("not in the fast path: not placed");
+	case XSYNC_PCPU_OFFLOAD:
+		return json_string("offloaded: placed as any SA");
+	case XSYNC_PCPU_CPU:
+		snprintf(buf, sizeof(buf), "steered to its CPU %u", r->val.cpu);
+		break;
+	case XSYNC_PCPU_NOT_STEERED:
+		snprintf(buf, sizeof(buf), "pcpu %u not in the steering set: CPU %u by load",
+			 r->x.pcpu_num, r->val.cpu);
+		break;
+	case XSYNC_PCPU_QUEUE:
+		snprintf(buf, sizeof(buf), "TX queue %u of its CPU", r->val.queue);
+		break;
+	case XSYNC_PCPU_NO_TXQ:
+		if (r->val.queue == XOFF_QUEUE_NONE)
+			return json_string("no per-CPU TX queue");
+		snprintf(buf, sizeof(buf), "no per-CPU TX queue: queue %u by load", r->val.queue);
+		break;
+	}
+	return json_string(buf);
+}
+
 json_t *xreport_sa_json(const struct xreport_sa *r, bool loaded)
 {
 	const struct xfrm_sa *x = &r->x;
@@ -335,6 +367,8 @@ json_t *xreport_sa_json(const struct xreport_sa *r, bool loaded)
 								    json_null());
 	set(o, "queue", r->mapped && r->val.queue != XOFF_QUEUE_NONE ?
 			json_integer(r->val.queue) : json_null());
+	set(o, "pcpu", x->has_pcpu ? json_integer(x->pcpu_num) : json_null());
+	set(o, "pcpu_reason", pcpu_reason(r));
 	set(o, "fastpath_packets", json_integer(r->fp.packets));
 	set(o, "fastpath_bytes", json_integer(r->fp.bytes));
 	set(o, "auth_packets", r->auth_mapped ? json_integer(r->auth.packets) : json_null());
