@@ -1730,6 +1730,39 @@ Test(json, sa_pcpu_text)
 	json_decref(arr);
 }
 
+/* policy list: the flag that asks the kernel for one SA per CPU. */
+Test(json, policy_cpu_acquire)
+{
+	struct xfrm_pol p;
+	json_t *o, *arr;
+	char *text = NULL;
+	size_t len;
+	FILE *f;
+
+	memset(&p, 0, sizeof(p));
+	p.sel.family = AF_INET;
+	p.dir = XFRM_POLICY_OUT;
+	p.index = 9;
+	o = xreport_policy_json(&p);
+	cr_assert_not_null(o);
+	cr_assert(json_is_false(json_object_get(o, "cpu_acquire")));
+	json_decref(o);
+
+	p.flags = XOFF_XFRM_POLICY_CPU_ACQUIRE | XFRM_POLICY_ICMP;
+	o = xreport_policy_json(&p);
+	cr_assert(json_is_true(json_object_get(o, "cpu_acquire")));
+	arr = json_array();
+	json_array_append_new(arr, o);
+	f = open_memstream(&text, &len);
+	cr_assert_not_null(f);
+	xprint_policies(f, arr);
+	fclose(f);
+	cr_assert(strstr(text, "CPU-ACQUIRE"), "'%s'", text);
+	cr_assert(strstr(text, " yes "), "'%s'", text);
+	free(text);
+	json_decref(arr);
+}
+
 Test(json, prom_escape)
 {
 	escape_is("eth0", "eth0");

@@ -235,6 +235,7 @@ void xprint_policies(FILE *f, json_t *pols)
 	static const struct col cols[] = {
 		{ "DIR", "dir" }, { "SRC", "src" }, { "DST", "dst" }, { "PROTO", "proto" },
 		{ "PRIO", "priority" }, { "ACTION", "action" }, { "INDEX", "index" },
+		{ "CPU-ACQUIRE", "cpu_acquire" },
 		{ "OFFLOAD", "offload_mode" }, { "DEV", "offload_dev" },
 		{ "XOFF-SLOT", "xoff_selector_slot" },
 	};
