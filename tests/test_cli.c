@@ -1977,7 +1977,7 @@ Test(cli, binary_version)
 Test(cli, binary_probe)
 {
 	struct stat st;
-	json_t *o, *d, *k;
+	json_t *o, *d, *k, *v;
 
 	cr_assert_eq(XRUN(&R, "probe", "nosuchdev0"), XCLI_ERR);
 	expect_err_has(&R, "no such device");
@@ -1996,6 +1996,8 @@ Test(cli, binary_probe)
 	cr_assert_eq(json_integer_value(json_object_get(d, "ifindex")), 1);
 	cr_assert(json_is_true(json_object_get(d, "up")), "lo is up");
 	cr_assert(json_is_string(json_object_get(k, "release")));
+	v = json_object_get(k, "xfrma_sa_pcpu");
+	cr_assert(json_is_boolean(v) || json_is_null(v), "xfrma_sa_pcpu: '%s'", R.out);
 	if (!stat("/sys/kernel/btf/vmlinux", &st))
 		cr_assert(json_is_true(json_object_get(k, "btf")), "this kernel has BTF: '%s'",
 			  R.out);
@@ -2006,6 +2008,7 @@ Test(cli, binary_probe)
 	cr_assert_eq(XRUN(&R, "probe", "lo"), XCLI_OK, "%s", R.err);
 	cr_assert(strstr(R.out, "device:"), "'%s'", R.out);
 	cr_assert(strstr(R.out, "kernel:"), "'%s'", R.out);
+	cr_assert(strstr(R.out, "\n  xfrma_sa_pcpu "), "'%s'", R.out);
 }
 
 Test(cli, binary_needs_root)
