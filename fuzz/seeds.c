@@ -51,6 +51,14 @@ int main(int argc, char **argv)
 		  .cur_packets = 10 },
 		{ .dst = "192.0.2.2", .src = "192.0.2.1", .spi = 0x6001, .proto = IPPROTO_AH,
 		  .auth = "hmac(sha1)", .trunc_bits = 96 },
+		/* Per-CPU SAs (RFC 9611, 6.13+): an inbound one of CPU 0 and an outbound
+		 * one of CPU 3, as strongSwan 6.1 installs them. */
+		{ .dst = "192.0.2.2", .src = "192.0.2.1", .spi = 0x7001, .mode = XFRM_MODE_TUNNEL,
+		  .reqid = 7, .aead = "rfc4106(gcm(aes))", .icv_bits = 128, .sa_dir = 1,
+		  .pcpu = true, .pcpu_num = 0 },
+		{ .family = AF_INET6, .dst = "2001:db8::2", .src = "2001:db8::1", .spi = 0x7002,
+		  .mode = XFRM_MODE_TUNNEL, .reqid = 7, .aead = "rfc4106(gcm(aes))",
+		  .icv_bits = 128, .sa_dir = 2, .pcpu = true, .pcpu_num = 3 },
 	};
 	const struct xmsg_pol pols[] = {
 		{ .sel_dst = "10.2.0.0", .sel_src = "10.1.0.0", .prefix_d = 24, .prefix_s = 24,
@@ -61,6 +69,11 @@ int main(int argc, char **argv)
 		  .index = 9, .offload_ifindex = 4, .offload_flags = XFRM_OFFLOAD_PACKET, .ntmpl = 2,
 		  .tmpl = { { .dst = "2001:db8::9", .src = "2001:db8::8", .reqid = 5 },
 			    { .dst = "2001:db8::7", .src = "2001:db8::6", .reqid = 6 } } },
+		/* The policy that asks for one SA per CPU. */
+		{ .sel_dst = "10.2.0.0", .sel_src = "10.1.0.0", .prefix_d = 24, .prefix_s = 24,
+		  .dir = XFRM_POLICY_OUT, .index = 10, .flags = XOFF_XFRM_POLICY_CPU_ACQUIRE,
+		  .ntmpl = 1, .tmpl = { { .dst = "192.0.2.2", .src = "192.0.2.1", .reqid = 7,
+					  .mode = XFRM_MODE_TUNNEL } } },
 	};
 	struct xfrm_msg m;
 	const char *why;

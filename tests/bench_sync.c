@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* `make bench`, control plane: a full resync of 100k SA messages (parse and map apply)
- * and a mirror sweep over 100k counter slots, beside the cost of the parse alone. */
+ * and a mirror sweep over 100k counter slots, beside the cost of the parse alone; events
+ * beside them: policies, and per-CPU SAs coming and going. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,8 @@
 
 #define NR_SAS		100000
 #define SYNC_RUNS	3
+#define PCPU_TUNNELS	1000	/* tunnels whose per-CPU SAs come and go */
+#define MSG_STRIDE	768
 
 static double now_s(void)
 {
@@ -34,7 +37,7 @@ static char *make_msgs(size_t *stride)
 	char *buf;
 	unsigned int i;
 
-	*stride = 768;
+	*stride = MSG_STRIDE;
 	buf = calloc(NR_SAS, *stride);
 	if (!buf)
 		fail("messages", -ENOMEM);
@@ -77,6 +80,82 @@ static double cmp_d(double a, double b)
 	return a < b ? a : b;
 }
 
+static int cmp_lat(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The messages of one tunnel's per-CPU SAs (RFC 9611), as a strongSwan 6.1 rekey brings
+ * them: for each CPU an inbound and an outbound NEWSA, then their DELSAs. */
+static unsigned int pcpu_msgs(char *buf, unsigned int tunnel, int ncpu)
+{
+	unsigned int n = 0, spi;
+	char tmp[XMSG_BUF] __attribute__((aligned(8)));
+	char dst[32];
+	int c, dir, del;
+
+	snprintf(dst, sizeof(dst), "172.16.%u.%u", tunnel >> 8, tunnel & 255);
+	for (del = 0; del < 2; del++)
+		for (c = 0; c < ncpu; c++)
+			for (dir = 1; dir <= 2; dir++) {
+				struct xmsg_sa o = { .dst = dst, .src = "192.0.2.1",
+						     .mode = XFRM_MODE_TUNNEL, .reqid = tunnel,
+						     .aead = "rfc4106(gcm(aes))", .icv_bits = 128,
+						     .sa_dir = dir, .pcpu = true, .pcpu_num = c };
+				struct nlmsghdr *nlh;
+
+				spi = 0x80000000u + (tunnel * ncpu + c) * 2 + dir;
+				o.spi = spi;
+				nlh = del ? xmsg_delsa(tmp, &o) : xmsg_newsa(tmp, XFRM_MSG_NEWSA, &o);
+				memcpy(buf + (size_t)n++ * MSG_STRIDE, tmp, nlh->nlmsg_len);
+			}
+	return n;
+}
+
+/* The first tunnel's per-CPU SAs are mapped beside the others: the events measured are
+ * the ones that put SAs in the fast path. */
+static void pcpu_check(struct xsync *s, unsigned int added)
+{
+	struct xsync_stats st;
+
+	xsync_get_stats(s, &st);
+	if (st.sas_mapped != NR_SAS + added)
+		fail("not every per-CPU SA reached the map", -EIO);
+}
+
+/* Per-CPU SAs of PCPU_TUNNELS tunnels come and go beside the SAs @s holds: events per
+ * second over them all and the 99th percentile of one event's handling. */
+static void pcpu_storm(struct xsync *s, int ncpu, double *rate, double *p99)
+{
+	size_t per = (size_t)4 * ncpu, nlat = per * PCPU_TUNNELS, k = 0;
+	char *buf = aligned_alloc(8, per * MSG_STRIDE);
+	double *lat = calloc(nlat, sizeof(*lat)), total = 0, t;
+	unsigned int tun, i, n;
+	int err;
+
+	if (!buf || !lat)
+		fail("per-CPU SA messages", -ENOMEM);
+	for (tun = 0; tun < PCPU_TUNNELS; tun++) {
+		n = pcpu_msgs(buf, tun, ncpu);
+		for (i = 0; i < n; i++) {
+			t = now_s();
+			if ((err = xsync_msg(s, (void *)(buf + (size_t)i * MSG_STRIDE))))
+				fail("per-CPU SA event", err);
+			lat[k] = now_s() - t;
+			total += lat[k++];
+			if (!tun && i + 1 == n / 2)
+				pcpu_check(s, n / 2);
+		}
+	}
+	qsort(lat, k, sizeof(*lat), cmp_lat);
+	*rate = k / total;
+	*p99 = lat[k * 99 / 100];
+	free(lat);
+	free(buf);
+}
+
 void bench_control_plane(void)
 {
 	struct xoff_opts xo = { .max_sas = 131072 };
@@ -84,6 +163,7 @@ void bench_control_plane(void)
 	struct xmirror_cfg mcfg = { .mode = XMIRROR_AUTO };
 	struct xmirror *mir;
 	double t, parse = 1e9, first = 1e9, again = 1e9, sweep = 1e9, idle = 1e9, pols = 1e9;
+	double pcpu_rate = 0, pcpu_p99 = 1e9, r, p;
 	struct xsync_stats st;
 	struct xoff_counters *vals;
 	struct xfrm_msg m;
@@ -160,6 +240,11 @@ void bench_control_plane(void)
 				fail("policy", err);
 		}
 		pols = cmp_d(pols, now_s() - t);
+
+		/* Per-CPU SAs coming and going beside them (a rekey of every tunnel). */
+		pcpu_storm(s, ncpu, &r, &p);
+		pcpu_rate = r > pcpu_rate ? r : pcpu_rate;
+		pcpu_p99 = cmp_d(pcpu_p99, p);
 		xsync_free(s);
 		xoff_close(x);
 	}
@@ -175,7 +260,12 @@ void bench_control_plane(void)
 	printf("%-44s %10.1f ms\n", "mirror sweep, 100k slots, all with traffic", sweep * 1e3);
 	printf("  (kernel counts these software SAs: deltas computed, nothing written)\n");
 	printf("%-44s %10.1f ms\n", "1000 policy events beside 100k SAs", pols * 1e3);
+	printf("%-44s %10.0f ev/s %7.1f us p99\n", "per-CPU SA NEWSA+DELSA beside 100k SAs",
+	       pcpu_rate, pcpu_p99 * 1e6);
+	printf("  (%d tunnels x %d CPUs x in+out, each SA added then deleted: %d events)\n",
+	       PCPU_TUNNELS, ncpu, PCPU_TUNNELS * ncpu * 4);
 	printf("\n");
 	printf("ratio sync_100k_sas_per_s %.0f\n", NR_SAS / first);
 	printf("ratio mirror_sweep_100k_ms %.1f\n", sweep * 1e3);
+	printf("ratio pcpu_sa_events_per_s %.0f\n", pcpu_rate);
 }

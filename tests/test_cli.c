@@ -1006,8 +1006,9 @@ Test(cli, global_refusals)
 
 static const char *const sa_required[] = {
 	"dir", "src", "dst", "spi", "proto", "encap", "reqid", "mode", "offload_dev",
-	"offload_mode", "path", "path_reason", "cpu", "queue", "fastpath_packets",
-	"fastpath_bytes", "auth_packets", "auth_bytes", "kernel_packets", "kernel_bytes",
+	"offload_mode", "path", "path_reason", "cpu", "queue", "pcpu", "pcpu_reason",
+	"fastpath_packets", "fastpath_bytes", "auth_packets", "auth_bytes", "kernel_packets",
+	"kernel_bytes",
 };
 
 static void sa_init(struct xreport_sa *r, int family, const char *src, const char *dst,
@@ -1082,11 +1083,12 @@ static json_t *sa_json(const struct xreport_sa *r, bool loaded)
 		    !strcmp(k, "kernel_bytes"))
 			cr_assert(json_is_integer(v), "'%s' is not an integer", k);
 		else if (!strcmp(k, "cpu") || !strcmp(k, "queue") || !strcmp(k, "auth_packets") ||
-			 !strcmp(k, "auth_bytes"))
+			 !strcmp(k, "auth_bytes") || !strcmp(k, "pcpu"))
 			cr_assert(json_is_integer(v) || json_is_null(v), "'%s': %d", k,
 				  json_typeof(v));
-		else if (!strcmp(k, "offload_dev"))
-			cr_assert(json_is_string(v) || json_is_null(v));
+		else if (!strcmp(k, "offload_dev") || !strcmp(k, "pcpu_reason"))
+			cr_assert(json_is_string(v) || json_is_null(v), "'%s': %d", k,
+				  json_typeof(v));
 		else
 			cr_assert(json_is_string(v), "'%s' is not a string", k);
 	}
@@ -1568,6 +1570,199 @@ static void escape_is(const char *in, const char *want)
 	cr_assert_str_eq(out, want, "escape of '%s'", in ? in : "(null)");
 }
 
+/* ---- per-CPU SAs ---- */
+
+static void sa_pcpu(struct xreport_sa *r, __u32 cpu)
+{
+	r->x.has_pcpu = true;
+	r->x.pcpu_num = cpu;
+}
+
+static void expect_pcpu(json_t *o, long long pcpu, const char *reason)
+{
+	if (pcpu < 0)
+		expect_null(o, "pcpu");
+	else
+		expect_int(o, "pcpu", pcpu);
+	if (reason)
+		expect_str(o, "pcpu_reason", reason);
+	else
+		expect_null(o, "pcpu_reason");
+}
+
+/* Inbound: on its CPU, or why not; "cpu" stays the steering CPU. */
+Test(json, sa_pcpu_inbound)
+{
+	struct xreport_sa r;
+	json_t *o;
+
+	sa_init(&r, AF_INET, "198.51.100.2", "192.0.2.1", 0x100);
+	sa_mapped(&r, 1);
+	o = sa_json(&r, true);
+	expect_pcpu(o, -1, NULL);	/* an ordinary SA */
+	json_decref(o);
+
+	sa_pcpu(&r, 1);
+	r.val.cpu = 1;
+	o = sa_json(&r, true);
+	expect_pcpu(o, 1, "steered to its CPU 1");
+	expect_int(o, "cpu", 1);
+	json_decref(o);
+
+	sa_pcpu(&r, 3);
+	r.val.cpu = 0;
+	r.val.flags = XOFF_SA_PCPU_ELSEWHERE;
+	o = sa_json(&r, true);
+	expect_pcpu(o, 3, "pcpu 3 not in the steering set: CPU 0 by load");
+	expect_int(o, "cpu", 0);
+	expect_str(o, "path_reason", xsync_why_str(XSYNC_WHY_SW));
+	json_decref(o);
+
+	sa_pcpu(&r, 0);		/* CPU 0 is a CPU, not "none" */
+	r.val.flags = 0;
+	o = sa_json(&r, true);
+	expect_pcpu(o, 0, "steered to its CPU 0");
+	json_decref(o);
+}
+
+Test(json, sa_pcpu_outbound)
+{
+	struct xreport_sa r;
+	json_t *o;
+
+	sa_init(&r, AF_INET, "192.0.2.1", "198.51.100.2", 0x200);
+	r.x.dir = XOFF_DIR_OUT;
+	sa_pcpu(&r, 2);
+	sa_mapped(&r, 1);
+	r.val.queue = 2;
+	o = sa_json(&r, true);
+	expect_pcpu(o, 2, "TX queue 2 of its CPU");
+	expect_null(o, "cpu");
+	json_decref(o);
+
+	r.val.flags = XOFF_SA_PCPU_ELSEWHERE;
+	r.val.queue = 0;
+	o = sa_json(&r, true);
+	expect_pcpu(o, 2, "no per-CPU TX queue: queue 0 by load");
+	json_decref(o);
+
+	r.val.queue = XOFF_QUEUE_NONE;
+	o = sa_json(&r, true);
+	expect_pcpu(o, 2, "no per-CPU TX queue");
+	json_decref(o);
+}
+
+Test(json, sa_pcpu_offloaded_or_unmapped)
+{
+	struct xreport_sa r;
+	json_t *o;
+
+	sa_init(&r, AF_INET, "198.51.100.2", "192.0.2.1", 0x300);
+	sa_pcpu(&r, 1);
+	sa_offload(&r, 1, false);
+	sa_mapped(&r, 2);
+	o = sa_json(&r, true);
+	expect_pcpu(o, 1, "offloaded: placed as any SA");
+	json_decref(o);
+
+	sa_init(&r, AF_INET, "198.51.100.2", "192.0.2.1", 0x301);
+	sa_pcpu(&r, 1);
+	o = sa_json(&r, false);
+	expect_pcpu(o, 1, "not in the fast path: not placed");
+	json_decref(o);
+}
+
+/* The cell under @head in the row that holds @key, of a table whose cells (but the last
+ * column's) are single words. */
+static const char *column_of(const char *table, const char *key, const char *head)
+{
+	static char cell[64];
+	char hdr[512], row[512], *save, *w;
+	const char *line = strstr(table, key), *nl = strchr(table, '\n');
+	int col = -1, i = 0;
+
+	cr_assert(line && nl, "no row %s", key);
+	while (line > table && line[-1] != '\n')
+		line--;
+	snprintf(hdr, sizeof(hdr), "%.*s", (int)(nl - table), table);
+	snprintf(row, sizeof(row), "%.*s", (int)strcspn(line, "\n"), line);
+	for (w = strtok_r(hdr, " ", &save); w; w = strtok_r(NULL, " ", &save), i++)
+		if (!strcmp(w, head))
+			col = i;
+	cr_assert_geq(col, 0, "no column %s", head);
+	for (i = 0, w = strtok_r(row, " ", &save); w && i < col; i++)
+		w = strtok_r(NULL, " ", &save);
+	cr_assert_not_null(w);
+	snprintf(cell, sizeof(cell), "%s", w);
+	return cell;
+}
+
+/* The text table: a PCPU column ("-" for an ordinary SA), the per-CPU reason after the
+ * path's in WHY. */
+Test(json, sa_pcpu_text)
+{
+	struct xreport_sa r[2];
+	json_t *arr = json_array();
+	char *text = NULL;
+	size_t len;
+	FILE *f;
+
+	sa_init(&r[0], AF_INET, "198.51.100.2", "192.0.2.1", 0x400);
+	sa_mapped(&r[0], 1);
+	sa_init(&r[1], AF_INET, "198.51.100.2", "192.0.2.1", 0x401);
+	sa_pcpu(&r[1], 3);
+	sa_mapped(&r[1], 2);
+	r[1].val.flags = XOFF_SA_PCPU_ELSEWHERE;
+	json_array_append_new(arr, xreport_sa_json(&r[0], true));
+	json_array_append_new(arr, xreport_sa_json(&r[1], true));
+	f = open_memstream(&text, &len);
+	cr_assert_not_null(f);
+	xprint_sa_table(f, arr);
+	fclose(f);
+	cr_assert(strstr(text, " PCPU "), "'%s'", text);
+	cr_assert(strstr(text, "0x00000400 "), "'%s'", text);
+	cr_assert(strstr(text, "; per-CPU SA: pcpu 3 not in the steering set: CPU 0 by load\n"),
+		  "'%s'", text);
+	cr_assert_str_eq(column_of(text, "0x00000400", "PCPU"), "-", "'%s'", text);
+	cr_assert_str_eq(column_of(text, "0x00000401", "PCPU"), "3", "'%s'", text);
+	cr_assert_str_eq(column_of(text, "0x00000401", "CPU"), "0", "'%s'", text);
+	free(text);
+	json_decref(arr);
+}
+
+/* policy list: the flag that asks the kernel for one SA per CPU. */
+Test(json, policy_cpu_acquire)
+{
+	struct xfrm_pol p;
+	json_t *o, *arr;
+	char *text = NULL;
+	size_t len;
+	FILE *f;
+
+	memset(&p, 0, sizeof(p));
+	p.sel.family = AF_INET;
+	p.dir = XFRM_POLICY_OUT;
+	p.index = 9;
+	o = xreport_policy_json(&p);
+	cr_assert_not_null(o);
+	cr_assert(json_is_false(json_object_get(o, "cpu_acquire")));
+	json_decref(o);
+
+	p.flags = XOFF_XFRM_POLICY_CPU_ACQUIRE | XFRM_POLICY_ICMP;
+	o = xreport_policy_json(&p);
+	cr_assert(json_is_true(json_object_get(o, "cpu_acquire")));
+	arr = json_array();
+	json_array_append_new(arr, o);
+	f = open_memstream(&text, &len);
+	cr_assert_not_null(f);
+	xprint_policies(f, arr);
+	fclose(f);
+	cr_assert(strstr(text, "CPU-ACQUIRE"), "'%s'", text);
+	cr_assert(strstr(text, " yes "), "'%s'", text);
+	free(text);
+	json_decref(arr);
+}
+
 Test(json, prom_escape)
 {
 	escape_is("eth0", "eth0");
@@ -1782,7 +1977,7 @@ Test(cli, binary_version)
 Test(cli, binary_probe)
 {
 	struct stat st;
-	json_t *o, *d, *k;
+	json_t *o, *d, *k, *v;
 
 	cr_assert_eq(XRUN(&R, "probe", "nosuchdev0"), XCLI_ERR);
 	expect_err_has(&R, "no such device");
@@ -1801,6 +1996,8 @@ Test(cli, binary_probe)
 	cr_assert_eq(json_integer_value(json_object_get(d, "ifindex")), 1);
 	cr_assert(json_is_true(json_object_get(d, "up")), "lo is up");
 	cr_assert(json_is_string(json_object_get(k, "release")));
+	v = json_object_get(k, "xfrma_sa_pcpu");
+	cr_assert(json_is_boolean(v) || json_is_null(v), "xfrma_sa_pcpu: '%s'", R.out);
 	if (!stat("/sys/kernel/btf/vmlinux", &st))
 		cr_assert(json_is_true(json_object_get(k, "btf")), "this kernel has BTF: '%s'",
 			  R.out);
@@ -1811,6 +2008,7 @@ Test(cli, binary_probe)
 	cr_assert_eq(XRUN(&R, "probe", "lo"), XCLI_OK, "%s", R.err);
 	cr_assert(strstr(R.out, "device:"), "'%s'", R.out);
 	cr_assert(strstr(R.out, "kernel:"), "'%s'", R.out);
+	cr_assert(strstr(R.out, "\n  xfrma_sa_pcpu "), "'%s'", R.out);
 }
 
 Test(cli, binary_needs_root)

@@ -207,6 +207,8 @@ Test(lib, sa_update_rejects_invalid, .init = fx_setup, .fini = fx_teardown)
 	v = good, v.path = XOFF_PATH_HW, v.offload_mode = XOFF_OFFLOAD_PACKET,
 	v.dir = XOFF_DIR_OUT, v.mode = XOFF_MODE_TUNNEL, v.queue = 0;
 	cr_expect_eq(xoff_sa_update(fx, &fresh, &v), 0, "every enum at its maximum");
+	v = good, v.action = XOFF_ACT_CPU, v.flags = XOFF_SA_PCPU_ELSEWHERE;
+	cr_expect_eq(xoff_sa_update(fx, &fresh, &v), 0, "a per-CPU SA placed elsewhere");
 	cr_expect_eq(sa_count(fx), FX_NR_SAS + 1);
 }
 

@@ -399,9 +399,10 @@ Test(probe, kernel)
 	cr_assert_eq(xprobe_kernel(&k), 0);
 	cr_assert_eq(uname(&u), 0);
 	cr_assert_str_eq(k.release, u.release);
-	fprintf(stderr, "note: %s: btf %s sa_dir %s packet_offload %s kfunc %s xfrm_user %s "
-		"esp %s esp6 %s xfrm_offload %s netdev-genl %s\n", k.release,
-		xprobe_tri_str(k.btf), xprobe_tri_str(k.sa_dir), xprobe_tri_str(k.packet_offload),
+	fprintf(stderr, "note: %s: btf %s sa_dir %s sa_pcpu %s packet_offload %s kfunc %s "
+		"xfrm_user %s esp %s esp6 %s xfrm_offload %s netdev-genl %s\n", k.release,
+		xprobe_tri_str(k.btf), xprobe_tri_str(k.sa_dir), xprobe_tri_str(k.sa_pcpu),
+		xprobe_tri_str(k.packet_offload),
 		xprobe_tri_str(k.xfrm_state_kfunc), xprobe_tri_str(k.xfrm_user),
 		xprobe_tri_str(k.esp), xprobe_tri_str(k.esp6), xprobe_tri_str(k.xfrm_offload),
 		xprobe_tri_str(k.xdp_features_genl));
@@ -412,6 +413,8 @@ Test(probe, kernel)
 	} else {
 		cr_assert_eq(k.btf, XPROBE_YES);
 		cr_assert_eq(k.sa_dir, since(6010), "XFRMA_SA_DIR: %s", xprobe_tri_str(k.sa_dir));
+		cr_assert_eq(k.sa_pcpu, since(6013), "XFRMA_SA_PCPU: %s",
+			     xprobe_tri_str(k.sa_pcpu));
 		/* 6.2 upstream; stable kernels (Debian's 6.1) carry it backported: BTF rules. */
 		if (since(6002) == XPROBE_YES)
 			cr_assert_eq(k.packet_offload, XPROBE_YES);

@@ -2440,3 +2440,255 @@ Test(sync, readded_sa_starts_afresh, .init = setup, .fini = teardown)
 	cr_expect_eq(stats().quarantined, 1, "the old instance's slot is released");
 	cr_expect_eq(stats().sas, 1);
 }
+
+/* ---- Per-CPU SAs (RFC 9611) ---- */
+
+/* Inbound software SA @n of CPU @cpu, and outbound SA @n of CPU @cpu. */
+static struct xmsg_sa pcpu_in(unsigned int n, __u32 cpu)
+{
+	struct xmsg_sa o = sa_in(100 + n);
+
+	o.pcpu = true;
+	o.pcpu_num = cpu;
+	return o;
+}
+
+static struct xmsg_sa pcpu_out(unsigned int n, __u32 cpu)
+{
+	struct xmsg_sa o = sa_out(100 + n);
+
+	o.pcpu = true;
+	o.pcpu_num = cpu;
+	return o;
+}
+
+/* What the view and the map say of a per-CPU SA. */
+static enum xsync_pcpu pcpu_of(const struct xmsg_sa *o)
+{
+	struct xsync_sa_view v = view(o);
+	struct xoff_sa m = sa_map(o);
+
+	cr_expect_eq(v.val.flags, m.flags, "spi 0x%x: view and map disagree", o->spi);
+	cr_expect(v.x.has_pcpu == o->pcpu && v.x.pcpu_num == o->pcpu_num);
+	return xsync_pcpu_of(&v.x, v.mapped, &v.val);
+}
+
+/* An inbound per-CPU SA goes to its CPU whatever the load; ordinary SAs balance around
+ * them (they count in the load). */
+Test(sync, pcpu_inbound_own_cpu, .init = setup_cpus, .fini = teardown)
+{
+	struct xmsg_sa p[4], o = sa_in(1);
+	unsigned int load[2], i;
+
+	if (cfg.ncpus < 2)
+		cr_skip_test("SKIP: one CPU");
+	for (i = 0; i < 4; i++) {
+		p[i] = pcpu_in(i, i ? 1 : 0);
+		sa_add(&p[i]);
+		cr_expect_eq(sa_map(&p[i]).cpu, p[i].pcpu_num, "pcpu %u SA on CPU %u", p[i].pcpu_num,
+			     sa_map(&p[i]).cpu);
+		cr_expect_eq(sa_map(&p[i]).action, XOFF_ACT_CPU);
+		cr_expect_eq(sa_map(&p[i]).flags, 0);
+		cr_expect_eq(pcpu_of(&p[i]), XSYNC_PCPU_CPU);
+	}
+	cpu_loads(load, 2);
+	cr_expect_eq(load[0], 1);
+	cr_expect_eq(load[1], 3);
+	sa_add(&o);
+	cr_expect_eq(sa_map(&o).cpu, 0, "an ordinary SA not on the least loaded CPU");
+	cr_expect_eq(pcpu_of(&o), XSYNC_PCPU_NONE);
+	/* Its CPU's load goes with it. */
+	sa_del(&p[1]);
+	sa_del(&p[2]);
+	sa_del(&p[3]);
+	o = sa_in(2);
+	sa_add(&o);
+	cr_expect_eq(sa_map(&o).cpu, 1);
+}
+
+/* A CPU outside the steering set (or beyond any CPU): placed by load, the reason kept in
+ * the entry's flags. */
+Test(sync, pcpu_not_in_steering_set, .init = env_init, .fini = teardown)
+{
+	struct xmsg_sa p = pcpu_in(0, 1), far = pcpu_in(1, 70000), o = sa_in(1);
+	struct xoff_sa v;
+
+	if (xoff_nr_cpus() < 2)
+		cr_skip_test("SKIP: one CPU");
+	cpus[0] = 0;
+	cfg.cpus = cpus;
+	cfg.ncpus = 1;
+	open_xoff(&x, MAX_SAS, NULL);
+	new_sync(&s, x);
+	sa_add(&p);
+	sa_add(&far);
+	sa_add(&o);
+	v = sa_map(&p);
+	cr_expect_eq(v.cpu, 0);
+	cr_expect_eq(v.action, XOFF_ACT_CPU);
+	cr_expect_eq(v.flags, XOFF_SA_PCPU_ELSEWHERE);
+	cr_expect_eq(pcpu_of(&p), XSYNC_PCPU_NOT_STEERED);
+	cr_expect_eq(sa_map(&far).cpu, 0);
+	cr_expect_eq(pcpu_of(&far), XSYNC_PCPU_NOT_STEERED);
+	cr_expect_eq(sa_map(&o).flags, 0, "an ordinary SA flagged");
+	cr_expect_eq(nwarn, 0);
+}
+
+static void expect_same_entry(const struct xmsg_sa *o, const struct xoff_sa *v0, const char *when)
+{
+	struct xoff_sa v = sa_map(o);
+
+	cr_expect_arr_eq(&v, v0, sizeof(v), "spi 0x%x: entry changed on %s (slot %u -> %u, "
+			 "cpu %u -> %u)", o->spi, when, v0->slot, v.slot, v0->cpu, v.cpu);
+}
+
+/* UPDSA, a resync and a failed one leave a per-CPU SA on its CPU with its slot. */
+Test(sync, pcpu_kept_across_updsa_and_resync, .init = setup_cpus, .fini = teardown)
+{
+	struct xmsg_sa a[3] = { pcpu_in(0, 1), sa_in(1), sa_in(2) };
+	struct xoff_sa v0 = { 0 };
+
+	if (cfg.ncpus < 2)
+		cr_skip_test("SKIP: one CPU");
+	sa_add(&a[0]);
+	v0 = sa_map(&a[0]);
+	sa_add(&a[1]);
+	sa_add(&a[2]);
+	a[0].cur_bytes = 999;
+	sa_upd(&a[0]);
+	expect_same_entry(&a[0], &v0, "UPDSA");
+	resync_with(a, 3);
+	expect_same_entry(&a[0], &v0, "resync");
+	xsync_resync_begin(s);
+	sa_add(&a[1]);
+	cr_assert_eq(xsync_resync_abort(s), 0);
+	expect_same_entry(&a[0], &v0, "a failed resync");
+	cr_expect_eq(pcpu_of(&a[0]), XSYNC_PCPU_CPU);
+}
+
+/* A MIGRATE's clone keeps the original's CPU and slot, and stays on its CPU. */
+Test(sync, pcpu_kept_across_migrate, .init = setup_cpus, .fini = teardown)
+{
+	struct xmsg_sa o[2] = { pcpu_in(0, 1), pcpu_in(1, 0) }, now[2];
+	struct xoff_sa v0;
+
+	if (cfg.ncpus < 2)
+		cr_skip_test("SKIP: one CPU");
+	sa_add(&o[0]);
+	sa_add(&o[1]);
+	v0 = sa_map(&o[0]);
+	feed(migrate_msg(&o[0], XFRM_POLICY_IN, o[0].src, "192.0.2.77"));
+	now[0] = moved(&o[0], o[0].src, "192.0.2.77");
+	now[1] = o[1];
+	resync_with(now, 2);
+	sa_absent(&o[0]);
+	expect_same_entry(&now[0], &v0, "MIGRATE");
+	cr_expect_eq(pcpu_of(&now[0]), XSYNC_PCPU_CPU);
+	cr_expect_eq(stats().quarantined, 0);
+}
+
+/* A restart adopts the entry; a per-CPU SA that could not be on its CPU before (not a
+ * steering target then) goes there once it is one, with its slot. */
+Test(sync, pcpu_restart, .init = pin_setup, .fini = pin_teardown)
+{
+	struct xmsg_sa p = pcpu_in(0, 1);
+	struct xoff_sa v0, v;
+
+	if (cpus01() < 2)
+		cr_skip_test("SKIP: one CPU");
+	cfg.ncpus = 1;
+	open_xoff(&x, MAX_SAS, pin_dir);
+	new_sync(&s, x);
+	sa_add(&p);
+	v0 = sa_map(&p);
+	cr_expect_eq(v0.cpu, 0);
+	cr_expect_eq(v0.flags, XOFF_SA_PCPU_ELSEWHERE);
+	xsync_free(s);
+	s = NULL;
+	xoff_close(x);
+	x = NULL;
+
+	cfg.ncpus = 2;
+	open_xoff(&x, MAX_SAS, pin_dir);
+	new_sync(&s, x);
+	resync_with(&p, 1);
+	v = sa_map(&p);
+	cr_expect_eq(v.slot, v0.slot, "slot %u -> %u", v0.slot, v.slot);
+	cr_expect_eq(v.cpu, 1);
+	cr_expect_eq(v.flags, 0);
+	cr_expect_eq(pcpu_of(&p), XSYNC_PCPU_CPU);
+}
+
+/* Offloaded per-CPU SAs are placed as before: no CPU inbound, a queue by load outbound. */
+Test(sync, pcpu_offloaded_unchanged, .init = setup_queues, .fini = teardown)
+{
+	struct xmsg_sa in = pcpu_in(0, 1), out = pcpu_out(1, 3);
+	struct xoff_sa v;
+
+	in.offload_ifindex = CRYPTO_DEV;
+	in.offload_flags = XFRM_OFFLOAD_INBOUND;
+	out.offload_ifindex = CRYPTO_DEV;
+	sa_add(&in);
+	sa_add(&out);
+	v = sa_map(&in);
+	cr_expect_eq(v.action, XOFF_ACT_PASS);
+	cr_expect_eq(v.flags, 0);
+	cr_expect_eq(pcpu_of(&in), XSYNC_PCPU_OFFLOAD);
+	v = sa_map(&out);
+	cr_expect_eq(v.queue, 0, "the first outbound SA not on the least loaded queue");
+	cr_expect_eq(v.flags, 0);
+	cr_expect_eq(pcpu_of(&out), XSYNC_PCPU_OFFLOAD);
+}
+
+/* TX queues that cover every CPU: an outbound per-CPU SA gets its CPU's; others balance
+ * around it. */
+Test(sync, pcpu_outbound_own_queue, .init = env_init, .fini = teardown)
+{
+	unsigned int n = xoff_nr_cpus(), i;
+	struct xmsg_sa p[8], o = sa_out(1);
+
+	cfg.tx_queues = n;
+	open_xoff(&x, MAX_SAS, NULL);
+	new_sync(&s, x);
+	for (i = 0; i < n && i < 8; i++) {
+		p[i] = pcpu_out(i, n - 1 - i);
+		sa_add(&p[i]);
+		cr_expect_eq(sa_map(&p[i]).queue, n - 1 - i);
+		cr_expect_eq(sa_map(&p[i]).flags, 0);
+		cr_expect_eq(pcpu_of(&p[i]), XSYNC_PCPU_QUEUE);
+	}
+	/* An UPDSA keeps it. */
+	p[0].cur_bytes = 5;
+	sa_upd(&p[0]);
+	cr_expect_eq(sa_map(&p[0]).queue, n - 1);
+	sa_add(&o);
+	cr_expect_lt(sa_map(&o).queue, n);
+	cr_expect_eq(pcpu_of(&o), XSYNC_PCPU_NONE);
+}
+
+/* Fewer TX queues than CPUs, or none assigned: the reason is kept; a queue by load. */
+Test(sync, pcpu_outbound_no_txq, .init = env_init, .fini = teardown)
+{
+	unsigned int n = xoff_nr_cpus();
+	struct xmsg_sa p = pcpu_out(0, 0);
+	struct xoff_sa v;
+
+	if (n < 2)
+		cr_skip_test("SKIP: one CPU");
+	open_xoff(&x, MAX_SAS, NULL);
+	new_sync(&s, x);	/* tx_queues 0: left to the stack */
+	sa_add(&p);
+	v = sa_map(&p);
+	cr_expect_eq(v.queue, XOFF_QUEUE_NONE);
+	cr_expect_eq(v.flags, XOFF_SA_PCPU_ELSEWHERE);
+	cr_expect_eq(pcpu_of(&p), XSYNC_PCPU_NO_TXQ);
+	xsync_free(s);
+
+	cfg.tx_queues = n - 1;
+	new_sync(&s, x);
+	resync_with(&p, 1);
+	v = sa_map(&p);
+	cr_expect_lt(v.queue, n - 1);
+	cr_expect_eq(v.flags, XOFF_SA_PCPU_ELSEWHERE);
+	cr_expect_eq(pcpu_of(&p), XSYNC_PCPU_NO_TXQ);
+}

@@ -395,6 +395,7 @@ static const struct attr_def {
 	{ XFRMA_REPLAY_ESN_VAL, "XFRMA_REPLAY_ESN_VAL", sizeof(struct xfrm_replay_state_esn),
 	  false },
 	{ XOFF_XFRMA_SA_DIR, "XFRMA_SA_DIR", sizeof(__u8), true },
+	{ XOFF_XFRMA_SA_PCPU, "XFRMA_SA_PCPU", sizeof(__u32), true },
 	{ XFRMA_LTIME_VAL, "XFRMA_LTIME_VAL", sizeof(struct xfrm_lifetime_cur), false },
 };
 
@@ -464,6 +465,9 @@ static void put_form(struct nlmsghdr *nlh, const struct attr_def *d, enum form f
 	case XOFF_XFRMA_SA_DIR:
 		u.u8 = XOFF_XFRM_SA_DIR_OUT;
 		break;
+	case XOFF_XFRMA_SA_PCPU:
+		u.u32 = 3;
+		break;
 	case XFRMA_LTIME_VAL:
 		u.lt = ltime;
 		break;
@@ -528,6 +532,10 @@ static void expect_read(const struct attr_def *d, const struct xfrm_msg *m)
 	case XOFF_XFRMA_SA_DIR:
 		cr_expect_eq(sa->dir, XOFF_DIR_OUT);
 		cr_expect_eq(sa->dir_source, XFRM_DIR_FROM_SA_DIR);
+		break;
+	case XOFF_XFRMA_SA_PCPU:
+		cr_expect(sa->has_pcpu);
+		cr_expect_eq(sa->pcpu_num, 3);
 		break;
 	case XFRMA_LTIME_VAL:
 		cr_expect(m->ae.has_ltime);
@@ -614,6 +622,8 @@ Test(xfrm, sa_attrs_absent)
 		cr_expect_eq(m.sa.esn_window, 0, "%s", kind_name[k]);
 		cr_expect_eq(m.sa.dir, XFRM_DIR_UNKNOWN, "%s", kind_name[k]);
 		cr_expect_eq(m.sa.dir_source, XFRM_DIR_FROM_NONE, "%s", kind_name[k]);
+		cr_expect(!m.sa.has_pcpu, "%s", kind_name[k]);
+		cr_expect_eq(m.sa.pcpu_num, 0, "%s", kind_name[k]);
 	}
 }
 
@@ -626,11 +636,14 @@ Test(xfrm, sa_attrs_together)
 		.sport = 4500, .dport = 4500, .offload_ifindex = 3,
 		.offload_flags = XFRM_OFFLOAD_PACKET | XFRM_OFFLOAD_IPV6, .mark = true,
 		.mark_v = 0x100, .mark_m = 0xf00, .if_id = 9, .sa_dir = XOFF_XFRM_SA_DIR_IN,
+		.pcpu = true, .pcpu_num = 5,
 	};
 	char buf[XMSG_BUF];
 	struct xfrm_msg m;
 
 	parse_ok(xmsg_newsa(buf, XFRM_MSG_NEWSA, &o), &m);
+	cr_expect(m.sa.has_pcpu);
+	cr_expect_eq(m.sa.pcpu_num, 5);
 	cr_expect(m.sa.alg_known);
 	cr_expect_eq(m.sa.iv_len, 8);
 	cr_expect_eq(m.sa.icv_len, 12);
@@ -978,6 +991,48 @@ Test(xfrm, sa_dir_bad_value)
 		put_offload(nlh, 4, XFRM_OFFLOAD_INBOUND);
 		mnl_attr_put_u8(nlh, XOFF_XFRMA_SA_DIR, values[i]);
 		parse_bad(nlh, "XFRMA_SA_DIR");
+	}
+}
+
+/* XFRMA_SA_PCPU: any CPU number is the kernel's to judge (it refuses one beyond its
+ * possible CPUs at add); 0 is a CPU, not an absent attribute. In every SA message. */
+Test(xfrm, sa_pcpu_values)
+{
+	static const __u32 values[] = { 0, 1, 4095, 0xfffffffe };
+	char buf[XMSG_BUF];
+	struct xfrm_msg m;
+	unsigned int k;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(values); i++) {
+		struct xmsg_sa o = sa4;
+
+		o.pcpu = true;
+		o.pcpu_num = values[i];
+		for (k = 0; k < K_NKINDS; k++) {
+			parse_ok(sa_msg(buf, k, &o), &m);
+			cr_expect(m.sa.has_pcpu, "%s, pcpu %u", kind_name[k], values[i]);
+			cr_expect_eq(m.sa.pcpu_num, values[i], "%s", kind_name[k]);
+		}
+	}
+}
+
+/* A u16 or u64 where the kernel's policy says NLA_U32: refused, as the kernel would. */
+Test(xfrm, sa_pcpu_bad_length)
+{
+	static const size_t lens[] = { 0, 1, 2, 3, 5, 8 };
+	const __u64 v = 2;
+	char buf[XMSG_BUF];
+	struct nlmsghdr *nlh;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(lens); i++) {
+		nlh = xmsg_newsa(buf, XFRM_MSG_NEWSA, &sa4);
+		mnl_attr_put(nlh, XOFF_XFRMA_SA_PCPU, lens[i], &v);
+		parse_bad_attr(nlh, "XFRMA_SA_PCPU");
+		nlh = xmsg_delsa(buf, &sa4);
+		mnl_attr_put(nlh, XOFF_XFRMA_SA_PCPU, lens[i], &v);
+		parse_bad_attr(nlh, "XFRMA_SA_PCPU");
 	}
 }
 
@@ -1355,6 +1410,7 @@ Test(xfrm, policy)
 			p->sel.dport_mask = 0xffff;
 			p->sel.proto = IPPROTO_TCP;
 			p->sel.ifindex = 3;
+			p->flags = XOFF_XFRM_POLICY_CPU_ACQUIRE | XFRM_POLICY_ICMP;
 			parse_ok(nlh, &m);
 			cr_log_info("%s, family %d", pol_kind_name[k], o->family);
 			cr_expect_eq(m.ev, k <= P_UPDPOLICY ? XFRM_EV_POL : XFRM_EV_POL_DEL);
@@ -1368,6 +1424,7 @@ Test(xfrm, policy)
 			cr_expect_eq(m.pol.index, o->index);
 			cr_expect_eq(m.pol.priority, o->priority);
 			cr_expect_eq(m.pol.action, XFRM_POLICY_ALLOW);
+			cr_expect_eq(m.pol.flags, XOFF_XFRM_POLICY_CPU_ACQUIRE | XFRM_POLICY_ICMP);
 			cr_expect_eq(m.pol.type, XFRM_POLICY_TYPE_MAIN);
 			cr_expect(!m.pol.has_offload);
 			cr_expect(!m.pol.has_mark);

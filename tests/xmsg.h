@@ -35,6 +35,8 @@ struct xmsg_sa {
 	__u32		mark_v, mark_m;
 	__u32		if_id;
 	__u8		sa_dir;		/* XFRMA_SA_DIR: 1 in, 2 out */
+	bool		pcpu;		/* XFRMA_SA_PCPU {pcpu_num}: a per-CPU SA */
+	__u32		pcpu_num;
 	__u64		soft_bytes, hard_bytes, soft_packets, hard_packets; /* 0: XFRM_INF */
 	__u64		cur_bytes, cur_packets, add_time;
 };
@@ -132,6 +134,8 @@ static inline void xmsg_sa_attrs(struct nlmsghdr *nlh, const struct xmsg_sa *o)
 		mnl_attr_put_u32(nlh, XFRMA_IF_ID, o->if_id);
 	if (o->sa_dir)
 		mnl_attr_put_u8(nlh, XOFF_XFRMA_SA_DIR, o->sa_dir);
+	if (o->pcpu)
+		mnl_attr_put_u32(nlh, XOFF_XFRMA_SA_PCPU, o->pcpu_num);
 }
 
 static inline struct nlmsghdr *xmsg_hdr(void *buf, __u16 type)
@@ -209,6 +213,7 @@ struct xmsg_pol {
 	__u8		prefix_d, prefix_s;
 	__u8		dir;		/* XFRM_POLICY_IN/OUT/FWD */
 	__u32		index, priority;
+	__u8		flags;		/* XFRM_POLICY_LOCALOK, _ICMP, XOFF_..._CPU_ACQUIRE */
 	int		offload_ifindex; /* XFRMA_OFFLOAD_DEV with flags below */
 	__u8		offload_flags;
 	unsigned int	ntmpl;
@@ -230,6 +235,7 @@ static inline void xmsg_userpolicy_info(const struct xmsg_pol *o, struct xfrm_us
 	p->dir = o->dir;
 	p->index = o->index;
 	p->priority = o->priority;
+	p->flags = o->flags;
 	p->action = XFRM_POLICY_ALLOW;
 }
 

@@ -434,7 +434,7 @@ int xoff_sa_key_make(struct xoff_sa_key *k, int family, const void *addr, __be32
 
 static int sa_valid(struct xoff *x, const struct xoff_sa *v)
 {
-	if (v->flags & ~XOFF_SA_UNSERVED)
+	if (v->flags & ~(XOFF_SA_UNSERVED | XOFF_SA_PCPU_ELSEWHERE))
 		return 0;
 	if (v->flags & XOFF_SA_UNSERVED)
 		return v->slot == XOFF_SLOT_NONE;	/* passed before anything else is read */

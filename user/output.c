@@ -51,24 +51,50 @@ static void table(FILE *f, json_t *rows, const struct col *cols, size_t ncols)
 				c + 1 < ncols ? ' ' : '\n');
 }
 
+/* The SAs with the text of their WHY column: the path's reason, then a per-CPU SA's. */
+static json_t *sa_rows(json_t *sas)
+{
+	json_t *rows = json_array(), *sa, *row;
+	char why[512];
+	size_t i;
+
+	json_array_foreach(sas, i, sa) {
+		const char *path = json_string_value(json_object_get(sa, "path_reason"));
+		const char *pcpu = json_string_value(json_object_get(sa, "pcpu_reason"));
+
+		if (!rows || !(row = json_copy(sa))) {
+			json_decref(rows);
+			return NULL;
+		}
+		snprintf(why, sizeof(why), "%s%s%s", path ? path : "-", pcpu ? "; per-CPU SA: " : "",
+			 pcpu ? pcpu : "");
+		json_object_set_new(row, "why_text", json_string(why));
+		json_array_append_new(rows, row);
+	}
+	return rows;
+}
+
 void xprint_sa_table(FILE *f, json_t *sas)
 {
 	static const struct col cols[] = {
 		{ "DIR", "dir" }, { "SRC", "src" }, { "DST", "dst" }, { "SPI", "spi" },
 		{ "PROTO", "proto" }, { "ENCAP", "encap" }, { "MODE", "mode" },
 		{ "OFFLOAD", "offload_mode" }, { "DEV", "offload_dev" }, { "PATH", "path" },
-		{ "CPU", "cpu" }, { "FP-PACKETS", "fastpath_packets" },
+		{ "CPU", "cpu" }, { "PCPU", "pcpu" }, { "FP-PACKETS", "fastpath_packets" },
 		{ "FP-BYTES", "fastpath_bytes" }, { "AUTH-PACKETS", "auth_packets" },
 		{ "AUTH-BYTES", "auth_bytes" },
 		{ "K-PACKETS", "kernel_packets" }, { "K-BYTES", "kernel_bytes" },
-		{ "MIRROR", "mirror" }, { "WHY", "path_reason" },
+		{ "MIRROR", "mirror" }, { "WHY", "why_text" },
 	};
+	json_t *rows;
 
 	if (!json_array_size(sas)) {
 		fprintf(f, "no SAs\n");
 		return;
 	}
-	table(f, sas, cols, sizeof(cols) / sizeof(cols[0]));
+	rows = sa_rows(sas);
+	table(f, rows ? rows : sas, cols, sizeof(cols) / sizeof(cols[0]));
+	json_decref(rows);
 }
 
 static void block(FILE *f, json_t *o, int indent)
@@ -209,6 +235,7 @@ void xprint_policies(FILE *f, json_t *pols)
 	static const struct col cols[] = {
 		{ "DIR", "dir" }, { "SRC", "src" }, { "DST", "dst" }, { "PROTO", "proto" },
 		{ "PRIO", "priority" }, { "ACTION", "action" }, { "INDEX", "index" },
+		{ "CPU-ACQUIRE", "cpu_acquire" },
 		{ "OFFLOAD", "offload_mode" }, { "DEV", "offload_dev" },
 		{ "XOFF-SLOT", "xoff_selector_slot" },
 	};

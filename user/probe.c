@@ -581,6 +581,40 @@ static int btf_enumerator(const struct btf *btf, const char *name, const char *a
 	return btf__find_by_name_kind(btf, anchor, anchor_kind) > 0 ? XPROBE_NO : XPROBE_UNKNOWN;
 }
 
+/* Whether struct @sname has member @member: NO only when the struct is there without it
+ * (else this BTF may not cover the code that has it). */
+static int btf_member(const struct btf *btf, const char *sname, const char *member)
+{
+	__s32 id = btf__find_by_name_kind(btf, sname, BTF_KIND_STRUCT);
+	const struct btf_member *m;
+	const struct btf_type *t;
+	__u16 i;
+
+	if (id <= 0)
+		return XPROBE_UNKNOWN;
+	t = btf__type_by_id(btf, id);
+	for (i = 0, m = btf_members(t); i < btf_vlen(t); i++, m++)
+		if (!strcmp(btf__name_by_offset(btf, m->name_off), member))
+			return XPROBE_YES;
+	return XPROBE_NO;
+}
+
+/* Either answer that knows: yes over no over unknown. */
+static int tri_either(int a, int b)
+{
+	if (a == XPROBE_YES || b == XPROBE_YES)
+		return XPROBE_YES;
+	return a == XPROBE_NO || b == XPROBE_NO ? XPROBE_NO : XPROBE_UNKNOWN;
+}
+
+/* Per-CPU SAs (6.13): the attribute xfrm_user reads, or the state member it fills. */
+static int btf_sa_pcpu(const struct btf *xfrm, const struct btf *vmlinux)
+{
+	return tri_either(btf_enumerator(xfrm, "XFRMA_SA_PCPU", "xfrm_attr_type_t",
+					 BTF_KIND_ENUM),
+			  btf_member(vmlinux, "xfrm_state", "pcpu_num"));
+}
+
 static void kernel_btf(const struct kctx *k, struct xprobe_kernel *out)
 {
 	const struct btf *xfrm = k->xfrm_user ? k->xfrm_user : k->vmlinux;
@@ -593,6 +627,7 @@ static void kernel_btf(const struct kctx *k, struct xprobe_kernel *out)
 	}
 	out->btf = XPROBE_YES;
 	out->sa_dir = btf_enumerator(xfrm, "XFRMA_SA_DIR", "xfrm_attr_type_t", BTF_KIND_ENUM);
+	out->sa_pcpu = btf_sa_pcpu(xfrm, k->vmlinux);
 	/* 6.2 added the offload type enum to struct xfrm_dev_offload, which has that
 	 * name in every kernel from 6.1 on. */
 	out->packet_offload = btf_enumerator(xfrm, "XFRM_DEV_OFFLOAD_PACKET", "xfrm_dev_offload",
@@ -700,7 +735,7 @@ static int netdev_genl_tri(void)
 static void kernel_init(struct xprobe_kernel *k)
 {
 	memset(k, 0, sizeof(*k));
-	k->btf = k->sa_dir = k->packet_offload = k->xfrm_state_kfunc = XPROBE_UNKNOWN;
+	k->btf = k->sa_dir = k->sa_pcpu = k->packet_offload = k->xfrm_state_kfunc = XPROBE_UNKNOWN;
 	k->xfrm_user = k->esp = k->esp6 = k->xfrm_offload = XPROBE_UNKNOWN;
 	k->xdp_features_genl = XPROBE_UNKNOWN;
 }

@@ -46,6 +46,8 @@ struct xprobe_kernel {
 	char release[65];		/* uname -r */
 	int btf;			/* libbpf loads the kernel's BTF (/sys/kernel/btf/vmlinux) */
 	int sa_dir;			/* BTF has enumerator XFRMA_SA_DIR (6.10+) */
+	int sa_pcpu;			/* per-CPU SAs (RFC 9611, 6.13+): BTF has enumerator
+					 * XFRMA_SA_PCPU or struct xfrm_state member pcpu_num */
 	int packet_offload;		/* BTF has enumerator XFRM_DEV_OFFLOAD_PACKET (6.2+) */
 	int xfrm_state_kfunc;		/* BTF has FUNC bpf_xdp_get_xfrm_state (6.8+) */
 	int xfrm_user;			/* a NETLINK_XFRM socket opens */

@@ -296,6 +296,38 @@ static void why_text(const struct xreport_sa *r, bool loaded, char *buf, size_t 
 	}
 }
 
+/* What xoff did with a per-CPU SA (sync.h), in words; NULL for any other SA. */
+static json_t *pcpu_reason(const struct xreport_sa *r)
+{
+	char buf[96];
+
+	switch (xsync_pcpu_of(&r->x, r->mapped, &r->val)) {
+	case XSYNC_PCPU_NONE:
+	default:
+		return json_null();
+	case XSYNC_PCPU_UNMAPPED:
+		return json_string("not in the fast path: not placed");
+	case XSYNC_PCPU_OFFLOAD:
+		return json_string("offloaded: placed as any SA");
+	case XSYNC_PCPU_CPU:
+		snprintf(buf, sizeof(buf), "steered to its CPU %u", r->val.cpu);
+		break;
+	case XSYNC_PCPU_NOT_STEERED:
+		snprintf(buf, sizeof(buf), "pcpu %u not in the steering set: CPU %u by load",
+			 r->x.pcpu_num, r->val.cpu);
+		break;
+	case XSYNC_PCPU_QUEUE:
+		snprintf(buf, sizeof(buf), "TX queue %u of its CPU", r->val.queue);
+		break;
+	case XSYNC_PCPU_NO_TXQ:
+		if (r->val.queue == XOFF_QUEUE_NONE)
+			return json_string("no per-CPU TX queue");
+		snprintf(buf, sizeof(buf), "no per-CPU TX queue: queue %u by load", r->val.queue);
+		break;
+	}
+	return json_string(buf);
+}
+
 json_t *xreport_sa_json(const struct xreport_sa *r, bool loaded)
 {
 	const struct xfrm_sa *x = &r->x;
@@ -335,6 +367,8 @@ json_t *xreport_sa_json(const struct xreport_sa *r, bool loaded)
 								    json_null());
 	set(o, "queue", r->mapped && r->val.queue != XOFF_QUEUE_NONE ?
 			json_integer(r->val.queue) : json_null());
+	set(o, "pcpu", x->has_pcpu ? json_integer(x->pcpu_num) : json_null());
+	set(o, "pcpu_reason", pcpu_reason(r));
 	set(o, "fastpath_packets", json_integer(r->fp.packets));
 	set(o, "fastpath_bytes", json_integer(r->fp.bytes));
 	set(o, "auth_packets", r->auth_mapped ? json_integer(r->auth.packets) : json_null());
@@ -566,25 +600,34 @@ static const char *pol_dir_str(__u8 d)
 	       d == XFRM_POLICY_FWD ? "fwd" : "?";
 }
 
-static int pol_cb(const struct nlmsghdr *nlh, void *ctx)
+static json_t *tmpl_json(const struct xfrm_tmpl *tp)
 {
-	struct pol_ctx *c = ctx;
-	const struct xfrm_pol *p;
-	struct xoff_policy_key k;
-	struct xoff_policy val;
-	struct xfrm_msg m;
-	const char *why;
-	json_t *o, *t;
-	unsigned int i;
-	int fd;
+	json_t *to = json_object();
+	char spi[16];
 
-	if (xfrm_parse(nlh, &m, &why) || m.ev != XFRM_EV_POL)
-		return 0;
-	p = &m.pol;
-	o = json_object();
-	t = json_array();
-	if (!o || !t)
-		return -ENOMEM;
+	if (!to)
+		return NULL;
+	snprintf(spi, sizeof(spi), "0x%08x", ntohl(tp->spi));
+	set(to, "proto", json_string(proto_str(tp->proto)));
+	set(to, "mode", json_string(mode_str(tp->mode)));
+	set(to, "reqid", json_integer(tp->reqid));
+	set(to, "src", addr_json(tp->family, &tp->saddr));
+	set(to, "dst", addr_json(tp->family, &tp->daddr));
+	set(to, "spi", json_string(spi));
+	set(to, "optional", json_boolean(tp->optional));
+	return to;
+}
+
+json_t *xreport_policy_json(const struct xfrm_pol *p)
+{
+	json_t *o = json_object(), *t = json_array();
+	unsigned int i;
+
+	if (!o || !t) {
+		json_decref(o);
+		json_decref(t);
+		return NULL;
+	}
 	set(o, "dir", json_string(pol_dir_str(p->dir)));
 	set(o, "src", prefix_json(p->sel.family, &p->sel.saddr, p->sel.prefixlen_s));
 	set(o, "dst", prefix_json(p->sel.family, &p->sel.daddr, p->sel.prefixlen_d));
@@ -600,28 +643,38 @@ static int pol_cb(const struct nlmsghdr *nlh, void *ctx)
 		set(o, "mark", json_integer(p->mark.v));
 	if (p->if_id)
 		set(o, "if_id", json_integer(p->if_id));
+	/* The kernel acquires one SA per CPU for it (RFC 9611). */
+	set(o, "cpu_acquire", json_boolean(p->flags & XOFF_XFRM_POLICY_CPU_ACQUIRE));
 	set(o, "offload_dev", dev_json(p->offload_ifindex));
 	set(o, "offload_mode", json_string(!p->has_offload ? "none" :
 					   p->offload_flags & XFRM_OFFLOAD_PACKET ? "packet" :
 										    "crypto"));
 	for (i = 0; i < p->ntmpl; i++) {
-		const struct xfrm_tmpl *tp = &p->tmpl[i];
-		json_t *to = json_object();
-		char spi[16];
+		json_t *to = tmpl_json(&p->tmpl[i]);
 
-		if (!to)
-			continue;
-		snprintf(spi, sizeof(spi), "0x%08x", ntohl(tp->spi));
-		set(to, "proto", json_string(proto_str(tp->proto)));
-		set(to, "mode", json_string(mode_str(tp->mode)));
-		set(to, "reqid", json_integer(tp->reqid));
-		set(to, "src", addr_json(tp->family, &tp->saddr));
-		set(to, "dst", addr_json(tp->family, &tp->daddr));
-		set(to, "spi", json_string(spi));
-		set(to, "optional", json_boolean(tp->optional));
-		json_array_append_new(t, to);
+		if (to)
+			json_array_append_new(t, to);
 	}
 	set(o, "templates", t);
+	return o;
+}
+
+static int pol_cb(const struct nlmsghdr *nlh, void *ctx)
+{
+	struct pol_ctx *c = ctx;
+	const struct xfrm_pol *p;
+	struct xoff_policy_key k;
+	struct xoff_policy val;
+	struct xfrm_msg m;
+	const char *why;
+	json_t *o;
+	int fd;
+
+	if (xfrm_parse(nlh, &m, &why) || m.ev != XFRM_EV_POL)
+		return 0;
+	p = &m.pol;
+	if (!(o = xreport_policy_json(p)))
+		return -ENOMEM;
 	/* The egress selector xoff holds for this destination, if any. */
 	fd = xoff_map_fd(c->v->x, XOFF_MAP_POLICIES);
 	if (!xoff_policy_key_make(&k, p->sel.family, &p->sel.daddr, p->sel.prefixlen_d) &&

@@ -55,6 +55,9 @@ struct xreport_filter {
 	__u32		ifindex;	/* 0: any; else offload or traffic device */
 };
 int xreport_sas(struct xview *v, const struct xreport_filter *f, json_t **out, struct xerr *e);
+/* JSON of one policy (a new reference): the fields of `policy list -j` but xoff's
+ * selector slot, which xreport_policies() adds from the maps. */
+json_t *xreport_policy_json(const struct xfrm_pol *p);
 int xreport_policies(struct xview *v, json_t **out, struct xerr *e);
 int xreport_status(struct xview *v, json_t **out, struct xerr *e);
 int xreport_stats(struct xview *v, json_t **out, struct xerr *e);

@@ -256,29 +256,67 @@ static unsigned int cpu_index(const struct xsync *s, __u16 cpu)
 	return 0;
 }
 
-static void steer_put(struct xsync *s, struct ssa *sa)
+static void cpu_put(struct xsync *s, struct ssa *sa)
 {
 	if (sa->cpu_held) {
 		s->cpu_load[cpu_index(s, sa->val.cpu)]--;
 		sa->cpu_held = false;
 	}
+}
+
+static void queue_put(struct xsync *s, struct ssa *sa)
+{
 	if (sa->queue_held) {
 		s->queue_load[sa->val.queue]--;
 		sa->queue_held = false;
 	}
 }
 
-/* A CPU (inbound software SAs) and a TX queue (outbound, when configured), balanced by
- * count; kept for the SA's life unless the CPU leaves the allowed set. */
-static void steer_get(struct xsync *s, struct ssa *sa, int want_cpu, int want_queue)
+static void steer_put(struct xsync *s, struct ssa *sa)
+{
+	cpu_put(s, sa);
+	queue_put(s, sa);
+}
+
+/* A per-CPU software SA (RFC 9611) goes to its own CPU or TX queue where it can; offloaded
+ * ones are placed as any other SA. */
+static bool pcpu_placed(const struct ssa *sa)
+{
+	return sa->x.has_pcpu && sa->val.path == XOFF_PATH_SW;
+}
+
+/* The steering target of a per-CPU SA: its CPU when that is one of ours, else -1. The
+ * kernel decrypts it wherever it arrives (xfrm_input() ignores pcpu_num): xoff steers. */
+static int own_cpu(const struct xsync *s, const struct ssa *sa)
+{
+	__u32 cpu = sa->x.pcpu_num;
+
+	return pcpu_placed(sa) && cpu < XOFF_QUEUE_NONE && cpu_allowed(s, cpu) ? (int)cpu : -1;
+}
+
+/* The TX queue of a per-CPU SA: its CPU's, when every CPU has one, else -1. The kernel
+ * sends it from its CPU; queue N is taken as CPU N's. */
+static int own_queue(const struct xsync *s, const struct ssa *sa)
+{
+	__u32 cpu = sa->x.pcpu_num;
+
+	return pcpu_placed(sa) && s->cfg.tx_queues >= s->nr_cpus && cpu < s->cfg.tx_queues ?
+	       (int)cpu : -1;
+}
+
+/* An inbound software SA's CPU: its own (per-CPU SAs), else @want_cpu (what it had
+ * before a restart) when allowed, else the least loaded. */
+static void steer_cpu(struct xsync *s, struct ssa *sa, int want_cpu)
 {
 	bool cpu = sa->val.action == XOFF_ACT_CPU;
-	bool queue = sa->val.dir == XOFF_DIR_OUT && s->cfg.tx_queues;
+	int own = own_cpu(s, sa);
 
-	if (sa->cpu_held && !cpu)
-		steer_put(s, sa);
+	if (sa->cpu_held && (!cpu || (own >= 0 && own != sa->val.cpu)))
+		cpu_put(s, sa);
 	if (cpu && !sa->cpu_held) {
-		if (want_cpu >= 0 && cpu_allowed(s, want_cpu))
+		if (own >= 0)
+			sa->val.cpu = own;
+		else if (want_cpu >= 0 && cpu_allowed(s, want_cpu))
 			sa->val.cpu = want_cpu;
 		else
 			sa->val.cpu = pick_least(s->cpu_load, s->cpus, s->ncpus);
@@ -287,12 +325,23 @@ static void steer_get(struct xsync *s, struct ssa *sa, int want_cpu, int want_qu
 	}
 	if (!cpu && !sa->cpu_held)
 		sa->val.cpu = 0;
-	if (sa->queue_held && !queue) {
-		s->queue_load[sa->val.queue]--;
-		sa->queue_held = false;
-	}
+	if (cpu && pcpu_placed(sa) && own < 0)
+		sa->val.flags |= XOFF_SA_PCPU_ELSEWHERE;
+}
+
+/* An outbound SA's TX queue, when xoff assigns them: its own (per-CPU SAs), else
+ * @want_queue when there is one, else the least loaded. */
+static void steer_queue(struct xsync *s, struct ssa *sa, int want_queue)
+{
+	bool queue = sa->val.dir == XOFF_DIR_OUT && s->cfg.tx_queues;
+	int own = own_queue(s, sa);
+
+	if (sa->queue_held && (!queue || (own >= 0 && own != sa->val.queue)))
+		queue_put(s, sa);
 	if (queue && !sa->queue_held) {
-		if (want_queue >= 0 && (unsigned int)want_queue < s->cfg.tx_queues)
+		if (own >= 0)
+			sa->val.queue = own;
+		else if (want_queue >= 0 && (unsigned int)want_queue < s->cfg.tx_queues)
 			sa->val.queue = want_queue;
 		else
 			sa->val.queue = pick_least(s->queue_load, NULL, s->cfg.tx_queues);
@@ -301,6 +350,19 @@ static void steer_get(struct xsync *s, struct ssa *sa, int want_cpu, int want_qu
 	}
 	if (!queue)
 		sa->val.queue = XOFF_QUEUE_NONE;
+	if (sa->val.dir == XOFF_DIR_OUT && pcpu_placed(sa) && own < 0)
+		sa->val.flags |= XOFF_SA_PCPU_ELSEWHERE;
+}
+
+/* A CPU (inbound software SAs) and a TX queue (outbound, when configured), balanced by
+ * count; kept for the SA's life unless the CPU leaves the allowed set. A per-CPU SA's
+ * own CPU or queue comes first: it goes there again after an update, a restart or a
+ * MIGRATE, whatever it held. */
+static void steer_get(struct xsync *s, struct ssa *sa, int want_cpu, int want_queue)
+{
+	sa->val.flags &= ~XOFF_SA_PCPU_ELSEWHERE;
+	steer_cpu(s, sa, want_cpu);
+	steer_queue(s, sa, want_queue);
 }
 
 static int default_is_local(struct xsync *s, int family, const void *addr)
@@ -1456,7 +1518,8 @@ int xsync_new(struct xsync **out, struct xoff *x, const struct xsync_cfg *cfg)
 	pool_init(&s->sa_pool, sizeof(struct ssa));
 	pool_init(&s->key_pool, sizeof(struct keyent));
 	s->nslots = xoff_max_sas(x);
-	s->ncpus = cfg->cpus ? cfg->ncpus : (unsigned int)xoff_nr_cpus();
+	s->nr_cpus = xoff_nr_cpus();
+	s->ncpus = cfg->cpus ? cfg->ncpus : s->nr_cpus;
 	err = -ENOMEM;
 	s->cpus = calloc(s->ncpus ? s->ncpus : 1, sizeof(*s->cpus));
 	s->cpu_load = calloc(s->ncpus ? s->ncpus : 1, sizeof(*s->cpu_load));
@@ -1535,6 +1598,21 @@ int xsync_tick(struct xsync *s)
 }
 
 /* ---- reports ----------------------------------------------------------------------- */
+
+enum xsync_pcpu xsync_pcpu_of(const struct xfrm_sa *x, bool mapped, const struct xoff_sa *val)
+{
+	bool elsewhere = val->flags & XOFF_SA_PCPU_ELSEWHERE;
+
+	if (!x->has_pcpu)
+		return XSYNC_PCPU_NONE;
+	if (!mapped)
+		return XSYNC_PCPU_UNMAPPED;
+	if (val->path != XOFF_PATH_SW)
+		return XSYNC_PCPU_OFFLOAD;
+	if (val->dir == XOFF_DIR_IN)
+		return elsewhere ? XSYNC_PCPU_NOT_STEERED : XSYNC_PCPU_CPU;
+	return elsewhere ? XSYNC_PCPU_NO_TXQ : XSYNC_PCPU_QUEUE;
+}
 
 static void view_of(const struct xsync *s, const struct ssa *sa, struct xsync_sa_view *v)
 {

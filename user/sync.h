@@ -90,6 +90,23 @@ int xsync_tick(struct xsync *s);
  * finishes them after writing those, for slots released before the previous sweep). */
 int xsync_quarantine_flush(struct xsync *s);
 
+/* What xoff did with a per-CPU SA (RFC 9611, Linux 6.13+). The kernel sends an outbound
+ * one from its CPU but decrypts an inbound one on whichever CPU it arrives: xoff steers
+ * an inbound software one to its CPU, and gives an outbound one its CPU's TX queue. */
+enum xsync_pcpu {
+	XSYNC_PCPU_NONE = 0,	/* not a per-CPU SA */
+	XSYNC_PCPU_UNMAPPED,	/* not in the fast-path map: nothing placed */
+	XSYNC_PCPU_OFFLOAD,	/* offloaded: placed as any other SA */
+	XSYNC_PCPU_CPU,		/* inbound: steered to its CPU */
+	XSYNC_PCPU_NOT_STEERED,	/* inbound: its CPU is no steering target; placed by load */
+	XSYNC_PCPU_QUEUE,	/* outbound: its CPU's TX queue */
+	XSYNC_PCPU_NO_TXQ,	/* outbound: no TX queue per CPU */
+};
+
+/* Read from the kernel's SA and the fast-path entry the sync decided (@mapped: @val is
+ * that entry), so that a report of the pinned maps says what the daemon did. */
+enum xsync_pcpu xsync_pcpu_of(const struct xfrm_sa *x, bool mapped, const struct xoff_sa *val);
+
 /* What xoff knows of one SA, for reports. */
 struct xsync_sa_view {
 	struct xfrm_sa		x;		/* as the kernel reported it last */

@@ -46,6 +46,7 @@ static const struct {
 	[XFRMA_OFFLOAD_DEV]	= { sizeof(struct xfrm_user_offload) },
 	[XFRMA_IF_ID]		= { sizeof(__u32), true },
 	[XOFF_XFRMA_SA_DIR]	= { sizeof(__u8), true },
+	[XOFF_XFRMA_SA_PCPU]	= { sizeof(__u32), true },
 	[XFRMA_MIGRATE]		= { sizeof(struct xfrm_user_migrate) },	/* and whole entries */
 };
 
@@ -64,6 +65,7 @@ static const char *const attr_bad[XOFF_XFRMA_MAX + 1] = {
 	[XFRMA_OFFLOAD_DEV]	= "XFRMA_OFFLOAD_DEV: bad length",
 	[XFRMA_IF_ID]		= "XFRMA_IF_ID: bad length",
 	[XOFF_XFRMA_SA_DIR]	= "XFRMA_SA_DIR: bad length",
+	[XOFF_XFRMA_SA_PCPU]	= "XFRMA_SA_PCPU: bad length",
 	[XFRMA_MIGRATE]		= "XFRMA_MIGRATE: bad length",
 };
 
@@ -176,6 +178,7 @@ static int parse_sa_attrs(const struct attrs *t, struct xfrm_sa *sa, const char 
 	const struct xfrm_replay_state_esn *esn = payload(t, XFRMA_REPLAY_ESN_VAL);
 	const __u8 *dir = payload(t, XOFF_XFRMA_SA_DIR);
 	const __u32 *if_id = payload(t, XFRMA_IF_ID);
+	const __u32 *pcpu = payload(t, XOFF_XFRMA_SA_PCPU);
 
 	if (e) {
 		if (!e->encap_type)
@@ -204,6 +207,10 @@ static int parse_sa_attrs(const struct attrs *t, struct xfrm_sa *sa, const char 
 	}
 	if (if_id)
 		sa->if_id = *if_id;
+	if (pcpu) {
+		sa->has_pcpu = true;
+		sa->pcpu_num = *pcpu;
+	}
 	if (dir) {
 		if (*dir != XOFF_XFRM_SA_DIR_IN && *dir != XOFF_XFRM_SA_DIR_OUT)
 			return BAD("XFRMA_SA_DIR: neither in nor out");
@@ -353,6 +360,7 @@ static int userpolicy_info(const struct xfrm_userpolicy_info *p, struct xfrm_pol
 	pol->priority = p->priority;
 	pol->dir = p->dir;
 	pol->action = p->action;
+	pol->flags = p->flags;
 	return 0;
 }
 

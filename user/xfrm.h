@@ -13,6 +13,9 @@
 #define XOFF_XFRMA_SA_DIR	33	/* __u8, Linux 6.10+ */
 #define XOFF_XFRM_SA_DIR_IN	1
 #define XOFF_XFRM_SA_DIR_OUT	2
+#define XOFF_XFRMA_SA_PCPU	35	/* __u32 pcpu_num of a per-CPU SA (RFC 9611), 6.13+ */
+#define XOFF_XFRM_POLICY_CPU_ACQUIRE 4	/* xfrm_userpolicy_info.flags, 6.13+: the kernel
+					 * acquires one SA per CPU */
 #ifndef XFRM_OFFLOAD_PACKET
 #define XFRM_OFFLOAD_PACKET	4
 #endif
@@ -78,6 +81,8 @@ struct xfrm_sa {
 	__u8		icv_len;
 	__u8		block_len;
 	__u32		esn_window;	/* XFRMA_REPLAY_ESN_VAL replay_window */
+	bool		has_pcpu;	/* XFRMA_SA_PCPU: a per-CPU SA (RFC 9611) */
+	__u32		pcpu_num;	/* its CPU: the kernel sends on it outbound only */
 };
 
 #define XFRM_TMPL_MAX	6	/* XFRM_MAX_DEPTH */
@@ -101,6 +106,7 @@ struct xfrm_pol {
 	__u8		action;		/* XFRM_POLICY_ALLOW/BLOCK */
 	__u8		type;		/* XFRM_POLICY_TYPE_MAIN/SUB */
 	__u8		offload_flags;
+	__u8		flags;		/* XFRM_POLICY_LOCALOK, _ICMP, XOFF_..._CPU_ACQUIRE */
 	__u32		offload_ifindex; /* 0: no XFRMA_OFFLOAD_DEV */
 	__u32		if_id;
 	struct xfrm_mark mark;

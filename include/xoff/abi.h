@@ -155,6 +155,10 @@ struct xoff_sa {
  * ESP is passed untouched and uncounted, whatever the unknown-SPI policy, so that
  * `unknown-spi drop` never drops an SA the kernel has. slot is XOFF_SLOT_NONE. */
 #define XOFF_SA_UNSERVED	0x1
+/* A per-CPU SA (RFC 9611) the control plane could not place on its own CPU: inbound, that
+ * CPU is no steering target; outbound, there is no TX queue per CPU. It is placed as any
+ * other SA. For reports: the programs never read it. */
+#define XOFF_SA_PCPU_ELSEWHERE	0x2
 
 /* Key of an inbound SA as bpf_skb_get_xfrm_state() describes the state in a secpath:
  * the kernel gives the SPI, the reqid and the SA's source (its remote end), not its
