@@ -399,11 +399,10 @@ Test(probe, kernel)
 	cr_assert_eq(xprobe_kernel(&k), 0);
 	cr_assert_eq(uname(&u), 0);
 	cr_assert_str_eq(k.release, u.release);
-	fprintf(stderr, "note: %s: btf %s sa_dir %s sa_pcpu %s packet_offload %s kfunc %s "
+	fprintf(stderr, "note: %s: btf %s sa_dir %s sa_pcpu %s packet_offload %s "
 		"xfrm_user %s esp %s esp6 %s xfrm_offload %s netdev-genl %s\n", k.release,
 		xprobe_tri_str(k.btf), xprobe_tri_str(k.sa_dir), xprobe_tri_str(k.sa_pcpu),
-		xprobe_tri_str(k.packet_offload),
-		xprobe_tri_str(k.xfrm_state_kfunc), xprobe_tri_str(k.xfrm_user),
+		xprobe_tri_str(k.packet_offload), xprobe_tri_str(k.xfrm_user),
 		xprobe_tri_str(k.esp), xprobe_tri_str(k.esp6), xprobe_tri_str(k.xfrm_offload),
 		xprobe_tri_str(k.xdp_features_genl));
 
@@ -420,8 +419,6 @@ Test(probe, kernel)
 			cr_assert_eq(k.packet_offload, XPROBE_YES);
 		else
 			cr_assert_neq(k.packet_offload, XPROBE_UNKNOWN);
-		if (kconfig_sh("CONFIG_XFRM") != 'n')
-			cr_assert_eq(k.xfrm_state_kfunc, since(6008));
 	}
 	cr_assert_eq(k.xdp_features_genl, since(6003));
 	config_expect("xfrm_user", k.xfrm_user, "CONFIG_XFRM_USER");

@@ -767,7 +767,6 @@ static int do_probe(int argc, char **argv)
 	json_object_set_new(kj, "packet_offload", tri(k.packet_offload));
 	json_object_set_new(kj, "xfrma_sa_dir", tri(k.sa_dir));
 	json_object_set_new(kj, "xfrma_sa_pcpu", tri(k.sa_pcpu));
-	json_object_set_new(kj, "bpf_xdp_get_xfrm_state", tri(k.xfrm_state_kfunc));
 	json_object_set_new(kj, "xdp_features_netlink", tri(k.xdp_features_genl));
 	o = json_object();
 	json_object_set_new(o, "device", dj);

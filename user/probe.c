@@ -632,9 +632,6 @@ static void kernel_btf(const struct kctx *k, struct xprobe_kernel *out)
 	 * name in every kernel from 6.1 on. */
 	out->packet_offload = btf_enumerator(xfrm, "XFRM_DEV_OFFLOAD_PACKET", "xfrm_dev_offload",
 					     BTF_KIND_STRUCT);
-	/* A kfunc exists only through its BTF: absence is an answer. */
-	out->xfrm_state_kfunc = btf__find_by_name_kind(k->vmlinux, "bpf_xdp_get_xfrm_state",
-						       BTF_KIND_FUNC) > 0 ? XPROBE_YES : XPROBE_NO;
 }
 
 /* A part of the kernel that may be built in, a module, or absent. */
@@ -735,7 +732,7 @@ static int netdev_genl_tri(void)
 static void kernel_init(struct xprobe_kernel *k)
 {
 	memset(k, 0, sizeof(*k));
-	k->btf = k->sa_dir = k->sa_pcpu = k->packet_offload = k->xfrm_state_kfunc = XPROBE_UNKNOWN;
+	k->btf = k->sa_dir = k->sa_pcpu = k->packet_offload = XPROBE_UNKNOWN;
 	k->xfrm_user = k->esp = k->esp6 = k->xfrm_offload = XPROBE_UNKNOWN;
 	k->xdp_features_genl = XPROBE_UNKNOWN;
 }

@@ -49,7 +49,6 @@ struct xprobe_kernel {
 	int sa_pcpu;			/* per-CPU SAs (RFC 9611, 6.13+): BTF has enumerator
 					 * XFRMA_SA_PCPU or struct xfrm_state member pcpu_num */
 	int packet_offload;		/* BTF has enumerator XFRM_DEV_OFFLOAD_PACKET (6.2+) */
-	int xfrm_state_kfunc;		/* BTF has FUNC bpf_xdp_get_xfrm_state (6.8+) */
 	int xfrm_user;			/* a NETLINK_XFRM socket opens */
 	int esp;			/* ESP for IPv4 (esp4) is built in, loaded or loadable */
 	int esp6;			/* the same for IPv6 (esp6) */
