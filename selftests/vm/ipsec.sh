@@ -57,6 +57,9 @@
 #                                 (non-ESP marker + IKEv2 header, as on 4500), keepalive
 #                                 (one 0xff byte)
 #   ips_netns_ino NS              the inode of NS's namespace file (names the daemon's lock)
+#   ips_monitor NS FILE ARGS...   `ip xfrm monitor ARGS` in NS into FILE, in the background
+#                                 (st_bg); returns once it is subscribed to its groups (an
+#                                 event before that would be missed), 1 after 10 s
 #   ips_expires FILE SPI HARD     how many expires of SPI with "hard HARD" (0 soft, 1 hard)
 #                                 the output of `ip xfrm monitor expire` in FILE shows
 #   ips_charon_ok                 strongSwan is here (charon, swanctl); else prints why not
@@ -513,6 +516,21 @@ ips_swanctl_conf()
 		}
 	}
 	EOF
+}
+
+ips_monitor()
+{
+	local ns=$1 file=$2 i
+	shift 2
+	st_bg ip -n "$ns" xfrm monitor "$@" > "$file"
+	# /proc/net/netlink of NS: one of its sockets (by inode) on NETLINK_XFRM (6), groups set.
+	for i in $(seq 200); do
+		ip netns exec "$ns" awk -v inos=" $(find /proc/$ST_BG_PID/fd -lname 'socket:*' -printf '%l ' 2>/dev/null |
+			tr -d 'socket:[]') " '$2 == 6 && $4 != "00000000" && index(inos, " " $10 " ") { f = 1 }
+			END { exit !f }' /proc/net/netlink && return 0
+		sleep 0.05
+	done
+	return 1
 }
 
 ips_expires()
