@@ -88,7 +88,7 @@ timeout 10 tail --pid=$CAP -f /dev/null
 [ "$got" = 20 ] && [ -s "$TMP/real.pcap" ] && st_pass "20 real ESP frames of 0xa4 captured to replay" ||
 	die "capture real ESP" "${got:-no} replies, $(stat -c %s "$TMP/real.pcap" 2>/dev/null) bytes"
 
-st_bg ip -n "$B" xfrm monitor expire > "$TMP/expires"
+ips_monitor "$B" "$TMP/expires" expire
 st_check "attach vb" xo attach vb
 
 # One run: MODE as given to `xoffctl run mirror`, plus the test switch for "written".
@@ -145,13 +145,18 @@ run()
 			st_fail "$name: $spi still exists" "deleted"
 			continue
 		fi
-		want_p=0 want_b=0
+		want_p=0 want_b=0 slack=0
 		if [ $spi = 0xa4 ]; then
 			want_p=$arrived want_b=$((arrived * 86))
-			[ "$name" = written ] && want_p=$((2 * want_p)) want_b=$((2 * want_b))
+			# Written on top of the kernel's own counting of a software SA (the test
+			# mode): NEWAE sets absolute values, so a packet the kernel counts between
+			# the mirror's read and its write is lost. Forgeries never add; a ping or
+			# two may go missing under the flood's scheduling.
+			[ "$name" = written ] && want_p=$((2 * want_p)) want_b=$((2 * want_b)) slack=2
 		fi
-		[ $((kp - p0)) = $want_p ] && [ $((kb - b0)) = $want_b ] &&
-			st_pass "$name: $spi curlft moved by $want_p packets, $want_b bytes (the pings only)" ||
+		moved=$((kp - p0))
+		[ $moved -le $want_p ] && [ $moved -ge $((want_p - slack)) ] && [ $((kb - b0)) = $((moved * 86)) ] &&
+			st_pass "$name: $spi curlft moved by $moved packets, $((kb - b0)) bytes (the pings only; want $want_p, at most $slack fewer)" ||
 			st_fail "$name: $spi curlft moved by the pings only" \
 				"+$((kp - p0)) packets +$((kb - b0)) bytes, want +$want_p +$want_b"
 		fp=$(($(field $spi fastpath_packets) - F0[$spi]))
