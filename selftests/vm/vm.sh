@@ -72,7 +72,7 @@ trap cleanup EXIT
 # One preparation at a time per cache (others wait); released before qemu starts.
 exec 9>"$CACHE/.lock"
 flock 9
-rm -rf "$CACHE"/dl-*.* "$CACHE"/nsim.* "$CACHE"/ss.*	# a killed run's; under the lock, nobody else's
+rm -rf "$CACHE"/dl-*.* "$CACHE"/nsim.* "$CACHE"/ss.* "$CACHE"/sid.[0-9]*	# a killed run's; under the lock, nobody else's
 
 # fetch DIR PKG...: apt-get download into DIR, a fresh directory removed on exit (apt
 # downloads as _apt where it can, hence the mode), with the apt options in FETCH_APT (the
@@ -371,21 +371,29 @@ build_strongswan()
 	mv "$new" "$SSDIR"
 }
 
-SS_ABSENT=
-if [ "$(cat "$SSDIR/ready" 2>/dev/null)" = "$SS_RECIPE" ]; then
-	:
-elif recent_failure "$CACHE/strongswan.absent"; then
-	SS_ABSENT=$(cat "$CACHE/strongswan.absent")
-else
-	REASON=
-	if build_strongswan; then
-		rm -f "$CACHE/strongswan.absent"
+# extra VAR NAME BUILD: VAR gets why extra NAME is absent (empty when BUILD made it): a
+# failure is recorded in $CACHE/NAME.absent and not retried for RETRY_MIN minutes.
+extra()
+{
+	local var=$1 name=$2 build=$3 why=
+
+	if recent_failure "$CACHE/$name.absent"; then
+		why=$(cat "$CACHE/$name.absent")
 	else
-		SS_ABSENT=${REASON:-"fetching strongSwan failed"}
-		note "strongswan: $SS_ABSENT"
-		echo "$SS_ABSENT" > "$CACHE/strongswan.absent"
+		REASON=
+		if "$build"; then
+			rm -f "$CACHE/$name.absent"
+		else
+			why=${REASON:-"$build failed"}
+			note "$name: $why"
+			echo "$why" > "$CACHE/$name.absent"
+		fi
 	fi
-fi
+	printf -v "$var" '%s' "$why"
+}
+
+SS_ABSENT=
+[ "$(cat "$SSDIR/ready" 2>/dev/null)" = "$SS_RECIPE" ] || extra SS_ABSENT strongswan build_strongswan
 
 # ---- sid's userspace: strongSwan 6.1 (per-CPU SAs), libreswan 5.2, iproute2 7.3 -------------
 # Newer than Debian 12's libc can run, so a root of its own (debootstrap, about 35 s, for the
@@ -420,17 +428,8 @@ if [ "$KSEL" = 6.1 ]; then
 	SID_ABSENT="not built for Debian 12's kernel (XOFF_VM_KERNEL=6.12 or newest builds it)"
 elif [ "$(cat "$SIDDIR/ready" 2>/dev/null)" = "$SID_RECIPE" ]; then
 	:
-elif recent_failure "$CACHE/sid.absent"; then
-	SID_ABSENT=$(cat "$CACHE/sid.absent")
 else
-	REASON=
-	if build_sid; then
-		rm -f "$CACHE/sid.absent"
-	else
-		SID_ABSENT=${REASON:-"debootstrap sid failed"}
-		note "sid: $SID_ABSENT"
-		echo "$SID_ABSENT" > "$CACHE/sid.absent"
-	fi
+	extra SID_ABSENT sid build_sid
 fi
 
 # ---- the initramfs: busybox, the modules to reach 9p and overlay, and /init -------------------
