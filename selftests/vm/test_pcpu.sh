@@ -177,6 +177,20 @@ xo_check()
 			st_fail "$1: sa list: $spi" "want pcpu $pc on CPU $pc, got ${j:-nothing}"
 		fi
 	done < "$TMP/sas.$1.xoff"
+	# policy list's cpu_acquire against the kernel's dump (sid's ip prints the flags it has
+	# no name for in hex: XFRM_POLICY_CPU_ACQUIRE is 4).
+	local kern xo
+	kern=$(ip netns exec "$NR" chroot "$SID" ip xfrm policy | awk '
+		{ for (i = 1; i < NF; i++) if ($i == "flag")
+			for (j = i + 1; j <= NF && $j ~ /^([0-9a-f]+|localok|icmp)$/; j++)
+				if ($j ~ /^[0-9a-f]*[4567cdef]$/) n++ }
+		END { print n + 0 }')
+	xo=$(ip netns exec "$NR" "$OUT/xoffctl" -P "$PINS" -j policy list | jq '[.[] | select(.cpu_acquire)] | length')
+	if [ "$kern" -gt 0 ] && [ "$xo" = "$kern" ]; then
+		st_pass "$1: policy list shows cpu_acquire on the $kern policies the kernel has it on"
+	else
+		st_fail "$1: policy list's cpu_acquire" "xoff $xo, the kernel's dump $kern"
+	fi
 }
 
 # end_phase: both charons and xoff gone, no SA or policy left
