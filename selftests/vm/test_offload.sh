@@ -265,6 +265,32 @@ else
 fi
 st_check "xdp-filter unloads" nx xdp-filter unload $VA
 
+# ---- a packet-offload policy on netdevsim: the kernel's answer, and policy list agrees -----
+# netdevsim emulates crypto offload only (no xdo_dev_policy_add); Debian 12's ip cannot ask
+# for packet offload on a policy, sid's can. Whatever the kernel answers, xoff shows it.
+pol_part()
+{
+	local sid=${XOFF_SID_ROOT:-} out pol
+	if [ -z "$sid" ] || [ ! -d "$sid/usr/sbin" ]; then
+		st_skip "a packet-offload policy on $NSIM" "no sid userspace (Debian 12's ip cannot set offload on a policy)"
+		return
+	fi
+	if out=$(ip netns exec "$NS" chroot "$sid" ip xfrm policy add src 10.1.0.1/32 dst 10.1.0.9/32 \
+			dir out offload packet dev $NSIM \
+			tmpl src 10.1.0.1 dst 10.1.0.9 proto esp reqid 99 mode tunnel 2>&1); then
+		pol=$(xo -j policy list | jq -r '.[] | select(.dst == "10.1.0.9/32") | "\(.offload_mode) \(.offload_dev)"')
+		[ "$pol" = "packet $NSIM" ] && st_pass "the kernel took a packet-offload policy on $NSIM; policy list shows it" ||
+			st_fail "policy list shows the packet-offload policy on $NSIM" "got '$pol'"
+		ip -n "$NS" xfrm policy delete src 10.1.0.1/32 dst 10.1.0.9/32 dir out
+	else
+		st_log "the kernel refuses a packet-offload policy on $NSIM: $out"
+		pol=$(xo -j policy list | jq '[.[] | select(.dst == "10.1.0.9/32")] | length')
+		[ "$pol" = 0 ] && st_pass "the kernel refuses packet offload on a policy for $NSIM (crypto only); policy list has no such policy" ||
+			st_fail "no refused policy in policy list" "$pol"
+	fi
+}
+pol_part
+
 # ---- the daemon stops cleanly, nothing of xoff is left -------------------------------------------
 if st_stop "$DAEMON"; then st_pass "daemon stops cleanly"; else st_fail "daemon stops cleanly" "$(tail -n 2 "$TMP/daemon.log")"; fi
 no_xdp() { ! ip -n "$NS" link show | grep -q 'prog/xdp'; }
