@@ -554,7 +554,7 @@ fi
 # Under multi-threaded TCG, kernels from 6.16 on (int3-based text poking reworked) were seen
 # to die of "Oops: int3" where a static key flips while another vCPU runs that code (at boot
 # in sched_clock_cpu, under traffic in __netif_receive_skb_core: Debian's 7.3 here, about
-# one run in five); 6.1 and 6.12 never were. There, one host thread runs both vCPUs in turn
+# twice in about eight runs); 6.1 and 6.12 never were. There, one host thread runs both vCPUs in turn
 # (XOFF_VM_TCG_THREAD=single|multi overrides).
 IFS=.- read -r kmaj kmin _ <<< "$KVER"
 TCG_THREAD=${XOFF_VM_TCG_THREAD:-multi}
