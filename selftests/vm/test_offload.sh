@@ -49,6 +49,9 @@ ips_veth "$NS" $VA "$PEER" $VB || exit 1
 # Addresses: 10.1.0.0/24 and fd00:1::/64 on netdevsim (NOARP: no neighbour to resolve),
 # 10.2.0.0/24 on the veth, and 10.9.0.2 routed through the veth.
 ip -n "$NS" addr add 10.1.0.1/24 dev $NSIM
+# netdevsim has no peer here: newer ones (6.12) ARP (6.1's were NOARP), and an unanswered ARP
+# would hold the TX test's packets in the neighbour queue, before TC and the driver.
+ip -n "$NS" neigh replace 10.1.0.2 lladdr 02:00:00:00:10:02 dev $NSIM nud permanent
 ip -n "$NS" addr add fd00:1::1/64 dev $NSIM nodad
 ip -n "$NS" addr add 10.2.0.1/24 dev $VA
 ip -n "$PEER" addr add 10.2.0.2/24 dev $VB
