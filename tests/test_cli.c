@@ -1623,6 +1623,11 @@ Test(json, sa_pcpu_inbound)
 	o = sa_json(&r, true);
 	expect_pcpu(o, 0, "steered to its CPU 0");
 	json_decref(o);
+
+	r.val.cpu = 1;		/* no flag, but not its CPU: the entry decides */
+	o = sa_json(&r, true);
+	expect_pcpu(o, 0, "on CPU 1, not its pcpu 0 (placed before the daemon knew it)");
+	json_decref(o);
 }
 
 Test(json, sa_pcpu_outbound)
@@ -1636,8 +1641,13 @@ Test(json, sa_pcpu_outbound)
 	sa_mapped(&r, 1);
 	r.val.queue = 2;
 	o = sa_json(&r, true);
-	expect_pcpu(o, 2, "TX queue 2 of its CPU");
+	expect_pcpu(o, 2, "TX queue 2 (= its pcpu)");
 	expect_null(o, "cpu");
+	json_decref(o);
+
+	r.val.queue = 1;
+	o = sa_json(&r, true);
+	expect_pcpu(o, 2, "TX queue 1, not its pcpu 2 (placed before the daemon knew it)");
 	json_decref(o);
 
 	r.val.flags = XOFF_SA_PCPU_ELSEWHERE;

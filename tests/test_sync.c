@@ -2670,7 +2670,7 @@ Test(sync, pcpu_outbound_own_queue, .init = env_init, .fini = teardown)
 Test(sync, pcpu_outbound_no_txq, .init = env_init, .fini = teardown)
 {
 	unsigned int n = xoff_nr_cpus();
-	struct xmsg_sa p = pcpu_out(0, 0);
+	struct xmsg_sa p = pcpu_out(0, n - 1), q = pcpu_out(1, 0);
 	struct xoff_sa v;
 
 	if (n < 2)
@@ -2684,6 +2684,7 @@ Test(sync, pcpu_outbound_no_txq, .init = env_init, .fini = teardown)
 	cr_expect_eq(pcpu_of(&p), XSYNC_PCPU_NO_TXQ);
 	xsync_free(s);
 
+	/* n - 1 queues: pcpu n - 1 has none of its own, pcpu 0 has queue 0. */
 	cfg.tx_queues = n - 1;
 	new_sync(&s, x);
 	resync_with(&p, 1);
@@ -2691,4 +2692,31 @@ Test(sync, pcpu_outbound_no_txq, .init = env_init, .fini = teardown)
 	cr_expect_lt(v.queue, n - 1);
 	cr_expect_eq(v.flags, XOFF_SA_PCPU_ELSEWHERE);
 	cr_expect_eq(pcpu_of(&p), XSYNC_PCPU_NO_TXQ);
+	sa_add(&q);
+	v = sa_map(&q);
+	cr_expect_eq(v.queue, 0);
+	cr_expect_eq(v.flags, 0);
+	cr_expect_eq(pcpu_of(&q), XSYNC_PCPU_QUEUE);
+}
+
+/* An UPDSA of a full SA carries the request's pcpu_num, but the kernel keeps its own
+ * (xfrm_state_update() does not copy it): the placement stays. */
+Test(sync, pcpu_updsa_keeps_the_kernels, .init = setup_cpus, .fini = teardown)
+{
+	struct xmsg_sa a = pcpu_in(0, 1);
+	struct xoff_sa v0;
+
+	if (cfg.ncpus < 2)
+		cr_skip_test("SKIP: one CPU");
+	sa_add(&a);
+	v0 = sa_map(&a);
+	cr_assert_eq(v0.cpu, 1);
+	a.pcpu = false;		/* ip xfrm state update without pcpu-num */
+	sa_upd(&a);
+	cr_expect_eq(sa_map(&a).cpu, 1);
+	cr_expect_eq(sa_map(&a).flags, v0.flags);
+	a.pcpu = true;
+	a.pcpu_num = 0;		/* another number: the kernel keeps 1 all the same */
+	sa_upd(&a);
+	cr_expect_eq(sa_map(&a).cpu, 1);
 }

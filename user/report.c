@@ -313,16 +313,25 @@ static json_t *pcpu_reason(const struct xreport_sa *r)
 		snprintf(buf, sizeof(buf), "steered to its CPU %u", r->val.cpu);
 		break;
 	case XSYNC_PCPU_NOT_STEERED:
-		snprintf(buf, sizeof(buf), "pcpu %u not in the steering set: CPU %u by load",
-			 r->x.pcpu_num, r->val.cpu);
+		if (r->val.flags & XOFF_SA_PCPU_ELSEWHERE)
+			snprintf(buf, sizeof(buf), "pcpu %u not in the steering set: CPU %u by load",
+				 r->x.pcpu_num, r->val.cpu);
+		else
+			snprintf(buf, sizeof(buf), "on CPU %u, not its pcpu %u (placed before "
+				 "the daemon knew it)", r->val.cpu, r->x.pcpu_num);
 		break;
 	case XSYNC_PCPU_QUEUE:
-		snprintf(buf, sizeof(buf), "TX queue %u of its CPU", r->val.queue);
+		snprintf(buf, sizeof(buf), "TX queue %u (= its pcpu)", r->val.queue);
 		break;
 	case XSYNC_PCPU_NO_TXQ:
-		if (r->val.queue == XOFF_QUEUE_NONE)
+		if (!(r->val.flags & XOFF_SA_PCPU_ELSEWHERE) && r->val.queue != XOFF_QUEUE_NONE)
+			snprintf(buf, sizeof(buf), "TX queue %u, not its pcpu %u (placed before "
+				 "the daemon knew it)", r->val.queue, r->x.pcpu_num);
+		else if (r->val.queue == XOFF_QUEUE_NONE)
 			return json_string("no per-CPU TX queue");
-		snprintf(buf, sizeof(buf), "no per-CPU TX queue: queue %u by load", r->val.queue);
+		else
+			snprintf(buf, sizeof(buf), "no per-CPU TX queue: queue %u by load",
+				 r->val.queue);
 		break;
 	}
 	return json_string(buf);

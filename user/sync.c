@@ -294,14 +294,15 @@ static int own_cpu(const struct xsync *s, const struct ssa *sa)
 	return pcpu_placed(sa) && cpu < XOFF_QUEUE_NONE && cpu_allowed(s, cpu) ? (int)cpu : -1;
 }
 
-/* The TX queue of a per-CPU SA: its CPU's, when every CPU has one, else -1. The kernel
- * sends it from its CPU; queue N is taken as CPU N's. */
+/* The TX queue of a per-CPU SA: queue N for pcpu N when there is one, else -1. The kernel
+ * sends it from CPU N (xfrm_state_find() picks the SA of the sending CPU); queue N is
+ * CPU N's only where IRQ affinity and XPS make it so, and XPS or a socket's cached queue
+ * overrides the choice anyway. Each SA on one queue keeps its order either way. */
 static int own_queue(const struct xsync *s, const struct ssa *sa)
 {
 	__u32 cpu = sa->x.pcpu_num;
 
-	return pcpu_placed(sa) && s->cfg.tx_queues >= s->nr_cpus && cpu < s->cfg.tx_queues ?
-	       (int)cpu : -1;
+	return pcpu_placed(sa) && cpu < s->cfg.tx_queues ? (int)cpu : -1;
 }
 
 /* An inbound software SA's CPU: its own (per-CPU SAs), else @want_cpu (what it had
@@ -963,16 +964,24 @@ static void sa_remove(struct xsync *s, struct ssa *sa)
 }
 
 /* @update: an UPDSA event, which carries the state xfrm_add_sa() built from the request
- * (add_time now, counts 0), not the one the kernel kept: its add_time is not the SA's. */
+ * (add_time now, counts 0), not the one the kernel kept: its add_time is not the SA's.
+ * Nor is its pcpu_num when the kernel kept a full SA (xfrm_state_update() copies lifetimes,
+ * encap, selector, not pcpu_num); a larval one (no algorithms yet) is replaced whole. */
 static int sa_upsert(struct xsync *s, const struct xfrm_sa *x, bool update)
 {
 	struct ssa *sa = sa_find(s, x);
 
 	if (sa && update) {
 		__u64 add_time = sa->x.curlft.add_time;
+		bool full = sa->x.alg_known, has_pcpu = sa->x.has_pcpu;
+		__u32 pcpu_num = sa->x.pcpu_num;
 
 		sa->x = *x;
 		sa->x.curlft.add_time = add_time;
+		if (full) {
+			sa->x.has_pcpu = has_pcpu;
+			sa->x.pcpu_num = pcpu_num;
+		}
 		x = &sa->x;
 	} else if (sa && sa->x.curlft.add_time != x->curlft.add_time) {
 		/* Deleted and added again while its events were lost: another SA under the
@@ -1609,9 +1618,11 @@ enum xsync_pcpu xsync_pcpu_of(const struct xfrm_sa *x, bool mapped, const struct
 		return XSYNC_PCPU_UNMAPPED;
 	if (val->path != XOFF_PATH_SW)
 		return XSYNC_PCPU_OFFLOAD;
+	/* The entry's own CPU or queue decides, not the flag alone (a daemon that knew
+	 * another pcpu_num, or none, placed it). */
 	if (val->dir == XOFF_DIR_IN)
-		return elsewhere ? XSYNC_PCPU_NOT_STEERED : XSYNC_PCPU_CPU;
-	return elsewhere ? XSYNC_PCPU_NO_TXQ : XSYNC_PCPU_QUEUE;
+		return !elsewhere && val->cpu == x->pcpu_num ? XSYNC_PCPU_CPU : XSYNC_PCPU_NOT_STEERED;
+	return !elsewhere && val->queue == x->pcpu_num ? XSYNC_PCPU_QUEUE : XSYNC_PCPU_NO_TXQ;
 }
 
 static void view_of(const struct xsync *s, const struct ssa *sa, struct xsync_sa_view *v)
