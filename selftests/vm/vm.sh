@@ -100,12 +100,15 @@ PRIVATE_APT=(-o "Dir::Etc::sourcelist=$APT_DIR/sources.list" -o Dir::Etc::source
 	     -o "Dir::State::status=$APT_DIR/status")
 PRIVATE_SUITES="bookworm-backports trixie-backports sid"
 
-# The host's Debian archive (the first non-security URI of its apt sources).
+# The host's Debian archive: XOFF_VM_MIRROR, else the first URI of its apt sources that
+# serves Debian (".../debian", not its security archive; a third-party source is skipped).
 archive_uri()
 {
-	cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
+	[ -z "${XOFF_VM_MIRROR:-}" ] || { echo "$XOFF_VM_MIRROR"; return; }
+	cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
 		awk '/^deb / { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; break } }
-		     /^URIs:/ { print $2 }' | grep -v -m1 security || true
+		     /^URIs:/ { for (i = 2; i <= NF; i++) print $i }' |
+		grep -E -m1 '/debian/?$' || true
 }
 
 private_apt_update()
@@ -122,13 +125,13 @@ private_apt_update()
 	[ -f "$APT_DIR/status" ] || : > "$APT_DIR/status"
 	note "apt update of $PRIVATE_SUITES (private lists in $APT_DIR)"
 	if apt-get "${PRIVATE_APT[@]}" -q update > "$APT_DIR/update.log" 2>&1 &&
-	   ! grep -q '^[WE]:' "$APT_DIR/update.log"; then
+	   ! grep -q '^E:' "$APT_DIR/update.log"; then
 		touch "$APT_DIR/updated"
 		return 0
 	fi
 	# Lists from an earlier day still name packages the archive may keep: use them.
 	ls "$APT_DIR"/lists/*_Packages* > /dev/null 2>&1 && { note "apt update failed; using older lists"; return 0; }
-	fail "apt-get update of $PRIVATE_SUITES failed: $(grep -m1 -E '^[WE]:' "$APT_DIR/update.log")"
+	fail "apt-get update of $PRIVATE_SUITES failed: $(grep -m1 -E '^(E|W):' "$APT_DIR/update.log")"
 }
 
 # ---- the kernel: Debian's image package, unpacked, never installed -----------------------------
@@ -186,8 +189,10 @@ fetch_kernel()
 	note "fetching $pkg"
 	rm -rf "$kdir"
 	mkdir -p "$kdir"
+	# Strings, not regexes: the ABI name has a '+'.
 	parts=$(apt-cache "${APT[@]}" depends "$pkg" 2>/dev/null |
-		awk -v k="$kver" '/Depends: linux-(binary|modules)-/ && $2 ~ k { print $2 }' | sort -u)
+		awk -v k="$kver" '$1 ~ /Depends:$/ && ($2 == "linux-binary-" k || $2 == "linux-modules-" k ||
+						       $2 == "linux-base-" k) { print $2 }' | sort -u)
 	dl=$CACHE/dl-kernel.$$
 	FETCH_APT=("${APT[@]}")
 	fetch "$dl" "$pkg" $parts || return
@@ -212,7 +217,7 @@ if [ "$KSEL" != 6.1 ]; then
 	REASON=
 	private_apt_update || note "$REASON"
 fi
-ABI_PKG=$(resolve_kernel)
+ABI_PKG=$(resolve_kernel || true)
 CURRENT=$CACHE/current-$KSEL
 if [ -z "$ABI_PKG" ] && [ -f "$CACHE/$(cat "$CURRENT" 2>/dev/null)/ready" ]; then
 	ABI_PKG=linux-image-$(cat "$CURRENT")	# offline: the one cached last
@@ -227,7 +232,7 @@ if [ ! -f "$KDIR/ready" ]; then
 		old=$(cat "$CURRENT" 2>/dev/null || true)
 		[ -n "$old" ] && [ -f "$CACHE/$old/ready" ] ||
 			skip "$REASON (no network to Debian's archive?)"
-		note "$REASON: using the cached $old"
+		echo "vm: $REASON: using the cached $old"	# on stdout: the run's log shows it
 		KVER=$old
 		KDIR=$CACHE/$KVER
 	fi
