@@ -124,7 +124,7 @@ st_check "kill: attach xf0" xo "$F" "$P2" attach xf0
 	for ((i = 0; i < 2000; i++)); do sa_line $((0x300000 + i)); done
 } > "$TMP/add2"
 ip -n "$F" -batch "$TMP/add2" || die "kill: SAs" "ip -batch"
-ips_monitor "$F" "$TMP/kexp" expire
+ips_monitor "$F" "$TMP/kexp" expire || st_fail "ip xfrm monitor expire" "never subscribed"
 start_daemon()
 {
 	st_bg ip netns exec "$F" env XOFF_TEST_MIRROR_SOFTWARE=1 "$XOFFCTL" -P "$P2" run mirror on \

@@ -88,7 +88,7 @@ timeout 10 tail --pid=$CAP -f /dev/null
 [ "$got" = 20 ] && [ -s "$TMP/real.pcap" ] && st_pass "20 real ESP frames of 0xa4 captured to replay" ||
 	die "capture real ESP" "${got:-no} replies, $(stat -c %s "$TMP/real.pcap" 2>/dev/null) bytes"
 
-ips_monitor "$B" "$TMP/expires" expire
+ips_monitor "$B" "$TMP/expires" expire || st_fail "ip xfrm monitor expire" "never subscribed"
 st_check "attach vb" xo attach vb
 
 # One run: MODE as given to `xoffctl run mirror`, plus the test switch for "written".

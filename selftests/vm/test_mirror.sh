@@ -150,7 +150,7 @@ ips_sa "$Q" 10.0.0.1 10.0.0.2 0x3002 limit byte-soft 100000 limit byte-hard 2000
 ips_sa "$Q" 10.0.0.1 10.0.0.2 0x3003 limit packet-soft 100 limit packet-hard 200 &&
 ips_sa "$Q" 10.0.0.1 10.0.0.2 0x3004 limit packet-soft 100 limit packet-hard 150 ||
 	die "on: SAs with limits" "ip xfrm state add"
-ips_monitor "$Q" "$TMP/expires" expire
+ips_monitor "$Q" "$TMP/expires" expire || st_fail "ip xfrm monitor expire" "never subscribed"
 expires() { ips_expires "$TMP/expires" "$1" "$2"; }	# SPI HARD
 expires_are() # SPI SOFT HARD
 {
@@ -264,7 +264,7 @@ st_log "rekey: responder's SAs [$OLD_ALL], inbound $OLD_IN"
 mapped_spi() { [ -n "$(slot_of "$NR" "$PR" "$1")" ]; }
 expect "rekey: xoff maps the inbound SA $OLD_IN" 5 mapped_spi "$OLD_IN"
 S=$(slot_of "$NR" "$PR" "$OLD_IN")
-ips_monitor "$NR" "$TMP/rexp" expire
+ips_monitor "$NR" "$TMP/rexp" expire || st_fail "rekey: ip xfrm monitor expire" "never subscribed"
 # 1200 packets of 100 bytes: past the soft limit of $SOFT bytes.
 "$CTR" "$PR" add "$S" 1200 120000
 new_in() { local n; n=$(in_spi | grep -v "^$OLD_IN\$"); [ -n "$n" ] && echo "$n"; }
