@@ -7,7 +7,7 @@
  *   xoff-espload DEV --src ADDR --dst ADDR --inner-src ADDR --inner-dst ADDR
  *                --sa SPI:KEYHEX [--sa SPI:KEYHEX]... [--smac MAC] [--dmac MAC]
  *                [--inner-size N] [--frames K] [--seconds T | --count C]
- *                [--batch B] [--cpu N] [--idle]
+ *                [--batch B] [--sndbuf BYTES] [--no-retry] [--cpu N] [--idle]
  *
  * Each SA gets K frames, sequence numbers 1..K (IV = the sequence number), sent round
  * robin over the SAs in the order given: frame i of the run goes to SA i mod N. They
@@ -16,6 +16,15 @@
  * is dropped as one. Prints "espload sent N frames in S s: R pps" (frames the device
  * took; the receiver may still drop some). Exit 0, 1 (a failure, one line on stderr) or
  * 2 (usage). Keys are never printed.
+ *
+ * Over veth the frames stay charged to this socket's send buffer until the receiver has
+ * decrypted and freed them (veth does not orphan them), so with the default buffer the
+ * generator waits for the receiver: a closed loop that loses nothing. --sndbuf beyond
+ * what the receiver's backlog holds (netdev_max_backlog frames) opens the loop: the
+ * generator then offers more than the receiver decrypts, and the backlog drops the rest.
+ * veth reports such a drop (ENOBUFS): the frame is offered again, unless --no-retry, which
+ * counts it as refused and goes on with the next (a second line: "espload refused M
+ * frames"; --count then counts frames sent and refused).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -60,8 +69,9 @@ struct opts {
 	unsigned int frames, batch;
 	double seconds;		/* 0: none */
 	unsigned long long count;	/* 0: none */
+	unsigned long sndbuf;	/* 0: the kernel's default */
 	long cpu;		/* -1: not pinned */
-	bool idle;
+	bool idle, no_retry;
 };
 
 static volatile sig_atomic_t stop;
@@ -72,7 +82,7 @@ static void usage(FILE *f)
 "Usage: " PROG " DEV --src ADDR --dst ADDR --inner-src ADDR --inner-dst ADDR\n"
 "                    --sa SPI:KEYHEX [--sa SPI:KEYHEX]... [--smac MAC] [--dmac MAC]\n"
 "                    [--inner-size N] [--frames K] [--seconds T | --count C]\n"
-"                    [--batch B] [--cpu N] [--idle]\n"
+"                    [--batch B] [--sndbuf BYTES] [--no-retry] [--cpu N] [--idle]\n"
 "Replay real tunnel-mode ESP (AES-GCM-128, rfc4106(gcm(aes)), 16-byte ICV), encrypted\n"
 "once at start, on DEV (AF_PACKET, qdisc bypassed, sendmmsg).\n"
 "  --src, --dst ADDR   outer IPv4 or IPv6 addresses, both of one family\n"
@@ -87,6 +97,11 @@ static void usage(FILE *f)
 "  --seconds T         send for T seconds (default %d unless --count)\n"
 "  --count C           send C frames\n"
 "  --batch B           frames per sendmmsg, 1-%d (default %d)\n"
+"  --sndbuf BYTES      the socket's send buffer (SO_SNDBUFFORCE); over veth, frames\n"
+"                      not yet decrypted count in it: a large one offers more than the\n"
+"                      receiver takes, the default waits for it\n"
+"  --no-retry          a frame the device refuses (ENOBUFS: a full queue or backlog)\n"
+"                      is counted as refused, not offered again\n"
 "  --cpu N             run on CPU N only\n"
 "  --idle              run at SCHED_IDLE (only what the CPU would otherwise idle)\n"
 "Frame i goes to SA i mod N (the order of --sa); they repeat after N * K frames, so the\n"
@@ -207,7 +222,7 @@ static void parse(int argc, char **argv, struct opts *o)
 {
 	enum {
 		O_SRC = 256, O_DST, O_ISRC, O_IDST, O_SA, O_SMAC, O_DMAC, O_INNER_SIZE,
-		O_FRAMES, O_SECONDS, O_COUNT, O_BATCH, O_CPU, O_IDLE, O_HELP,
+		O_FRAMES, O_SECONDS, O_COUNT, O_BATCH, O_SNDBUF, O_NO_RETRY, O_CPU, O_IDLE, O_HELP,
 	};
 	static const struct option lopts[] = {
 		{ "src", required_argument, NULL, O_SRC },
@@ -222,6 +237,8 @@ static void parse(int argc, char **argv, struct opts *o)
 		{ "seconds", required_argument, NULL, O_SECONDS },
 		{ "count", required_argument, NULL, O_COUNT },
 		{ "batch", required_argument, NULL, O_BATCH },
+		{ "sndbuf", required_argument, NULL, O_SNDBUF },
+		{ "no-retry", no_argument, NULL, O_NO_RETRY },
 		{ "cpu", required_argument, NULL, O_CPU },
 		{ "idle", no_argument, NULL, O_IDLE },
 		{ "help", no_argument, NULL, O_HELP },
@@ -299,6 +316,12 @@ static void parse(int argc, char **argv, struct opts *o)
 			break;
 		case O_BATCH:
 			o->batch = num("--batch", optarg, 1, MAX_BATCH);
+			break;
+		case O_SNDBUF:
+			o->sndbuf = num("--sndbuf", optarg, 4096, INT32_MAX / 2);
+			break;
+		case O_NO_RETRY:
+			o->no_retry = true;
 			break;
 		case O_CPU:
 			o->cpu = num("--cpu", optarg, 0, CPU_SETSIZE - 1);
@@ -420,7 +443,7 @@ static uint8_t *build(const struct opts *o, size_t *flen)
 int main(int argc, char **argv)
 {
 	struct sockaddr_ll sll = { .sll_family = AF_PACKET };
-	unsigned long long sent = 0;
+	unsigned long long sent = 0, refused = 0;
 	unsigned int busy = 0, b;
 	struct mmsghdr *msgs;
 	size_t flen, total, pos = 0;
@@ -443,6 +466,12 @@ int main(int argc, char **argv)
 	/* Straight to the driver: no qdisc, no its lock, as a traffic generator wants. */
 	if (setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one)) < 0)
 		die(1, "PACKET_QDISC_BYPASS: %s", strerror(errno));
+	if (o.sndbuf) {
+		int v = o.sndbuf;
+
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)) < 0)
+			die(1, "--sndbuf %lu: %s", o.sndbuf, strerror(errno));
+	}
 	placement(&o);
 	frames = build(&o, &flen);
 	/* The keys are not needed any more. */
@@ -474,8 +503,8 @@ int main(int argc, char **argv)
 		unsigned int n = o.batch;
 		int ret;
 
-		if (o.count && o.count - sent < n)
-			n = o.count - sent;
+		if (o.count && o.count - sent - refused < n)
+			n = o.count - sent - refused;
 		for (b = 0; b < n; b++)
 			msgs[b].msg_hdr.msg_iov = &iov[(pos + b) % total];
 		ret = sendmmsg(fd, msgs, n, 0);
@@ -483,8 +512,15 @@ int main(int argc, char **argv)
 			sent += ret;
 			pos = (pos + ret) % total;
 			busy = 0;
-			if (o.count && sent == o.count)
-				break;
+			/* sendmmsg() stops at the first frame refused, and loses its error: with
+			 * a blocking socket, that is ENOBUFS unless a signal came (then stop). */
+			if (o.no_retry && (unsigned int)ret < n && !stop) {
+				refused++;
+				pos = (pos + 1) % total;
+			}
+		} else if (ret < 0 && errno == ENOBUFS && o.no_retry) {
+			refused++;
+			pos = (pos + 1) % total;
 		} else if (ret < 0 && (errno == ENOBUFS || errno == EAGAIN || errno == EINTR) &&
 			   busy++ < 1000000) {
 			/* The device took nothing (its queue is full): offer again. */
@@ -492,12 +528,14 @@ int main(int argc, char **argv)
 		} else if (ret < 0 && errno != EINTR) {
 			die(1, "%s: sendmmsg after %llu frames: %s", o.dev, sent, strerror(errno));
 		}
-		if (end && now() >= end)
+		if ((o.count && sent + refused == o.count) || (end && now() >= end))
 			break;
 	}
 	end = now() - start;
 	printf("espload sent %llu frames in %.3f s: %.0f pps\n", sent, end,
 	       end > 0 ? sent / end : 0.0);
+	if (o.no_retry)
+		printf("espload refused %llu frames\n", refused);
 	free(msgs);
 	free(iov);
 	free(frames);

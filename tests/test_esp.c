@@ -306,6 +306,7 @@ Test(esp, usage_errors_exit_2_without_keys)
 		  "family" },
 		{ { BASE, "--sa", "0x10:" KEY, "--inner-dst", "fd00::1", NULL }, "IPv4" },
 		{ { BASE, "--sa", "0x10:" KEY, "--frames", "0", NULL }, "out of range" },
+		{ { BASE, "--sa", "0x10:" KEY, "--sndbuf", "100", NULL }, "out of range" },
 		{ { BASE, "--sa", "0x10:" KEY, "--bogus", NULL }, "unknown option" },
 	};
 	char err[4096];
