@@ -107,7 +107,8 @@ $(XOFFCTL): $(OUT)/xoffctl.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(LIB) -o $@ $(LDLIBS)
 
-$(TESTS): $(TEST_SRCS) $(wildcard tests/*.h) $(LIB) $(SKELS) $(XOFFCTL) selftests/esp.c selftests/esp.h
+$(TESTS): $(TEST_SRCS) $(wildcard tests/*.h) $(LIB) $(SKELS) $(XOFFCTL) $(ESPLOAD) selftests/esp.c \
+	  selftests/esp.h
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Wno-override-init -Itests -Iselftests -DXOFF_OUT='"$(abspath $(OUT))"' \
 		$(TEST_SRCS) selftests/esp.c $(LIB) -o $@ $(LDLIBS) -lcriterion -lcrypto
