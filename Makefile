@@ -11,7 +11,7 @@ ARCH	:= $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 DEB_PKGS := make gcc libc6-dev clang llvm pkg-config libbpf-dev libxdp-dev bpftool libelf-dev \
 	    zlib1g-dev libmnl-dev libcriterion-dev linux-libc-dev iproute2 uthash-dev \
 	    libjansson-dev bash-completion qemu-system-x86 busybox-static kmod cpio xz-utils file jq xdp-tools iputils-ping \
-	    tcpdump tcpreplay ethtool zstd debootstrap
+	    tcpdump tcpreplay ethtool zstd debootstrap libssl-dev
 
 # Clang's own system include dirs, searched after ours so <asm/types.h> resolves
 # for -target bpf (the libbpf-bootstrap way).
@@ -39,6 +39,8 @@ PKTGEN	 := $(OUT)/xoff-pktgen
 COUNTERS := $(OUT)/xoff-counters
 MIGRATE	 := $(OUT)/xoff-migrate
 ESPCPU	 := $(OUT)/xoff-espcpu
+# Real ESP, encrypted once at start and replayed (OpenSSL's libcrypto).
+ESPLOAD	 := $(OUT)/xoff-espload
 ST_BPF_OBJS := $(patsubst selftests/bpf/%.bpf.c,$(OUT)/%.bpf.o,$(wildcard selftests/bpf/*.bpf.c))
 
 ifeq ($(V),1)
@@ -64,7 +66,8 @@ INSTALL		?= install
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-all: $(LIB) $(XOFFCTL) $(TESTS) $(BENCH) $(PKTGEN) $(COUNTERS) $(MIGRATE) $(ESPCPU) $(ST_BPF_OBJS)
+all: $(LIB) $(XOFFCTL) $(TESTS) $(BENCH) $(PKTGEN) $(COUNTERS) $(MIGRATE) $(ESPCPU) $(ESPLOAD) \
+     $(ST_BPF_OBJS)
 
 deps:
 	@if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (apt-get)" >&2; exit 1; fi
@@ -104,10 +107,11 @@ $(XOFFCTL): $(OUT)/xoffctl.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(LIB) -o $@ $(LDLIBS)
 
-$(TESTS): $(TEST_SRCS) $(wildcard tests/*.h) $(LIB) $(SKELS) $(XOFFCTL)
+$(TESTS): $(TEST_SRCS) $(wildcard tests/*.h) $(LIB) $(SKELS) $(XOFFCTL) $(ESPLOAD) selftests/esp.c \
+	  selftests/esp.h
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Wno-override-init -Itests -DXOFF_OUT='"$(abspath $(OUT))"' \
-		$(TEST_SRCS) $(LIB) -o $@ $(LDLIBS) -lcriterion
+	$(Q)$(CC) $(CFLAGS) -Wno-override-init -Itests -Iselftests -DXOFF_OUT='"$(abspath $(OUT))"' \
+		$(TEST_SRCS) selftests/esp.c $(LIB) -o $@ $(LDLIBS) -lcriterion -lcrypto
 
 BENCH_SRCS := tests/bench.c tests/bench_sync.c tests/bench_xfrm.c tests/bench_veth.c
 $(BENCH): $(BENCH_SRCS) $(wildcard tests/*.h) $(LIB) $(SKELS) $(XOFFCTL)
@@ -131,8 +135,12 @@ $(ESPCPU): selftests/espcpu.c | $(OUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@ -lbpf
 
+$(ESPLOAD): selftests/espload.c selftests/esp.c selftests/esp.h | $(OUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) selftests/espload.c selftests/esp.c -o $@ -lcrypto
+
 # What the end-to-end tests run (on this kernel and in the VM).
-SELFTEST_DEPS := $(XOFFCTL) $(PKTGEN) $(COUNTERS) $(MIGRATE) $(ESPCPU) $(ST_BPF_OBJS)
+SELFTEST_DEPS := $(XOFFCTL) $(PKTGEN) $(COUNTERS) $(MIGRATE) $(ESPCPU) $(ESPLOAD) $(ST_BPF_OBJS)
 
 test: all
 	bash tests/completion.sh
