@@ -219,14 +219,15 @@ bench: $(BENCH)
 	$(BENCH)
 	$(MAKE) --no-print-directory bench-vm
 
-# The control plane against real ESP states on Debian 12's kernel and the newest one, then
+# The control plane against real ESP states on Debian 12's kernel and the newest one (both
+# under multi-threaded TCG: single-threaded, an event's latency is qemu's vCPU timeslice), then
 # per-CPU SAs end to end on the newest (selftests/vm/test_pcpu.sh): the share of inbound
 # per-CPU SA packets decrypted on their own CPU, with xoff and without (the baseline).
 XOFF_BENCH_KERNELS ?= 6.1 newest
 
 bench-vm: $(BENCH) $(SELFTEST_DEPS)
 	@for k in $(XOFF_BENCH_KERNELS); do \
-		XOFF_VM_KERNEL=$$k selftests/vm/vm.sh -t 1200 -- $(abspath $(BENCH)) real; rc=$$?; \
+		XOFF_VM_KERNEL=$$k XOFF_VM_TCG_THREAD=multi selftests/vm/vm.sh -t 1200 -- $(abspath $(BENCH)) real; rc=$$?; \
 		if [ $$rc = 4 ]; then echo "SKIP: VM bench on $$k (reason above)"; elif [ $$rc != 0 ]; then exit $$rc; fi; \
 	done
 	@XOFF_VM_KERNEL=newest selftests/vm/vm.sh -t 1200 -- env OUT=$(abspath $(OUT)) \
