@@ -606,7 +606,7 @@ for boot in 1 2; do
 	[ $boot = 1 ] && [ ! -s "$IO/uname" ] && [ ! -s "$IO/rc" ] || break
 	echo "vm: the kernel died before the command started, booting again: $(grep -m1 -E 'Oops|BUG:|Kernel panic' "$IO/console")" >&2
 done
-[ ! -s "$IO/uname" ] || echo "vm: booted Linux $(cat "$IO/uname") (Debian $KPKGVER, XOFF_VM_KERNEL=$KSEL, ${ACCEL%%,*}${ACCEL#tcg,thread=multi})"
+[ ! -s "$IO/uname" ] || echo "vm: booted Linux $(cat "$IO/uname") (Debian $KPKGVER, XOFF_VM_KERNEL=$KSEL, $ACCEL)"
 cat "$IO/out" 2>/dev/null || true
 if [ ! -s "$IO/rc" ]; then
 	# From the kernel's first report (an oops shows the one that started it), else the tail.
