@@ -1527,8 +1527,7 @@ int xsync_new(struct xsync **out, struct xoff *x, const struct xsync_cfg *cfg)
 	pool_init(&s->sa_pool, sizeof(struct ssa));
 	pool_init(&s->key_pool, sizeof(struct keyent));
 	s->nslots = xoff_max_sas(x);
-	s->nr_cpus = xoff_nr_cpus();
-	s->ncpus = cfg->cpus ? cfg->ncpus : s->nr_cpus;
+	s->ncpus = cfg->cpus ? cfg->ncpus : (unsigned int)xoff_nr_cpus();
 	err = -ENOMEM;
 	s->cpus = calloc(s->ncpus ? s->ncpus : 1, sizeof(*s->cpus));
 	s->cpu_load = calloc(s->ncpus ? s->ncpus : 1, sizeof(*s->cpu_load));

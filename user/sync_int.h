@@ -165,7 +165,6 @@ struct xsync {
 	bool		full_waiting;	/* an SA found no free slot */
 	bool		retry_full;	/* and a slot was freed since */
 
-	unsigned int	nr_cpus;	/* possible CPUs */
 	__u16		*cpus;		/* allowed steering targets */
 	unsigned int	ncpus;
 	unsigned int	*cpu_load;	/* SAs per entry of cpus[] */
