@@ -108,7 +108,7 @@ $(XOFFCTL): $(OUT)/xoffctl.o $(LIB)
 	$(Q)$(CC) $(CFLAGS) $< $(LIB) -o $@ $(LDLIBS)
 
 $(TESTS): $(TEST_SRCS) $(wildcard tests/*.h) $(LIB) $(SKELS) $(XOFFCTL) $(ESPLOAD) selftests/esp.c \
-	  selftests/esp.h
+	  selftests/esp.h selftests/tool.h
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Wno-override-init -Itests -Iselftests -DXOFF_OUT='"$(abspath $(OUT))"' \
 		$(TEST_SRCS) selftests/esp.c $(LIB) -o $@ $(LDLIBS) -lcriterion -lcrypto
@@ -119,7 +119,7 @@ $(BENCH): $(BENCH_SRCS) $(wildcard tests/*.h) $(LIB) $(SKELS) $(XOFFCTL)
 	$(Q)$(CC) $(CFLAGS) -Itests -DXOFF_OUT='"$(abspath $(OUT))"' $(BENCH_SRCS) $(LIB) -o $@ \
 		$(LDLIBS) -lm -lpthread
 
-$(PKTGEN): selftests/pktgen.c | $(OUT)
+$(PKTGEN): selftests/pktgen.c selftests/tool.h | $(OUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@
 
@@ -135,7 +135,7 @@ $(ESPCPU): selftests/espcpu.c | $(OUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@ -lbpf
 
-$(ESPLOAD): selftests/espload.c selftests/esp.c selftests/esp.h | $(OUT)
+$(ESPLOAD): selftests/espload.c selftests/esp.c selftests/esp.h selftests/tool.h | $(OUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) selftests/espload.c selftests/esp.c -o $@ -lcrypto
 

@@ -5,25 +5,12 @@
 #include <string.h>
 #include <sys/socket.h>
 #include "esp.h"
+#include "tool.h"
 
 #define IP_DF		0x4000
 #define PROTO_UDP	17
 #define PROTO_ESP	50
 #define GCM_NONCE_LEN	(ESP_SALT_LEN + ESP_IV_LEN)
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v;
-}
 
 uint16_t esp_csum(const void *p, size_t len)
 {

@@ -48,6 +48,7 @@
 #include "esp.h"
 
 #define PROG		"xoff-espload"
+#include "tool.h"
 #define MAX_SAS		4096
 #define MAX_FRAMES	(1u << 20)
 /* What the pre-encrypted frames may take in memory. */
@@ -111,74 +112,10 @@ static void usage(FILE *f)
 		DEF_BATCH);
 }
 
-static void __attribute__((noreturn, format(printf, 2, 3))) die(int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs(PROG ": ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs(code == 2 ? " (see --help)\n" : "\n", stderr);
-	exit(code);
-}
-
-/* Decimal, or hex with 0x; no sign, no junk, within [min, max]. */
-static unsigned long long num(const char *opt, const char *arg, unsigned long long min,
-			      unsigned long long max)
-{
-	bool hex = arg[0] == '0' && (arg[1] == 'x' || arg[1] == 'X');
-	const char *s = hex ? arg + 2 : arg;
-	unsigned long long v;
-	char *end;
-
-	if (!(hex ? isxdigit((unsigned char)*s) : isdigit((unsigned char)*s)))
-		die(2, "%s: '%s' is not a number", opt, arg);
-	errno = 0;
-	v = strtoull(s, &end, hex ? 16 : 10);
-	if (*end)
-		die(2, "%s: '%s' is not a number", opt, arg);
-	if (errno == ERANGE || v < min || v > max)
-		die(2, "%s: %s is out of range %llu-%llu", opt, arg, min, max);
-	return v;
-}
-
-static void addr(const char *opt, const char *s, uint8_t *a, int *family)
-{
-	int f;
-
-	if (inet_pton(AF_INET, s, a) == 1)
-		f = AF_INET;
-	else if (inet_pton(AF_INET6, s, a) == 1)
-		f = AF_INET6;
-	else
-		die(2, "%s: '%s' is not an IPv4 or IPv6 address", opt, s);
-	if (*family && *family != f)
-		die(2, "%s: '%s' is not of the other address's family", opt, s);
-	*family = f;
-}
-
 static void addr4(const char *opt, const char *s, uint8_t *a)
 {
 	if (inet_pton(AF_INET, s, a) != 1)
 		die(2, "%s: '%s' is not an IPv4 address (the inner packet is IPv4)", opt, s);
-}
-
-static void mac(const char *opt, const char *s, uint8_t *m)
-{
-	unsigned int b[6];
-	char c;
-	int i;
-
-	if (strlen(s) != 17 ||
-	    sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-		   &c) != 6)
-		die(2, "%s: '%s' is not a MAC address (xx:xx:xx:xx:xx:xx)", opt, s);
-	for (i = 0; i < 6; i++) {
-		if (!isxdigit((unsigned char)s[3 * i]) || !isxdigit((unsigned char)s[3 * i + 1]))
-			die(2, "%s: '%s' is not a MAC address (xx:xx:xx:xx:xx:xx)", opt, s);
-		m[i] = b[i];
-	}
 }
 
 static int hexval(char c)
@@ -265,13 +202,13 @@ static void parse(int argc, char **argv, struct opts *o)
 		case O_SRC:
 			if (o->have_src)
 				die(2, "--src given twice");
-			addr("--src", optarg, o->flow.src, &o->flow.family);
+			addr(2, "--src", optarg, o->flow.src, &o->flow.family);
 			o->have_src = true;
 			break;
 		case O_DST:
 			if (o->have_dst)
 				die(2, "--dst given twice");
-			addr("--dst", optarg, o->flow.dst, &o->flow.family);
+			addr(2, "--dst", optarg, o->flow.dst, &o->flow.family);
 			o->have_dst = true;
 			break;
 		case O_ISRC:
@@ -293,11 +230,11 @@ static void parse(int argc, char **argv, struct opts *o)
 			o->nsas++;
 			break;
 		case O_SMAC:
-			mac("--smac", optarg, o->flow.smac);
+			mac(2, "--smac", optarg, o->flow.smac);
 			o->have_smac = true;
 			break;
 		case O_DMAC:
-			mac("--dmac", optarg, o->flow.dmac);
+			mac(2, "--dmac", optarg, o->flow.dmac);
 			break;
 		case O_INNER_SIZE:
 			o->flow.inner_len = num("--inner-size", optarg, ESP_INNER_MIN, 65000);

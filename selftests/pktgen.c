@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #define PROG		"xoff-pktgen"
+#include "tool.h"
 #define ETH_HLEN_	14
 #define VLAN_HLEN	4
 #define IP4_HLEN	20
@@ -130,70 +131,6 @@ static void usage(FILE *f)
 "Exit: 0 sent, 1 failure, 2 usage.\n");
 }
 
-static void __attribute__((noreturn, format(printf, 2, 3))) die(int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs(PROG ": ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs(code == 2 ? " (see --help)\n" : "\n", stderr);
-	exit(code);
-}
-
-/* Decimal, or hex with 0x; no sign, no junk, within [min, max]. */
-static unsigned long long num(const char *opt, const char *arg, unsigned long long min,
-			      unsigned long long max)
-{
-	bool hex = arg[0] == '0' && (arg[1] == 'x' || arg[1] == 'X');
-	const char *s = hex ? arg + 2 : arg;
-	unsigned long long v;
-	char *end;
-
-	if (!(hex ? isxdigit((unsigned char)*s) : isdigit((unsigned char)*s)))
-		die(2, "%s: '%s' is not a number", opt, arg);
-	errno = 0;
-	v = strtoull(s, &end, hex ? 16 : 10);
-	if (*end)
-		die(2, "%s: '%s' is not a number", opt, arg);
-	if (errno == ERANGE || v < min || v > max)
-		die(2, "%s: %s is out of range %llu-%llu", opt, arg, min, max);
-	return v;
-}
-
-static void addr(const char *opt, const char *s, uint8_t *a, int *family)
-{
-	int f;
-
-	if (inet_pton(AF_INET, s, a) == 1)
-		f = AF_INET;
-	else if (inet_pton(AF_INET6, s, a) == 1)
-		f = AF_INET6;
-	else
-		die(1, "%s: '%s' is not an IPv4 or IPv6 address", opt, s);
-	if (*family && *family != f)
-		die(1, "%s: '%s' is not of the other address's family", opt, s);
-	*family = f;
-}
-
-static void mac(const char *opt, const char *s, uint8_t *m)
-{
-	unsigned int b[6];
-	char c;
-	int i;
-
-	if (strlen(s) != 17 ||
-	    sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-		   &c) != 6)
-		die(1, "%s: '%s' is not a MAC address (xx:xx:xx:xx:xx:xx)", opt, s);
-	for (i = 0; i < 6; i++) {
-		if (!isxdigit((unsigned char)s[3 * i]) || !isxdigit((unsigned char)s[3 * i + 1]))
-			die(1, "%s: '%s' is not a MAC address (xx:xx:xx:xx:xx:xx)", opt, s);
-		m[i] = b[i];
-	}
-}
-
 static void parse(int argc, char **argv, struct opts *o)
 {
 	enum {
@@ -240,21 +177,21 @@ static void parse(int argc, char **argv, struct opts *o)
 		case O_SRC:
 			if (o->have_src)
 				die(2, "--src given twice");
-			addr("--src", optarg, o->src, &o->family);
+			addr(1, "--src", optarg, o->src, &o->family);
 			o->have_src = true;
 			break;
 		case O_DST:
 			if (o->have_dst)
 				die(2, "--dst given twice");
-			addr("--dst", optarg, o->dst, &o->family);
+			addr(1, "--dst", optarg, o->dst, &o->family);
 			o->have_dst = true;
 			break;
 		case O_SMAC:
-			mac("--smac", optarg, o->smac);
+			mac(1, "--smac", optarg, o->smac);
 			o->have_smac = true;
 			break;
 		case O_DMAC:
-			mac("--dmac", optarg, o->dmac);
+			mac(1, "--dmac", optarg, o->dmac);
 			break;
 		case O_VLAN:
 			if (o->nvlans == MAX_VLANS)
@@ -387,20 +324,6 @@ static uint16_t csum_fold(uint32_t sum)
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
 	return ~sum & 0xffff;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v;
 }
 
 /* IPv6 upper-layer checksum (UDP, ICMPv6) over @len bytes at @l4, stored at @at. */
