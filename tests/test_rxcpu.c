@@ -277,3 +277,20 @@ Test(rxcpu, union)
 	cr_assert_eq(xoff_cpus_union(cpus, &n, 4, (const __u16[]){ 2 }, 1), -E2BIG);
 	cr_expect_eq(n, 4);
 }
+
+Test(rxcpu, str)
+{
+	static const __u16 a[6] = { 0, 1, 2, 3, 6, 8 }, b[3] = { 5, 6, 9 };
+	char buf[32], small[8];
+
+	xoff_cpus_str(a, 6, buf, sizeof(buf));
+	cr_expect_str_eq(buf, "0-3,6,8");
+	xoff_cpus_str(b, 3, buf, sizeof(buf));
+	cr_expect_str_eq(buf, "5-6,9");
+	xoff_cpus_str(a + 4, 1, buf, sizeof(buf));
+	cr_expect_str_eq(buf, "6");
+	xoff_cpus_str(a, 0, buf, sizeof(buf));
+	cr_expect_str_eq(buf, "");
+	xoff_cpus_str((const __u16[]){ 100, 200, 300, 400 }, 4, small, sizeof(small));
+	cr_expect_str_eq(small, "100,...", "'%s'", small);
+}

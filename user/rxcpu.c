@@ -35,6 +35,32 @@ int xoff_cpus_union(__u16 *cpus, unsigned int *n, unsigned int max, const __u16 
 	return 0;
 }
 
+void xoff_cpus_str(const __u16 *cpus, unsigned int n, char *buf, size_t len)
+{
+	unsigned int i, j;
+	size_t used = 0;
+	int w;
+
+	if (!len)
+		return;
+	buf[0] = '\0';
+	for (i = 0; i < n; i = j + 1) {
+		for (j = i; j + 1 < n && cpus[j + 1] == cpus[j] + 1; j++)
+			;
+		if (j == i)
+			w = snprintf(buf + used, len - used, "%s%u", i ? "," : "", cpus[i]);
+		else
+			w = snprintf(buf + used, len - used, "%s%u-%u", i ? "," : "", cpus[i],
+				     cpus[j]);
+		if (w < 0 || (size_t)w >= len - used) {
+			if (len > 4)
+				strcpy(buf + (used < len - 4 ? used : len - 4), "...");
+			return;
+		}
+		used += w;
+	}
+}
+
 /* A CPU list as the kernel prints one ("0-3,8\n"), added to @cpus. */
 static int list_add(const char *s, __u16 *cpus, unsigned int *n, unsigned int max)
 {

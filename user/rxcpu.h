@@ -4,6 +4,7 @@
 #ifndef XOFF_RXCPU_H
 #define XOFF_RXCPU_H
 
+#include <stddef.h>
 #include <linux/types.h>
 
 /*
@@ -25,5 +26,9 @@ int xoff_rx_cpus(const char *sysroot, const char *dev, __u16 *cpus, unsigned int
 /* Adds @add[0..@nadd) to @cpus[0..*@n), kept ascending and each once. -E2BIG past @max. */
 int xoff_cpus_union(__u16 *cpus, unsigned int *n, unsigned int max, const __u16 *add,
 		    unsigned int nadd);
+
+/* @cpus (ascending) as the kernel lists CPUs, "0-3,6", into @buf; "" for none. Cut short
+ * with "..." when @len is too small. */
+void xoff_cpus_str(const __u16 *cpus, unsigned int n, char *buf, size_t len);
 
 #endif /* XOFF_RXCPU_H */
