@@ -29,7 +29,8 @@ LDLIBS	:= -lmnl -lxdp -lbpf -lelf -lz -lm -ljansson
 BPF_OBJS := $(OUT)/xoff.bpf.o $(OUT)/bench.bpf.o
 SKELS	 := $(BPF_OBJS:.bpf.o=.skel.h)
 LIB	 := $(OUT)/libxoff.a
-LIB_OBJS := $(addprefix $(OUT)/,libxoff.o xfrm.o sync.o lpm.o mirror.o nl.o daemon.o pins.o attach.o report.o output.o cli.o probe.o)
+LIB_OBJS := $(addprefix $(OUT)/,libxoff.o xfrm.o sync.o lpm.o mirror.o nl.o daemon.o pins.o attach.o report.o output.o cli.o probe.o \
+			     rxcpu.o)
 XOFFCTL	 := $(OUT)/xoffctl
 TESTS	 := $(OUT)/xoff-tests
 BENCH	 := $(OUT)/xoff-bench

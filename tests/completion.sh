@@ -115,7 +115,7 @@ if [[ ${1-} == --mode ]]; then
     t "stats help"                  -- "help" stats ""
     t "metrics help"                -- "help" metrics ""
     t "version: nothing"            -- "" version ""
-    t "run keywords"                -- "help pin-dir interval cpus tx-queues mirror mirror-dev rcvbuf log-level" run ""
+    t "run keywords"                -- "help pin-dir interval cpus tx-queues mirror mirror-dev rcvbuf rx-cpus rx-weight log-level" run ""
     t "run log-level values"        -- "error warning info debug" run log-level ""
     t "run pin-dir directories"     -- "empty" run pin-dir em
     t "run mirror-dev DEV"          -- "$devs" run mirror-dev ""
@@ -123,7 +123,12 @@ if [[ ${1-} == --mode ]]; then
     t "run mirror-dev repeats"      -- "mirror mirror-dev" run mirror-dev eth0 on mirr
     t "run mirror used, -dev not"   -- "mirror-dev" run mirror on interval 100 mirr
     t "run interval MS: free"       -- "" run interval ""
-    t "run values are not keywords" -- "interval cpus tx-queues mirror mirror-dev rcvbuf log-level" \
+    t "run rx- keywords"            -- "rx-cpus rx-weight" run rx-
+    t "run rx-cpus: possible CPUs"  -- "$(cat /sys/devices/system/cpu/possible 2>/dev/null)" \
+        run rx-cpus ""
+    t "run rx-weight PCT: free"     -- "" run rx-weight ""
+    t "run rx-cpus used, weight not" -- "rx-weight" run rx-cpus 0 rx
+    t "run values are not keywords" -- "interval cpus tx-queues mirror mirror-dev rcvbuf rx-cpus rx-weight log-level" \
         run pin-dir mirror ""
     t "unknown object"              -- "" bogus ""
 

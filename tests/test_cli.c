@@ -32,7 +32,7 @@
 #define CLI_ARGC(...) ((int)(sizeof((char *[]){ __VA_ARGS__ }) / sizeof(char *)))
 #define CLI_ARGS(...) CLI_ARGC(__VA_ARGS__), CLI_ARGV(__VA_ARGS__)
 
-static __u16 cli_cpus[4096];
+static __u16 cli_cpus[4096], cli_rx_cpus[4096];
 static struct xerr cli_e;
 
 /* The error message names @word, in quotes as every parser quotes the bad word. */
@@ -690,7 +690,8 @@ static int run_argv(int argc, char **argv, struct xoffd_opts *o)
 {
 	memset(&cli_e, 0, sizeof(cli_e));
 	memset(o, 0, sizeof(*o));
-	return xcli_parse_run(argc, argv, o, cli_cpus, CLI_ARRAY_SIZE(cli_cpus), &cli_e);
+	return xcli_parse_run(argc, argv, o, cli_cpus, cli_rx_cpus, CLI_ARRAY_SIZE(cli_cpus),
+			      &cli_e);
 }
 
 Test(cli, run_nothing)
@@ -738,6 +739,110 @@ Test(cli, run_keywords)
 		     "%s", cli_e.msg);
 	cr_assert_eq(o.tx_queues, 4096);
 	cr_assert_eq(o.rcvbuf, INT_MAX);
+}
+
+/* rx-cpus LIST and rx-weight PCT: a list as for cpus, in its own buffer; a percentage. */
+Test(cli, run_rx)
+{
+	struct xoffd_opts o;
+	char range[16];
+
+	ncpus_or_skip(1);
+	cr_assert_eq(run_argv(CLI_ARGS("rx-cpus", "0", "rx-weight", "40"), &o), 0, "%s",
+		     cli_e.msg);
+	cr_assert_eq(o.rx_cpus, cli_rx_cpus);
+	cr_assert_eq(o.nrx_cpus, 1);
+	cr_assert_eq(cli_rx_cpus[0], 0);
+	cr_assert_eq(o.rx_weight, 40);
+	cr_assert(o.rx_weight_set);
+	cr_assert_null(o.cpus, "rx-cpus set the steering CPUs");
+	cr_assert_eq(o.ncpus, 0);
+
+	/* Each list in its own buffer. */
+	cli_rx_cpus[0] = 0xeeee;
+	cr_assert_eq(run_argv(CLI_ARGS("cpus", "0", "rx-cpus", "0"), &o), 0, "%s", cli_e.msg);
+	cr_assert_eq(o.cpus, cli_cpus);
+	cr_assert_eq(o.ncpus, 1);
+	cr_assert_eq(o.rx_cpus, cli_rx_cpus);
+	cr_assert_eq(o.nrx_cpus, 1);
+	cr_assert_eq(cli_rx_cpus[0], 0);
+	cr_assert_not(o.rx_weight_set, "rx-cpus alone set a weight");
+	if (xoff_nr_cpus() >= 2) {
+		cr_assert_eq(run_argv(CLI_ARGS("rx-cpus", "1,0-1", "cpus", "1"), &o), 0, "%s",
+			     cli_e.msg);
+		cr_assert_eq(o.nrx_cpus, 2);
+		cr_assert_eq(cli_rx_cpus[0], 1);
+		cr_assert_eq(cli_rx_cpus[1], 0);
+		cr_assert_eq(cli_cpus[0], 1);
+	}
+
+	/* Weight 0 is a weight (none), not the default. */
+	cr_assert_eq(run_argv(CLI_ARGS("rx-weight", "0"), &o), 0, "%s", cli_e.msg);
+	cr_assert_eq(o.rx_weight, 0);
+	cr_assert(o.rx_weight_set);
+	cr_assert_null(o.rx_cpus);
+
+	/* Prefixes: rx-cpus comes first. */
+	cr_assert_eq(run_argv(CLI_ARGS("rx", "0", "rx-w", "15"), &o), 0, "%s", cli_e.msg);
+	cr_assert_eq(o.nrx_cpus, 1);
+	cr_assert_eq(o.rx_weight, 15);
+	cr_assert_eq(run_argv(CLI_ARGS("rx-c", "0", "r", "7"), &o), 0, "%s", cli_e.msg);
+	cr_assert_eq(o.nrx_cpus, 1);
+	cr_assert_eq(o.rcvbuf, 7, "'r' is still rcvbuf");
+
+	/* Refusals name the word; rx-cpus gives the range. */
+	cr_assert_eq(run_argv(CLI_ARGS("rx-cpus", "a"), &o), -EINVAL);
+	expect_names("a");
+	cr_assert(strstr(cli_e.msg, "rx-cpus"), "'%s'", cli_e.msg);
+	snprintf(range, sizeof(range), "%d", xoff_nr_cpus());
+	cr_assert_eq(run_argv(CLI_ARGS("rx-cpus", range), &o), -EINVAL);
+	expect_names(range);
+	snprintf(range, sizeof(range), "0-%d", xoff_nr_cpus() - 1);
+	cr_assert(strstr(cli_e.msg, range), "message '%s' does not give the range %s", cli_e.msg,
+		  range);
+	cr_assert_eq(run_argv(CLI_ARGS("rx-cpus", ""), &o), -EINVAL);
+	expect_names("");
+	cr_assert_eq(run_argv(CLI_ARGS("rx-weight"), &o), -EINVAL);
+	expect_names("rx-weight");
+	cr_assert(strstr(cli_e.msg, "needs a value"), "'%s'", cli_e.msg);
+	cr_assert_eq(run_argv(CLI_ARGS("rx-cpus"), &o), -EINVAL);
+	cr_assert(strstr(cli_e.msg, "needs a value"), "'%s'", cli_e.msg);
+}
+
+struct pct_case {
+	char	s[32];
+	bool	ok;
+	unsigned int want;
+};
+
+ParameterizedTestParameters(cli, run_rx_weight)
+{
+	static struct pct_case cases[] = {
+		{ "0", true, 0 }, { "10", true, 10 }, { "100", true, 100 }, { "40%", true, 40 },
+		{ "0%", true, 0 }, { "100%", true, 100 }, { "0x10", true, 16 },
+		{ "101", false, 0 }, { "-1", false, 0 }, { "", false, 0 }, { "%", false, 0 },
+		{ "40%%", false, 0 }, { "%40", false, 0 }, { "4 0", false, 0 }, { "1e2", false, 0 },
+		{ "ten", false, 0 }, { "40.5", false, 0 }, { "99999999999999999999999", false, 0 },
+	};
+
+	return cr_make_param_array(struct pct_case, cases, CLI_ARRAY_SIZE(cases));
+}
+
+ParameterizedTest(struct pct_case *c, cli, run_rx_weight)
+{
+	struct xoffd_opts o;
+	int ret = run_argv(CLI_ARGS("rx-weight", c->s), &o);
+
+	if (c->ok) {
+		cr_assert_eq(ret, 0, "rx-weight '%s': %s", c->s, cli_e.msg);
+		cr_assert_eq(o.rx_weight, c->want);
+		cr_assert(o.rx_weight_set);
+	} else {
+		cr_assert_eq(ret, -EINVAL, "rx-weight '%s' accepted as %u", c->s, o.rx_weight);
+		expect_names(c->s);
+		cr_assert(strstr(cli_e.msg, "0 to 100"), "'%s'", cli_e.msg);
+		cr_assert_not(o.rx_weight_set);
+	}
 }
 
 struct interval_case {

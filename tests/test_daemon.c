@@ -60,24 +60,35 @@ static void dteardown(void)
 
 TestSuite(daemon, .init = dsetup, .fini = dteardown, .timeout = 60);
 
-static pid_t start(void)
+/* xoffctl run with @extra (NULL-terminated, or NULL) after the test's own arguments. */
+static pid_t start_with(const char *const *extra)
 {
 	char pins[96];
+	char *argv[24] = { "xoffctl", "run", "pin-dir", pins, "interval", "100", "log-level",
+			   "debug" };
+	int n = 8;
 	pid_t pid;
 
 	snprintf(pins, sizeof(pins), "%s/xoff", dir);
+	while (extra && *extra && n < 23)
+		argv[n++] = (char *)*extra++;
+	argv[n] = NULL;
 	pid = fork();
 	cr_assert_geq(pid, 0);
 	if (!pid) {
 		int fd = open(logf, O_WRONLY | O_APPEND);
 
 		dup2(fd, 2);
-		execl(XOFF_OUT "/xoffctl", "xoffctl", "run", "pin-dir", pins, "interval", "100",
-		      "log-level", "debug", (char *)NULL);
+		execv(XOFF_OUT "/xoffctl", argv);
 		_exit(127);
 	}
 	last = pid;
 	return pid;
+}
+
+static pid_t start(void)
+{
+	return start_with(NULL);
 }
 
 static bool log_has(const char *s, int count)
@@ -188,4 +199,30 @@ Test(daemon, migrate_resyncs)
 	kill(d, SIGTERM);
 	cr_assert_eq(wait_exit(d), 0, "SIGTERM: clean exit");
 	cr_assert_eq(system("ip xfrm policy flush"), 0);
+}
+
+/* Placement's RX CPUs are logged: none from lo (no MSI IRQs), then the command line's;
+ * a SIGHUP that finds them unchanged says nothing more. */
+Test(daemon, placement_logged)
+{
+	static const char *const rx[] = { "rx-cpus", "0", "rx-weight", "25", NULL };
+	pid_t d;
+
+	d = start();
+	cr_assert(wait_log("started:", 1), "the daemon did not start");
+	cr_assert(log_has("placement: by SA count (no rx cpus: no attached device has MSI IRQs)",
+			  1), "no placement line");
+	kill(d, SIGTERM);
+	cr_assert_eq(wait_exit(d), 0, "SIGTERM: clean exit");
+
+	d = start_with(rx);
+	cr_assert(wait_log("started:", 2), "the daemon did not start again");
+	cr_assert(log_has("placement: rx cpus 0 (rx-cpus), weight 25%", 1), "no placement line");
+	kill(d, SIGHUP);
+	cr_assert(wait_log("SIGHUP: full resync", 1));
+	kill(d, SIGUSR1);
+	cr_assert(wait_log("stats:", 1));
+	cr_assert_not(log_has("placement:", 3), "logged again though unchanged");
+	kill(d, SIGTERM);
+	cr_assert_eq(wait_exit(d), 0, "SIGTERM: clean exit");
 }

@@ -2,6 +2,7 @@
 /* The reconciler against a scripted XFRM event feed, checked in the real BPF maps. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 #include "bpffs.h"
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -1346,6 +1347,263 @@ Test(sync, cpu_set, .init = env_init, .fini = teardown)
 	cfg.ncpus = 0;
 	err = xsync_new(&s2, x, &cfg);
 	cr_expect_eq(err, -EINVAL, "an empty CPU set accepted: %d", err);
+}
+
+/* ---- RX CPUs ---- */
+
+static struct xmsg_sa pcpu_in(unsigned int n, __u32 cpu);
+static enum xsync_pcpu pcpu_of(const struct xmsg_sa *o);
+
+/* Steering targets {0, 1} with RX CPUs @rx and their weight; skipped with one CPU. */
+static void start_rx(const __u16 *rx, unsigned int nrx, unsigned int weight)
+{
+	env_init();
+	if (xoff_nr_cpus() < 2)
+		cr_skip_test("SKIP: one CPU");
+	cpus01();
+	cfg.rx_cpus = rx;
+	cfg.nrx_cpus = nrx;
+	cfg.rx_weight = weight;
+	open_xoff(&x, MAX_SAS, NULL);
+	new_sync(&s, x);
+}
+
+static void stop_rx(void)
+{
+	xsync_free(s);
+	s = NULL;
+	xoff_close(x);
+	x = NULL;
+}
+
+/* Adds inbound SAs @first .. @first + @n - 1 and says where each went. */
+static void place(unsigned int first, unsigned int n, __u16 *cpu)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		struct xmsg_sa a = sa_in(first + i);
+
+		sa_add(&a);
+		cpu[i] = sa_map(&a).cpu;
+		cr_expect_eq(view(&a).val.cpu, cpu[i]);
+	}
+}
+
+struct rx_case {
+	unsigned int	weight;
+	unsigned int	nrx;		/* RX CPUs: none, {0} or {0, 1} */
+	__u16		want[4];	/* the CPUs of four new SAs, in order */
+};
+
+/*
+ * Two CPUs, CPU 0 the RX CPU. A new SA costs 100 per SA on a CPU, itself included, and on
+ * CPU 0 also weight per steered SA, itself included: at 40 the second SA costs CPU 0
+ * 100 + 2 * 40 against 200 on CPU 1, the fourth 200 + 4 * 40 against 300. At 60 the
+ * third one goes to CPU 0 (100 + 3 * 60 < 300): receiving three SAs and decrypting one
+ * there is less than decrypting three on CPU 1. Only from 76 on (4 * 76 > 300) are all
+ * four on CPU 1; at 75 the fourth is a tie, which goes to the first CPU.
+ */
+ParameterizedTestParameters(sync, rx_weight)
+{
+	static struct rx_case cases[] = {
+		{ 40, 1, { 1, 0, 1, 1 } }, { 15, 1, { 1, 0, 1, 0 } }, { 60, 1, { 1, 1, 0, 1 } },
+		{ 75, 1, { 1, 1, 1, 0 } }, { 76, 1, { 1, 1, 1, 1 } }, { 100, 1, { 1, 1, 1, 1 } },
+		/* No weight, no RX CPUs, or every CPU one: by SA count alone. */
+		{ 0, 1, { 0, 1, 0, 1 } }, { 40, 0, { 0, 1, 0, 1 } }, { 40, 2, { 0, 1, 0, 1 } },
+		{ 100, 2, { 0, 1, 0, 1 } },
+	};
+
+	return cr_make_param_array(struct rx_case, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct rx_case *c, sync, rx_weight, .fini = teardown)
+{
+	static const __u16 rx[2] = { 0, 1 };
+	unsigned int load[2];
+	__u16 cpu[4];
+
+	start_rx(c->nrx ? rx : NULL, c->nrx, c->weight);
+	place(0, 4, cpu);
+	cr_expect_arr_eq(cpu, c->want, sizeof(cpu), "weight %u, %u RX CPUs: %u %u %u %u",
+			 c->weight, c->nrx, cpu[0], cpu[1], cpu[2], cpu[3]);
+	cpu_loads(load, 2);
+	cr_expect_eq(load[0] + load[1], 4);
+}
+
+/* One script of adds and deletes, outbound and per-CPU SAs among them: the CPU each of
+ * 14 inbound SAs went to. An update moves none of them. */
+static void rx_script(const __u16 *rx, unsigned int nrx, unsigned int weight, __u16 *cpu)
+{
+	struct xmsg_sa a[14], p = pcpu_in(0, 1), out = sa_out(1);
+	unsigned int i;
+
+	start_rx(rx, nrx, weight);
+	for (i = 0; i < 14; i++)
+		a[i] = sa_in(i);
+	for (i = 0; i < 14; i++) {
+		sa_add(&a[i]);
+		cpu[i] = sa_map(&a[i]).cpu;
+		if (i == 5) {
+			sa_add(&out);
+			sa_del(&a[0]);
+			sa_del(&a[2]);
+			sa_add(&p);
+		} else if (i == 9) {
+			sa_del(&a[1]);
+			sa_del(&p);
+		} else if (i == 11) {
+			a[4].cur_bytes = 1;
+			sa_upd(&a[4]);
+		}
+	}
+	for (i = 3; i < 14; i++)
+		cr_expect_eq(sa_map(&a[i]).cpu, cpu[i], "SA %u moved", i);
+	stop_rx();
+}
+
+/* Without RX CPUs, without a weight, or with every steering CPU an RX CPU, placement is
+ * what it was before RX CPUs were weighed: the least loaded CPU, ties to the first. */
+Test(sync, rx_none_is_count_placement, .fini = teardown)
+{
+	static const __u16 all[2] = { 0, 1 }, all_rev[2] = { 1, 0 }, zero[1] = { 0 };
+	/* By count, ties to CPU 0: 0 1 0 1 0 1; a0 and a2 gone (1 : 3); the per-CPU SA on
+	 * its CPU 1 (1 : 4); a6 .. a9 on CPU 0 (5 : 4); a1 and the per-CPU SA gone (5 : 2);
+	 * a10 .. a12 on CPU 1 (5 : 5), a13 on CPU 0. */
+	static const __u16 want[14] = { 0, 1, 0, 1, 0, 1, 0, 0, 0, 0, 1, 1, 1, 0 };
+	static const struct {
+		const __u16	*rx;
+		unsigned int	nrx, weight;
+	} cfgs[] = {
+		{ NULL, 0, 0 }, { NULL, 0, 100 }, { zero, 0, 100 }, { zero, 1, 0 },
+		{ all, 2, XSYNC_RX_WEIGHT }, { all, 2, 100 }, { all_rev, 2, 55 },
+	};
+	unsigned int i;
+	__u16 cpu[14];
+
+	for (i = 0; i < sizeof(cfgs) / sizeof(cfgs[0]); i++) {
+		rx_script(cfgs[i].rx, cfgs[i].nrx, cfgs[i].weight, cpu);
+		cr_expect_arr_eq(cpu, want, sizeof(want), "config %u (%u RX CPUs, weight %u) "
+				 "placed differently", i, cfgs[i].nrx, cfgs[i].weight);
+	}
+}
+
+/* A weighted RX CPU: the script places away from it. */
+Test(sync, rx_script_weighted, .fini = teardown)
+{
+	static const __u16 rx[1] = { 0 };
+	unsigned int i, n0 = 0;
+	__u16 cpu[14];
+
+	rx_script(rx, 1, 100, cpu);
+	for (i = 0; i < 14; i++)
+		n0 += cpu[i] == 0;
+	cr_expect_eq(n0, 0, "%u SAs on the RX CPU at weight 100", n0);
+}
+
+/* An RX CPU outside the steering set (or beyond every CPU) gets no SA and changes nothing
+ * for the others; one inside still weighs. */
+Test(sync, rx_cpu_outside_steering_set, .fini = teardown)
+{
+	static const __u16 rx1[3] = { 4000, 1, 70 }, want[4] = { 0, 1, 0, 0 };
+	__u16 rx[1], cpu[4];
+	unsigned int i;
+
+	env_init();
+	if (xoff_nr_cpus() < 2)
+		cr_skip_test("SKIP: one CPU");
+	rx[0] = 1;
+	cpus[0] = 0;
+	cfg.cpus = cpus;
+	cfg.ncpus = 1;
+	cfg.rx_cpus = rx;
+	cfg.nrx_cpus = 1;
+	cfg.rx_weight = 100;
+	open_xoff(&x, MAX_SAS, NULL);
+	new_sync(&s, x);
+	place(0, 4, cpu);
+	for (i = 0; i < 4; i++)
+		cr_expect_eq(cpu[i], 0, "SA %u on CPU %u", i, cpu[i]);
+	stop_rx();
+
+	/* {0, 1}, CPU 1 receiving, at 40: the worked example with the CPUs swapped. */
+	start_rx(rx1, 3, 40);
+	place(0, 4, cpu);
+	cr_expect_arr_eq(cpu, want, sizeof(cpu), "%u %u %u %u", cpu[0], cpu[1], cpu[2], cpu[3]);
+	cr_expect_eq(nwarn, 0);
+}
+
+/* Placed SAs stay: per-CPU SAs on their own CPU, SAs kept across a restart, SAs placed
+ * before the RX CPUs changed. */
+Test(sync, rx_keeps_placed, .init = setup_cpus, .fini = teardown)
+{
+	static const __u16 rx[1] = { 0 };
+	struct xmsg_sa a[4], p = pcpu_in(0, 0), fresh;
+	struct xoff_sa v0[4];
+	unsigned int i;
+
+	if (cfg.ncpus < 2)
+		cr_skip_test("SKIP: one CPU");
+	for (i = 0; i < 4; i++) {
+		a[i] = sa_in(i);
+		sa_add(&a[i]);
+		v0[i] = sa_map(&a[i]);
+	}
+	cr_expect_eq(v0[0].cpu, 0);
+	cr_expect_eq(v0[2].cpu, 0);
+
+	/* A restart with CPU 0 receiving: the dump keeps every CPU. */
+	xsync_free(s);
+	s = NULL;
+	cfg.rx_cpus = rx;
+	cfg.nrx_cpus = 1;
+	cfg.rx_weight = 100;
+	new_sync(&s, x);
+	xsync_resync_begin(s);
+	for (i = 0; i < 4; i++)
+		sa_add(&a[i]);
+	cr_expect_eq(xsync_resync_end(s), 0);
+	for (i = 0; i < 4; i++)
+		expect_entry(&a[i], &v0[i], "an SA placed before the restart");
+
+	/* A per-CPU SA of the RX CPU goes there all the same; new ones do not. */
+	sa_add(&p);
+	cr_expect_eq(sa_map(&p).cpu, 0);
+	cr_expect_eq(pcpu_of(&p), XSYNC_PCPU_CPU);
+	for (i = 0; i < 3; i++) {
+		fresh = sa_in(10 + i);
+		sa_add(&fresh);
+		cr_expect_eq(sa_map(&fresh).cpu, 1, "new SA %u on the RX CPU", i);
+	}
+
+	/* No RX CPU any more: the SAs stay, new ones balance by count (CPU 0: 3, CPU 1: 5). */
+	cr_expect_eq(xsync_set_rx(s, NULL, 0, 0), 0);
+	for (i = 0; i < 4; i++)
+		expect_entry(&a[i], &v0[i], "an SA placed before the change");
+	for (i = 0; i < 2; i++) {
+		fresh = sa_in(20 + i);
+		sa_add(&fresh);
+		cr_expect_eq(sa_map(&fresh).cpu, 0, "new SA %u not on the least loaded CPU", i);
+	}
+	cr_expect_eq(stats().map_errors, 0);
+}
+
+Test(sync, rx_weight_range, .init = setup_cpus, .fini = teardown)
+{
+	static const __u16 rx[1] = { 0 };
+	struct xmsg_sa a = sa_in(1);
+	int err;
+
+	cfg.rx_cpus = rx;
+	cfg.nrx_cpus = 1;
+	cfg.rx_weight = 101;
+	err = xsync_new(&s2, x, &cfg);
+	cr_expect_eq(err, -EINVAL, "weight 101 accepted: %d", err);
+	cr_expect_eq(xsync_set_rx(s, rx, 1, 101), -EINVAL);
+	/* Nothing changed: no RX CPU, by count. */
+	sa_add(&a);
+	cr_expect_eq(sa_map(&a).cpu, 0);
+	cr_expect_eq(xsync_set_rx(s, rx, 1, 100), 0);
 }
 
 static void setup_queues(void)

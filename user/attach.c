@@ -362,16 +362,23 @@ static void sync_log(void *ctx, int level, const char *msg)
 		fprintf(stderr, "xoffctl: sync: %s\n", msg);
 }
 
-/* The maps equal to the kernel's SAD and SPD, as the daemon would make them; the daemon
- * adopts the result (slots, CPUs) when it starts. */
-static int sync_maps(struct xoff *x, unsigned int *sas, struct xerr *e)
+/* The maps equal to the kernel's SAD and SPD, as the daemon would make them by default
+ * (RX CPUs those of the attached devices and @dev); the daemon adopts the result (slots,
+ * CPUs) when it starts. */
+static int sync_maps(struct xoff *x, const char *pin_dir, const char *dev, unsigned int *sas,
+		     struct xerr *e)
 {
-	struct xsync_cfg cfg = { .log = sync_log };
-	__u16 cpus[1024];
+	struct xsync_cfg cfg = { .log = sync_log, .rx_weight = XSYNC_RX_WEIGHT };
+	__u16 cpus[1024], rx[1024];
 	struct xsync_stats st;
 	struct xsync *s = NULL;
 	struct xnl *n = NULL;
-	int err;
+	char from[256];
+	int err, nrx;
+
+	nrx = xoffd_rx_cpus(pin_dir, dev, rx, sizeof(rx) / sizeof(rx[0]), from, sizeof(from));
+	cfg.rx_cpus = rx;
+	cfg.nrx_cpus = nrx > 0 ? nrx : 0;
 
 	err = xnl_open(&n, 0, sync_log, NULL);
 	if (err)
@@ -476,7 +483,7 @@ static int attach_maps(struct attach *a)
 	a->r->daemon = xattach_daemon_pid(a->pin.dir);
 	if (a->r->daemon)
 		return 0;	/* it syncs at the SIGHUP the record's end sends */
-	if ((err = sync_maps(a->sx, &a->r->sas, a->e)))
+	if ((err = sync_maps(a->sx, a->pin.dir, a->o->dev, &a->r->sas, a->e)))
 		return err;
 	a->r->synced = true;
 	return 0;

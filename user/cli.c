@@ -122,7 +122,8 @@ static const char *const attach_words[] = { "xdp-mode", "steer", "cpus", "unknow
 					    "mirror", NULL };
 static const char *const filter_words[] = { "dst", "spi", "dev", NULL };
 static const char *const run_words[] = { "pin-dir", "interval", "cpus", "tx-queues", "mirror",
-					 "mirror-dev", "rcvbuf", "log-level", NULL };
+					 "mirror-dev", "rcvbuf", "rx-cpus", "rx-weight",
+					 "log-level", NULL };
 
 static bool known(const char *k, const char *const *words)
 {
@@ -295,7 +296,21 @@ int xcli_parse_filter(int argc, char **argv, struct xreport_filter *f, struct xe
 	return 0;
 }
 
-int xcli_parse_run(int argc, char **argv, struct xoffd_opts *o, __u16 *cpus,
+/* A percentage, 0 to 100, with or without its "%". */
+static int parse_pct(const char *s, unsigned long *out)
+{
+	char buf[16];
+	size_t n = strlen(s);
+
+	if (!n || n >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s, n + 1);
+	if (buf[n - 1] == '%')
+		buf[--n] = '\0';
+	return n ? parse_uint(buf, 100, out) : -EINVAL;
+}
+
+int xcli_parse_run(int argc, char **argv, struct xoffd_opts *o, __u16 *cpus, __u16 *rx_cpus,
 		   unsigned int max, struct xerr *e)
 {
 	unsigned long v;
@@ -351,6 +366,17 @@ int xcli_parse_run(int argc, char **argv, struct xoffd_opts *o, __u16 *cpus,
 			if (parse_uint(val, INT_MAX, &v))
 				return usage(e, "rcvbuf: '%s' is not a byte count", val);
 			o->rcvbuf = v;
+		} else if (xcli_matches(k, "rx-cpus")) {
+			if (xcli_parse_cpus(val, rx_cpus, max, &o->nrx_cpus))
+				return usage(e, "rx-cpus: '%s' is not a list of possible CPUs (0-%d, "
+					     "such as 0-3,6)", val, xoff_nr_cpus() - 1);
+			o->rx_cpus = rx_cpus;
+		} else if (xcli_matches(k, "rx-weight")) {
+			if (parse_pct(val, &v))
+				return usage(e, "rx-weight: '%s' is not a percentage from 0 to 100",
+					     val);
+			o->rx_weight = v;
+			o->rx_weight_set = true;
 		} else if (xcli_matches(k, "log-level")) {
 			if (xcli_matches(val, "error"))
 				o->log_level = XSYNC_ERR;
@@ -776,7 +802,7 @@ static int do_probe(int argc, char **argv)
 
 static int do_run(int argc, char **argv)
 {
-	static __u16 cpus[4096];
+	static __u16 cpus[4096], rx_cpus[4096];
 	struct xoffd_opts o = { 0 };
 	struct xerr e;
 	int err;
@@ -784,11 +810,12 @@ static int do_run(int argc, char **argv)
 	if (argc == 1 && xcli_matches(argv[0], "help")) {
 		printf("Usage: %s run [pin-dir DIR] [interval MS] [cpus LIST] [tx-queues N]\n"
 		       "           [mirror auto|on|off] [mirror-dev DEV auto|on|off]...\n"
-		       "           [rcvbuf BYTES] [log-level error|warning|info|debug]\n", prog);
+		       "           [rcvbuf BYTES] [rx-cpus LIST] [rx-weight PCT]\n"
+		       "           [log-level error|warning|info|debug]\n", prog);
 		return XCLI_OK;
 	}
 	o.pin_dir = G.pin_dir;
-	err = xcli_parse_run(argc, argv, &o, cpus, 4096, &e);
+	err = xcli_parse_run(argc, argv, &o, cpus, rx_cpus, 4096, &e);
 	if (err == -ENODEV)
 		return fail(e.msg);
 	if (err)
@@ -814,7 +841,8 @@ static void help(FILE *f)
 		"       %s probe DEV\n"
 		"       %s run [pin-dir DIR] [interval MS] [cpus LIST] [tx-queues N]\n"
 		"              [mirror auto|on|off] [mirror-dev DEV auto|on|off]...\n"
-		"              [rcvbuf BYTES] [log-level error|warning|info|debug]\n"
+		"              [rcvbuf BYTES] [rx-cpus LIST] [rx-weight PCT]\n"
+		"              [log-level error|warning|info|debug]\n"
 		"       %s version\n"
 		"       %s help\n", prog, prog, prog, prog, prog, prog, prog, prog, prog, prog,
 		prog, prog);

@@ -32,7 +32,8 @@ int xcli_parse_attach(int argc, char **argv, struct xattach_opts *o, __u16 *cpus
 int xcli_parse_detach(int argc, char **argv, const char **dev, bool *keep_maps,
 		      struct xerr *e);
 int xcli_parse_filter(int argc, char **argv, struct xreport_filter *f, struct xerr *e);
-int xcli_parse_run(int argc, char **argv, struct xoffd_opts *o, __u16 *cpus,
+/* @cpus and @rx_cpus: room for @max CPUs each, for cpus and rx-cpus. */
+int xcli_parse_run(int argc, char **argv, struct xoffd_opts *o, __u16 *cpus, __u16 *rx_cpus,
 		   unsigned int max, struct xerr *e);
 
 int xoffctl_main(int argc, char **argv);

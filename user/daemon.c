@@ -18,6 +18,7 @@
 #include <bpf/bpf.h>
 #include "nl.h"
 #include "probe.h"
+#include "rxcpu.h"
 
 static int log_max = XSYNC_INFO;
 
@@ -214,6 +215,39 @@ int xoffd_sync_new(struct xsync **s, struct xoff *x, struct xsync_cfg *cfg, bool
 	return xsync_new(s, x, cfg);
 }
 
+/* One device's RX CPUs added to @cpus, and its name to @from when it has any. */
+static void rx_add(const char *dev, __u16 *cpus, unsigned int *n, unsigned int max, char *from,
+		   size_t len)
+{
+	__u16 one[1024];
+	int r = xoff_rx_cpus(NULL, dev, one, sizeof(one) / sizeof(one[0]));
+	size_t used = strlen(from);
+
+	if (r <= 0 || xoff_cpus_union(cpus, n, max, one, r))
+		return;
+	if (used < len)
+		snprintf(from + used, len - used, "%s%s", used ? ", " : "", dev);
+}
+
+int xoffd_rx_cpus(const char *pin_dir, const char *also, __u16 *cpus, unsigned int max,
+		  char *from, size_t len)
+{
+	struct xoff_iface ifs[XOFF_MAX_IFACES];
+	int i, nif = xpin_ifaces(pin_dir, ifs, XOFF_MAX_IFACES);
+	char name[IF_NAMESIZE];
+	unsigned int n = 0;
+
+	if (len)
+		from[0] = '\0';
+	/* By the name the device has now: the record's is the one it had at attach. */
+	for (i = 0; i < nif; i++)
+		if (if_indextoname(ifs[i].ifindex, name) && (!also || strcmp(name, also)))
+			rx_add(name, cpus, &n, max, from, len);
+	if (also)
+		rx_add(also, cpus, &n, max, from, len);
+	return n;
+}
+
 static bool cpus_changed(struct xoff *x, const __u16 *cpus, unsigned int n)
 {
 	__u16 now[1024];
@@ -296,6 +330,7 @@ struct xoffd {
 	struct xsync_cfg	cfg;
 	struct xmirror_cfg	mcfg;
 	__u16			cpus[1024];	/* steering CPUs read from the cpumap */
+	__u16			rx_cpus[1024];	/* RX CPUs for placement, ascending */
 	struct xoff_daemon	hb;
 	struct xoff		*x;
 	struct xsync		*s;
@@ -312,11 +347,48 @@ struct xoffd {
  * those SAs too. */
 #define TEST_SOFTWARE_ENV	"XOFF_TEST_MIRROR_SOFTWARE"
 
+/* The RX CPUs and weight of placement (sync.h) into d->cfg: the command line's, else where
+ * the attached devices receive. Logged when new or changed; false when unchanged. */
+static bool d_rx(struct xoffd *d)
+{
+	const struct xoffd_opts *o = d->o;
+	unsigned int weight = o->rx_weight_set ? o->rx_weight : XSYNC_RX_WEIGHT, n = 0;
+	char from[256] = "rx-cpus", list[128], msg[512];
+	__u16 now[1024];
+	int r;
+
+	if (o->rx_cpus) {
+		xoff_cpus_union(now, &n, 1024, o->rx_cpus, o->nrx_cpus);
+	} else {
+		r = xoffd_rx_cpus(d->pin.dir, NULL, now, 1024, from, sizeof(from));
+		n = r > 0 ? r : 0;
+	}
+	if (d->cfg.rx_cpus && n == d->cfg.nrx_cpus && weight == d->cfg.rx_weight &&
+	    !memcmp(now, d->rx_cpus, n * sizeof(*now)))
+		return false;
+	memcpy(d->rx_cpus, now, n * sizeof(*now));
+	d->cfg.rx_cpus = d->rx_cpus;
+	d->cfg.nrx_cpus = n;
+	d->cfg.rx_weight = weight;
+	xoff_cpus_str(now, n, list, sizeof(list));
+	if (!n)
+		snprintf(msg, sizeof(msg), "placement: by SA count (no rx cpus: no attached "
+			 "device has MSI IRQs)");
+	else
+		snprintf(msg, sizeof(msg), "placement: rx cpus %s (%s%s), weight %u%%%s", list,
+			 o->rx_cpus ? "" : "irq affinity of ", from, weight,
+			 weight ? "" : ": by SA count");
+	xoffd_log(NULL, XSYNC_INFO, msg);
+	return true;
+}
+
 /* The reconciler and the mirror over it, with the modes attach and the command line set. */
 static int d_sync_new(struct xoffd *d)
 {
-	int err = xoffd_sync_new(&d->s, d->x, &d->cfg, d->o->cpus, d->cpus, 1024);
+	int err;
 
+	d_rx(d);
+	err = xoffd_sync_new(&d->s, d->x, &d->cfg, d->o->cpus, d->cpus, 1024);
 	if (err)
 		return fail("reading the pinned maps", err);
 	if ((err = xmirror_new(&d->m, d->s, &d->mcfg)))
@@ -442,12 +514,14 @@ static void d_events(struct xoffd *d)
 }
 
 /* SIGHUP: a full resync; new steering CPUs start over as after a restart, which keeps
- * every SA's slot and (allowed) CPU. */
+ * every SA's slot and (allowed) CPU. New RX CPUs (a device attached) are for new SAs. */
 static int d_hangup(struct xoffd *d)
 {
+	bool rx;
 	int err;
 
 	xoffd_log(NULL, XSYNC_INFO, "SIGHUP: full resync");
+	rx = d_rx(d);
 	if (!d->o->cpus && cpus_changed(d->x, d->cpus, d->cfg.ncpus)) {
 		xmirror_sweep(d->m, time(NULL), mono_ns() / 1000000);
 		d_sync_free(d);
@@ -455,6 +529,8 @@ static int d_hangup(struct xoffd *d)
 			return err;
 	} else {
 		apply_modes(d->m, d->o, d->pin.dir);
+		if (rx)
+			xsync_set_rx(d->s, d->cfg.rx_cpus, d->cfg.nrx_cpus, d->cfg.rx_weight);
 	}
 	xoffd_resync(d->s, d->n);
 	d->hb.last_sync_ns = mono_ns();

@@ -15,6 +15,12 @@ struct xoffd_opts {
 	const __u16	*cpus;		/* steering targets; NULL: all */
 	unsigned int	ncpus;
 	unsigned int	tx_queues;
+	/* CPUs that run the receive path, spared by placement (sync.h); NULL: where the
+	 * attached devices' IRQs go (xoffd_rx_cpus()). */
+	const __u16	*rx_cpus;
+	unsigned int	nrx_cpus;
+	unsigned int	rx_weight;	/* percent, when rx_weight_set; else XSYNC_RX_WEIGHT */
+	bool		rx_weight_set;
 	enum xmirror_mode mirror;
 	int		rcvbuf;		/* event socket buffer; 0: default */
 	int		log_level;	/* XSYNC_ERR .. XSYNC_DEBUG */
@@ -36,6 +42,13 @@ int xoffd_run(const struct xoffd_opts *o);
  * attach enabled in the cpumap (read into @cpus, at most @max), else every CPU. */
 int xoffd_sync_new(struct xsync **s, struct xoff *x, struct xsync_cfg *cfg, bool cpus_given,
 		   __u16 *cpus, unsigned int max);
+
+/* The default RX CPUs: where the devices attached under @pin_dir and @also (a device
+ * being attached, or NULL) receive, by the affinity of their MSI IRQs (rxcpu.h). Their
+ * union, ascending, in @cpus; the names of the devices that have any, comma-separated,
+ * in @from. Returns their number: 0 when no device has MSI IRQs (veth). */
+int xoffd_rx_cpus(const char *pin_dir, const char *also, __u16 *cpus, unsigned int max,
+		  char *from, size_t len);
 
 /* 1 when a daemon runs in this network namespace, 0 when none, or a negative errno. */
 int xoffd_running(void);

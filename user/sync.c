@@ -236,14 +236,62 @@ static bool cpu_allowed(const struct xsync *s, __u16 cpu)
 	return false;
 }
 
-static __u16 pick_least(const unsigned int *load, const __u16 *ids, unsigned int n)
+static unsigned int pick_least(const unsigned int *load, unsigned int n)
 {
 	unsigned int i, best = 0;
 
 	for (i = 1; i < n; i++)
 		if (load[i] < load[best])
 			best = i;
-	return ids ? ids[best] : best;
+	return best;
+}
+
+/*
+ * Placement of a new inbound SA. A CPU that services a device's RX queue also runs the
+ * receive path (driver, XDP, the cpumap enqueue) of every SA arriving there, wherever the
+ * SA is decrypted: each steered SA adds rx_weight percent of one decryption to it. A new
+ * SA goes where the total is least once it is there.
+ */
+
+/* Inbound SAs steered now, per-CPU ones and those kept across a restart included. */
+static unsigned int steered_sas(const struct xsync *s)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < s->ncpus; i++)
+		n += s->cpu_load[i];
+	return n;
+}
+
+/* The receive path on steering target @i once @placed SAs and the new one are steered,
+ * in hundredths of one SA's decryption. */
+static __u64 rx_cost(const struct xsync *s, unsigned int i, unsigned int placed)
+{
+	return s->cpu_rx[i] ? (__u64)s->cfg.rx_weight * (placed + 1) : 0;
+}
+
+/* What steering target @i carries with the new SA on it, in the same unit. */
+static __u64 cpu_cost(const struct xsync *s, unsigned int i, unsigned int placed)
+{
+	return 100 * ((__u64)s->cpu_load[i] + 1) + rx_cost(s, i, placed);
+}
+
+/* The cheapest steering target for a new SA; ties to the first. Without RX CPUs, or when
+ * every target is one, the RX part is the same everywhere: the least loaded, the one
+ * pick_least() would give. */
+static __u16 pick_cpu(const struct xsync *s)
+{
+	unsigned int i, best = 0, placed = steered_sas(s);
+	__u64 cost, least = cpu_cost(s, 0, placed);
+
+	for (i = 1; i < s->ncpus; i++) {
+		cost = cpu_cost(s, i, placed);
+		if (cost < least) {
+			least = cost;
+			best = i;
+		}
+	}
+	return s->cpus[best];
 }
 
 static unsigned int cpu_index(const struct xsync *s, __u16 cpu)
@@ -306,7 +354,7 @@ static int own_queue(const struct xsync *s, const struct ssa *sa)
 }
 
 /* An inbound software SA's CPU: its own (per-CPU SAs), else @want_cpu (what it had
- * before a restart) when allowed, else the least loaded. */
+ * before a restart) when allowed, else the cheapest (pick_cpu()). */
 static void steer_cpu(struct xsync *s, struct ssa *sa, int want_cpu)
 {
 	bool cpu = sa->val.action == XOFF_ACT_CPU;
@@ -320,7 +368,7 @@ static void steer_cpu(struct xsync *s, struct ssa *sa, int want_cpu)
 		else if (want_cpu >= 0 && cpu_allowed(s, want_cpu))
 			sa->val.cpu = want_cpu;
 		else
-			sa->val.cpu = pick_least(s->cpu_load, s->cpus, s->ncpus);
+			sa->val.cpu = pick_cpu(s);
 		s->cpu_load[cpu_index(s, sa->val.cpu)]++;
 		sa->cpu_held = true;
 	}
@@ -345,7 +393,7 @@ static void steer_queue(struct xsync *s, struct ssa *sa, int want_queue)
 		else if (want_queue >= 0 && (unsigned int)want_queue < s->cfg.tx_queues)
 			sa->val.queue = want_queue;
 		else
-			sa->val.queue = pick_least(s->queue_load, NULL, s->cfg.tx_queues);
+			sa->val.queue = pick_least(s->queue_load, s->cfg.tx_queues);
 		s->queue_load[sa->val.queue]++;
 		sa->queue_held = true;
 	}
@@ -355,10 +403,10 @@ static void steer_queue(struct xsync *s, struct ssa *sa, int want_queue)
 		sa->val.flags |= XOFF_SA_PCPU_ELSEWHERE;
 }
 
-/* A CPU (inbound software SAs) and a TX queue (outbound, when configured), balanced by
- * count; kept for the SA's life unless the CPU leaves the allowed set. A per-CPU SA's
- * own CPU or queue comes first: it goes there again after an update, a restart or a
- * MIGRATE, whatever it held. */
+/* A CPU (inbound software SAs: by count, RX CPUs weighted) and a TX queue (outbound, when
+ * configured: by count); kept for the SA's life unless the CPU leaves the allowed set. A
+ * per-CPU SA's own CPU or queue comes first: it goes there again after an update, a
+ * restart or a MIGRATE, whatever it held. */
 static void steer_get(struct xsync *s, struct ssa *sa, int want_cpu, int want_queue)
 {
 	sa->val.flags &= ~XOFF_SA_PCPU_ELSEWHERE;
@@ -1514,6 +1562,21 @@ static int load_maps(struct xsync *s)
 	return xsync_lpm_load(s);
 }
 
+int xsync_set_rx(struct xsync *s, const __u16 *rx_cpus, unsigned int n, unsigned int weight)
+{
+	unsigned int i, j;
+
+	if (weight > 100)
+		return -EINVAL;
+	for (i = 0; i < s->ncpus; i++) {
+		s->cpu_rx[i] = false;
+		for (j = 0; rx_cpus && j < n && !s->cpu_rx[i]; j++)
+			s->cpu_rx[i] = rx_cpus[j] == s->cpus[i];
+	}
+	s->cfg.rx_weight = weight;
+	return 0;
+}
+
 int xsync_new(struct xsync **out, struct xoff *x, const struct xsync_cfg *cfg)
 {
 	struct xsync *s = calloc(1, sizeof(*s));
@@ -1531,12 +1594,13 @@ int xsync_new(struct xsync **out, struct xoff *x, const struct xsync_cfg *cfg)
 	err = -ENOMEM;
 	s->cpus = calloc(s->ncpus ? s->ncpus : 1, sizeof(*s->cpus));
 	s->cpu_load = calloc(s->ncpus ? s->ncpus : 1, sizeof(*s->cpu_load));
+	s->cpu_rx = calloc(s->ncpus ? s->ncpus : 1, sizeof(*s->cpu_rx));
 	s->queue_load = calloc(cfg->tx_queues ? cfg->tx_queues : 1, sizeof(*s->queue_load));
 	s->slot_state = calloc(s->nslots, 1);
 	s->slot_owner = calloc(s->nslots, sizeof(*s->slot_owner));
 	s->free = calloc(s->nslots, sizeof(*s->free));
-	if (!s->cpus || !s->cpu_load || !s->queue_load || !s->slot_state || !s->slot_owner ||
-	    !s->free)
+	if (!s->cpus || !s->cpu_load || !s->cpu_rx || !s->queue_load || !s->slot_state ||
+	    !s->slot_owner || !s->free)
 		goto fail;
 	/* The pinned records themselves: read in place, and every store is one. */
 	if (!(s->mir = xoff_mirror_records(x))) {
@@ -1552,6 +1616,10 @@ int xsync_new(struct xsync **out, struct xoff *x, const struct xsync_cfg *cfg)
 			goto fail;
 	}
 	s->cfg.cpus = NULL;
+	if (xsync_set_rx(s, cfg->rx_cpus, cfg->nrx_cpus, cfg->rx_weight))
+		goto fail;
+	s->cfg.rx_cpus = NULL;	/* read into cpu_rx[] */
+	s->cfg.nrx_cpus = 0;
 	s->sas_fd = xoff_map_fd(x, XOFF_MAP_SAS);
 	s->auth_fd = xoff_map_fd(x, XOFF_MAP_AUTH_SAS);
 	err = load_maps(s);
@@ -1579,6 +1647,7 @@ void xsync_free(struct xsync *s)
 	HASH_FREE_ALL(s->auths);
 	free(s->cpus);
 	free(s->cpu_load);
+	free(s->cpu_rx);
 	free(s->queue_load);
 	free(s->slot_state);
 	free(s->slot_owner);

@@ -29,10 +29,28 @@ enum xsync_why {
 
 enum xsync_log_level { XSYNC_ERR = 3, XSYNC_WARN = 4, XSYNC_INFO = 6, XSYNC_DEBUG = 7 };
 
+/*
+ * What receiving one SA's traffic costs a CPU that services a device's RX queue, in
+ * percent of what decrypting it costs the CPU it is steered to. On a server core the
+ * receive path (driver NAPI poll, XDP, the cpumap enqueue) takes ~0.15 us per 1400 B
+ * ESP packet against ~1.9 us for its AES-GCM decryption: ~8%, rounded up to 10. Under
+ * qemu TCG, where the receive path is emulated as well, it measured 15-40%.
+ */
+#define XSYNC_RX_WEIGHT	10
+
 struct xsync_cfg {
 	const __u16	*cpus;		/* steering targets; NULL: every possible CPU */
 	unsigned int	ncpus;
 	unsigned int	tx_queues;	/* 0: leave TX queues to the stack */
+	/* CPUs that service a device's RX queue. Each receives every SA arriving on its
+	 * queue, whichever CPU decrypts it, so new SAs are placed as if it carried
+	 * @rx_weight percent of one SA's decryption per steered SA (sync.c, cpu_cost()).
+	 * NULL or none: placement by SA count alone. CPUs outside the steering set weigh
+	 * nothing: no SA goes there anyway. */
+	const __u16	*rx_cpus;
+	unsigned int	nrx_cpus;
+	unsigned int	rx_weight;	/* 0..100; 0: RX CPUs weigh nothing. The daemon's
+					 * default is XSYNC_RX_WEIGHT */
 	void		(*log)(void *ctx, int level, const char *msg);
 	void		*log_ctx;
 	/* Tests: the local addresses used to derive directions, instead of getifaddrs(). */
@@ -60,6 +78,9 @@ struct xsync_stats {
  * applies only the difference at the first resync. */
 int xsync_new(struct xsync **out, struct xoff *x, const struct xsync_cfg *cfg);
 void xsync_free(struct xsync *s);
+/* New RX CPUs and weight (as in xsync_cfg), for SAs placed from now on: those placed
+ * stay where they are. -EINVAL: a weight above 100, nothing changed. */
+int xsync_set_rx(struct xsync *s, const __u16 *rx_cpus, unsigned int n, unsigned int weight);
 
 /* A full resync: begin, every dumped SA and policy through xsync_msg(), end. Entries
  * the dump did not show are removed at the end, and the maps then equal the kernel. */

@@ -168,6 +168,7 @@ struct xsync {
 	__u16		*cpus;		/* allowed steering targets */
 	unsigned int	ncpus;
 	unsigned int	*cpu_load;	/* SAs per entry of cpus[] */
+	bool		*cpu_rx;	/* entries of cpus[] that service an RX queue */
 	unsigned int	*queue_load;	/* SAs per TX queue */
 
 	__u32		nslots;
