@@ -7,7 +7,7 @@
  *   xoff-espload DEV --src ADDR --dst ADDR --inner-src ADDR --inner-dst ADDR
  *                --sa SPI:KEYHEX [--sa SPI:KEYHEX]... [--smac MAC] [--dmac MAC]
  *                [--inner-size N] [--frames K] [--seconds T | --count C]
- *                [--batch B] [--sndbuf BYTES] [--no-retry] [--cpu N] [--idle]
+ *                [--batch B] [--sndbuf BYTES] [--no-retry] [--cpu N] [--idle] [--ready]
  *
  * Each SA gets K frames, sequence numbers 1..K (IV = the sequence number), sent round
  * robin over the SAs in the order given: frame i of the run goes to SA i mod N. They
@@ -72,7 +72,7 @@ struct opts {
 	unsigned long long count;	/* 0: none */
 	unsigned long sndbuf;	/* 0: the kernel's default */
 	long cpu;		/* -1: not pinned */
-	bool idle, no_retry;
+	bool idle, no_retry, ready;
 };
 
 static volatile sig_atomic_t stop;
@@ -84,6 +84,7 @@ static void usage(FILE *f)
 "                    --sa SPI:KEYHEX [--sa SPI:KEYHEX]... [--smac MAC] [--dmac MAC]\n"
 "                    [--inner-size N] [--frames K] [--seconds T | --count C]\n"
 "                    [--batch B] [--sndbuf BYTES] [--no-retry] [--cpu N] [--idle]\n"
+"                    [--ready]\n"
 "Replay real tunnel-mode ESP (AES-GCM-128, rfc4106(gcm(aes)), 16-byte ICV), encrypted\n"
 "once at start, on DEV (AF_PACKET, qdisc bypassed, sendmmsg).\n"
 "  --src, --dst ADDR   outer IPv4 or IPv6 addresses, both of one family\n"
@@ -105,6 +106,7 @@ static void usage(FILE *f)
 "                      is counted as refused, not offered again\n"
 "  --cpu N             run on CPU N only\n"
 "  --idle              run at SCHED_IDLE (only what the CPU would otherwise idle)\n"
+"  --ready             print \"espload ready\" once the frames are built, as sending starts\n"
 "Frame i goes to SA i mod N (the order of --sa); they repeat after N * K frames, so the\n"
 "receiver's SAs need replay-window 0. Prints \"espload sent N frames in S s: R pps\".\n"
 "Exit: 0 sent, 1 failure, 2 usage.\n",
@@ -159,7 +161,7 @@ static void parse(int argc, char **argv, struct opts *o)
 {
 	enum {
 		O_SRC = 256, O_DST, O_ISRC, O_IDST, O_SA, O_SMAC, O_DMAC, O_INNER_SIZE,
-		O_FRAMES, O_SECONDS, O_COUNT, O_BATCH, O_SNDBUF, O_NO_RETRY, O_CPU, O_IDLE, O_HELP,
+		O_FRAMES, O_SECONDS, O_COUNT, O_BATCH, O_SNDBUF, O_NO_RETRY, O_CPU, O_IDLE, O_READY, O_HELP,
 	};
 	static const struct option lopts[] = {
 		{ "src", required_argument, NULL, O_SRC },
@@ -178,6 +180,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		{ "no-retry", no_argument, NULL, O_NO_RETRY },
 		{ "cpu", required_argument, NULL, O_CPU },
 		{ "idle", no_argument, NULL, O_IDLE },
+		{ "ready", no_argument, NULL, O_READY },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -265,6 +268,9 @@ static void parse(int argc, char **argv, struct opts *o)
 			break;
 		case O_IDLE:
 			o->idle = true;
+			break;
+		case O_READY:
+			o->ready = true;
 			break;
 		case 'h':
 		case O_HELP:
@@ -434,6 +440,10 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 
 	pos = 0;
+	if (o.ready) {
+		printf("espload ready\n");
+		fflush(stdout);
+	}
 	start = now();
 	end = o.seconds ? start + o.seconds : 0;
 	while (!stop) {
