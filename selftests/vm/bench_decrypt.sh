@@ -1,0 +1,245 @@
+#!/bin/bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# ESP decryption throughput on real ESP: the kernel alone, RPS and xoff, side by side
+# (run in the VM under multi-threaded TCG with 2 vCPUs or more: selftests/vm/vm.sh; make bench).
+#
+#   G (generator: xoff-espload)           R (receiver: N inbound SAs, replay-window 0)
+#   vg 10.0.0.1  <------- veth ------->   vr 10.0.0.2 (xoff attached for the xoff runs)
+#   inner 192.168.1.1 -> 192.168.2.1 (R's lo): 1400-byte UDP, AES-GCM-128, tunnel mode
+#
+# One RX queue, serviced by CPU 0: the generator runs there (pinned, SCHED_IDLE: it takes
+# only what CPU 0 would otherwise idle), and over veth the sending CPU runs R's receive path
+# (veth, XDP, the RPS or cpumap enqueue) as a NIC's queue CPU would. Frames are encrypted
+# once and replayed (R's SAs have replay-window 0), round robin over the SAs, with the
+# default send buffer: the generator waits for R, nothing is lost, and R decrypts as fast
+# as it can.
+#
+# For each N in BENCH_NS (1 2 4 8) and each configuration:
+#   kernel   no RPS, no xoff: everything on CPU 0
+#   rps      rps_cpus over all CPUs, BENCH_RPS_SETS random SPI sets (the split is the
+#            kernel's flow hash of the SPI; with N = 4, BENCH_RPS_SETS4 sets)
+#   xoff     attached (native XDP), its daemon placing SAs (default placement, which knows
+#            R's receive runs on CPU 0: run rx-cpus 0); with N = 4 repeated for the noise
+#   calib    first, N = 4 placed with rx-weight 40 (one SA on CPU 0): the costs per packet
+#            of generating, receiving and decrypting at that operating point, and from
+#            them the weight for the xoff runs
+# one line each:
+#   # decrypt N=4 cfg=xoff set=1 pps=13000 cpu=52,99 work=40,99 esp=3300,9700 spis=...
+# pps: packets decrypted per second (the SAs' curlft, the kernel's own count); cpu: each
+# CPU's busy % (/proc/stat); work: the same without the generator's own cost (its frames
+# times its cost per frame, measured alone first); esp: packets per CPU at the kernel's ESP
+# input (xoff-espcpu: kprobes on esp_input/esp6_input), independently of xoff.
+# Then "# cost ..." (microseconds per packet), "# limit ..." and the ratios (make bench).
+# Errors in /proc/net/xfrm_stat fail the run.
+#   env OUT=DIR [BENCH_SECS=3] bash selftests/vm/bench_decrypt.sh
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/ipsec.sh"
+
+ips_init bench_decrypt jq
+ESPLOAD=$OUT/xoff-espload
+ESPCPU=$OUT/xoff-espcpu
+ST_ESP=$OUT/st_esp.bpf.o
+ips_need bench_decrypt "$ESPLOAD" "$ESPCPU" "$OUT/xoffctl"
+SECS=${BENCH_SECS:-3}
+NS=(${BENCH_NS:-1 2 4 8})
+RPS_SETS=${BENCH_RPS_SETS:-3}
+RPS_SETS4=${BENCH_RPS_SETS4:-8}
+NCPU=$(nproc)
+[ "$NCPU" -ge 2 ] || { echo "SKIP: bench_decrypt: $NCPU CPU (2 at least)"; exit 4; }
+die() { st_fail "$1" "$2"; st_done; }
+
+ips_ns g || exit 1
+G=$IPS_NS
+ips_ns r || exit 1
+R=$IPS_NS
+ips_daemon_ns "$R"
+ips_bpffs || exit 1
+PINS=$IPS_BPFFS/xoff
+ips_tmpdir || exit 1
+TMP=$IPS_TMP
+ips_need_esp bench_decrypt "$R"
+ips_modprobe esp4
+ips_modprobe esp6	# both probes of xoff-espcpu attach
+
+ips_veth "$G" vg "$R" vr || die setup "no veth pair"
+ip -n "$G" addr add 10.0.0.1/24 dev vg
+ip -n "$R" -batch - <<EOF || die setup "addresses in R"
+addr add 10.0.0.2/24 dev vr
+addr add 192.168.2.1/32 dev lo
+xfrm policy add src 192.168.1.1 dst 192.168.2.1 dir in tmpl src 10.0.0.1 dst 10.0.0.2 proto esp reqid 4 mode tunnel
+EOF
+RMAC=$(ip netns exec "$R" cat /sys/class/net/vr/address)
+XOFF="ip netns exec $R $OUT/xoffctl -P $PINS"
+
+STATS=(XfrmInStateProtoError XfrmInNoStates XfrmInStateSeqError XfrmInNoPols XfrmInTmplMismatch
+       XfrmInError XfrmInHdrError)
+declare -A STAT0
+for c in "${STATS[@]}"; do STAT0[$c]=$(ips_xfrm_stat "$R" "$c"); done
+
+# random_spis N: N distinct random SPIs above 255, in hex.
+random_spis()
+{
+	od -An -N$(($1 * 8)) -tu4 /dev/urandom | tr -s ' ' '\n' | awk -v n="$1" '
+		$1 > 255 && !($1 in seen) && k < n { seen[$1]; printf "0x%08x\n", $1; k++ }'
+}
+
+# sas SPI...: R holds exactly these inbound SAs.
+sas()
+{
+	local s
+	{
+		echo "xfrm state flush"
+		for s in "$@"; do
+			echo "xfrm state add src 10.0.0.1 dst 10.0.0.2 proto esp spi $s reqid 4 mode tunnel replay-window 0 aead $(ips_aead "$s")"
+		done
+	} > "$TMP/batch"
+	ip -n "$R" -batch "$TMP/batch"
+}
+
+sa_args() { local s; for s in "$@"; do printf -- '--sa %s:%040x ' "$s" "$s"; done; }
+
+# CPU time per CPU (busy and total, in ticks) from /proc/stat: "BUSY TOTAL" per CPU.
+cpu_ticks()
+{
+	awk '/^cpu[0-9]/ { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat
+}
+
+decrypted() { ip -n "$R" -s xfrm state | ips_curlft_all | awk '{ p += $3 } END { print p + 0 }'; }
+
+# load SPI...: the generator on CPU 0 for SECS seconds; prints espload's line.
+load()
+{
+	# shellcheck disable=SC2046
+	ip netns exec "$G" "$ESPLOAD" vg --dmac "${DMAC:-$RMAC}" --inner-size 1400 $(sa_args "$@") \
+		--src 10.0.0.1 --dst 10.0.0.2 --inner-src 192.168.1.1 --inner-dst 192.168.2.1 \
+		--frames 64 --seconds "$SECS" --cpu 0 --idle --ready
+}
+
+# The generator alone: frames to another MAC, which R's IP input drops before ESP. Its
+# cost per frame on CPU 0 (it takes all of CPU 0 then), in microseconds.
+gen_cost()
+{
+	local out sent secs
+	sas 0x1001 || return 1
+	out=$(DMAC=02:00:00:00:00:99 load 0x1001) || return 1
+	read -r sent secs < <(sed -n 's/^espload sent \([0-9]*\) frames in \([0-9.]*\) s.*/\1 \2/p' <<< "$out")
+	[ -n "$sent" ] && [ "$sent" -gt 0 ] || return 1
+	awk -v s="$sent" -v t="$secs" 'BEGIN { printf "%.2f\n", t * 1e6 / s }'
+}
+
+# measure N CFG SET SPI...: one line (above) into $TMP/lines, and on stdout.
+measure()
+{
+	local n=$1 cfg=$2 set=$3 t0 t1 d0 d1 c0 c1 out sent pid lpid line
+	shift 3
+	"$ESPCPU" "$ST_ESP" > "$TMP/esp.out" 2> "$TMP/esp.err" &
+	pid=$!
+	st_wait 10 grep -q ready "$TMP/esp.out" || { cat "$TMP/esp.err"; return 1; }
+	# The window is the generator's sending: from its "ready" (frames built) to its exit;
+	# what is still in flight then (a few hundred frames at most, against tens of
+	# thousands) is counted, not its time.
+	load "$@" > "$TMP/load.out" 2>&1 &
+	lpid=$!
+	st_wait 30 grep -q '^espload ready' "$TMP/load.out" || { kill "$pid" "$lpid"; cat "$TMP/load.out"; return 1; }
+	t0=$(date +%s%N); c0=$(cpu_ticks); d0=$(decrypted)
+	wait "$lpid" || { kill "$pid"; cat "$TMP/load.out"; return 1; }
+	t1=$(date +%s%N); c1=$(cpu_ticks); d1=$(decrypted)
+	out=$(cat "$TMP/load.out")
+	FP=0
+	case $cfg in xoff|calib) FP=$($XOFF -j sa list | jq '[.[].fastpath_packets // 0] | add') ;; esac
+	kill "$pid" && wait "$pid"
+	sent=$(sed -n 's/^espload sent \([0-9]*\) frames.*/\1/p' <<< "$out")
+	line=$(paste <(echo "$c0") <(echo "$c1") | awk -v n="$n" -v cfg="$cfg" -v set="$set" \
+		-v d=$((d1 - d0)) -v ns=$((t1 - t0)) -v fp="$FP" -v sent="$sent" -v gc="$GEN_US" \
+		-v hz="$(getconf CLK_TCK)" -v spis="$(echo "$@" | tr ' ' ',')" -v espf="$TMP/esp.out" '
+		BEGIN { while ((getline l < espf) > 0) { split(l, f, " "); if (f[1] != "ready") esp[f[2]] += f[3] } }
+		{ busy = ($3 - $1) * 100 / ($4 - $2); gen = NR == 1 ? sent * gc / 1e4 / (ns / 1e9) : 0
+		  w = busy - gen; if (w < 0) w = 0
+		  cpu = cpu sep sprintf("%.0f", busy); work = work sep sprintf("%.0f", w)
+		  e = e sep (esp[NR - 1] + 0); sep = "," }
+		END { printf "# decrypt N=%d cfg=%s set=%s pps=%.0f cpu=%s work=%s esp=%s rx=%.0f secs=%.2f spis=%s\n",
+			n, cfg, set, d * 1e9 / ns, cpu, work, e, fp * 1e9 / ns, ns / 1e9, spis }')
+	echo "$line" | tee -a "$TMP/lines"
+}
+
+# xoff_on [ATTACH-ARGS...]: attached to vr, its daemon placing SAs for a receive on CPU 0.
+xoff_on()
+{
+	$XOFF attach vr "$@" > "$TMP/attach" 2>&1 || { cat "$TMP/attach"; return 1; }
+	st_bg $XOFF run rx-cpus 0 rx-weight "$WEIGHT" > "$TMP/daemon.log" 2>&1
+	XOFF_PID=$ST_BG_PID
+}
+xoff_off() { st_stop "$XOFF_PID"; $XOFF detach vr > /dev/null 2>&1; }
+
+# steered N: every one of the N SAs is in sa list, steered to a CPU.
+steered()
+{
+	[ "$($XOFF -j sa list 2>/dev/null | jq '[.[] | select(.cpu != null)] | length')" = "$1" ]
+}
+
+# run_cfg N CFG SET: R's SAs (a fresh random SPI set), the configuration, one measurement.
+run_cfg()
+{
+	local n=$1 cfg=$2 set=$3 spis
+	mapfile -t spis < <(random_spis "$n")
+	case $cfg in
+	kernel)	sas "${spis[@]}" || return 1 ;;
+	rps)	ip netns exec "$R" sh -c "printf '%x' $(((1 << NCPU) - 1)) > /sys/class/net/vr/queues/rx-0/rps_cpus"
+		sas "${spis[@]}" || return 1 ;;
+	xoff|calib)
+		sas || return 1
+		xoff_on || return 1
+		sas "${spis[@]}" || return 1
+		st_wait 10 steered "$n" || { st_log "$cfg: not every SA steered: $($XOFF sa list)"; return 1; }
+		st_log "N=$n $cfg set $set: $($XOFF -j sa list | jq -c '[.[] | {spi, cpu}]')" ;;
+	esac
+	measure "$n" "$cfg" "$set" "${spis[@]}"
+	local rc=$?
+	case $cfg in
+	rps)	ip netns exec "$R" sh -c 'echo 0 > /sys/class/net/vr/queues/rx-0/rps_cpus' ;;
+	xoff|calib) xoff_off ;;
+	esac
+	return $rc
+}
+
+GEN_US=$(gen_cost) || die "the generator alone" "espload did not run"
+echo "# generator alone: $GEN_US us a frame on CPU 0"
+: > "$TMP/lines"
+# The costs, at the operating point: 4 SAs, one on CPU 0 (placed with rx-weight 40), both
+# CPUs busy. Decrypting: CPU 1's busy time per packet it decrypted (xoff-espcpu); receiving:
+# CPU 0's work beyond the generator and its own decryptions, per packet received. Their
+# ratio, the generator's share included (it runs on the receiving CPU as a NIC's work
+# would), is the weight placement gives the receiving CPU for the xoff runs (run rx-weight).
+WEIGHT=40
+run_cfg 4 calib 1 || die "N=4 calibration" "did not run"
+read -r GEN_US RX_US DEC_US WEIGHT < <(awk -v g="$GEN_US" '
+	{ for (i = 3; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
+	END { split(v["work"], w, ","); split(v["cpu"], c, ","); split(v["esp"], e, ",")
+	      s = v["secs"]; dec = c[2] * s * 1e4 / e[2]
+	      rx = (w[1] * s * 1e4 - e[1] * dec) / (v["rx"] * s)
+	      wt = int(100 * (g + rx) / dec + 0.5); if (wt > 100) wt = 100; if (wt < 0) wt = 0
+	      printf "%s %.1f %.1f %d\n", g, rx, dec, wt }' "$TMP/lines")
+echo "# cost generator $GEN_US us, receive $RX_US us (veth, XDP, cpumap enqueue), decrypt $DEC_US us a packet: rx-weight $WEIGHT"
+# The configurations of one N take turns (kernel, RPS, xoff, kernel, RPS, xoff, ...): what
+# drifts during a run (TCG on a shared host does) weighs on all of them alike.
+for n in "${NS[@]}"; do
+	nk=1 nr=$RPS_SETS nx=1
+	[ "$n" = 4 ] && { nk=2; nr=$RPS_SETS4; nx=3; }
+	for i in $(seq "$nr"); do
+		[ "$i" -gt "$nk" ] || run_cfg "$n" kernel "$i" || st_fail "N=$n kernel $i" "did not run"
+		run_cfg "$n" rps "$i" || st_fail "N=$n rps set $i" "did not run"
+		[ "$i" -gt "$nx" ] || run_cfg "$n" xoff "$i" || st_fail "N=$n xoff $i" "did not run"
+	done
+done
+sas
+
+# Every run decrypted something; no input error grew.
+awk '$4 == "pps=0" { bad = 1 } END { exit bad }' "$TMP/lines" &&
+	st_pass "every configuration decrypted" || st_fail "every configuration decrypted" "a run at 0 pps"
+bad=
+for c in "${STATS[@]}"; do
+	v=$(ips_xfrm_stat "$R" "$c")
+	[ "$v" = "${STAT0[$c]}" ] || bad+=" $c +$((v - STAT0[$c]))"
+done
+[ -z "$bad" ] && st_pass "xfrm_stat: no input error grew" || st_fail "xfrm_stat: input errors grew" "$bad"
+st_done
