@@ -101,7 +101,8 @@ sa_args() { local s; for s in "$@"; do printf -- '--sa %s:%040x ' "$s" "$s"; don
 # CPU time per CPU (busy and total, in ticks) from /proc/stat: "BUSY TOTAL" per CPU.
 cpu_ticks()
 {
-	awk '/^cpu[0-9]/ { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat
+	# user nice system idle iowait irq softirq steal (guest time is in user already)
+	awk '/^cpu[0-9]/ { t = 0; for (i = 2; i <= 9 && i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat
 }
 
 decrypted() { ip -n "$R" -s xfrm state | ips_curlft_all | awk '{ p += $3 } END { print p + 0 }'; }
