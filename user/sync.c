@@ -264,8 +264,7 @@ static unsigned int steered_sas(const struct xsync *s)
 }
 
 /* The receive path on steering target @i once @placed SAs and the new one are steered,
- * in hundredths of one SA's decryption, times the number of RX CPUs: their queues share
- * the traffic (RSS), each receives 1 / nrx of it. */
+ * in hundredths of one SA's decryption. */
 static __u64 rx_cost(const struct xsync *s, unsigned int i, unsigned int placed)
 {
 	return s->cpu_rx[i] ? (__u64)s->cfg.rx_weight * (placed + 1) : 0;
@@ -274,7 +273,7 @@ static __u64 rx_cost(const struct xsync *s, unsigned int i, unsigned int placed)
 /* What steering target @i carries with the new SA on it, in the same unit. */
 static __u64 cpu_cost(const struct xsync *s, unsigned int i, unsigned int placed)
 {
-	return 100 * (__u64)(s->nrx ? s->nrx : 1) * (s->cpu_load[i] + 1) + rx_cost(s, i, placed);
+	return 100 * ((__u64)s->cpu_load[i] + 1) + rx_cost(s, i, placed);
 }
 
 /* The cheapest steering target for a new SA; ties to the first. Without RX CPUs, or when
@@ -1573,13 +1572,6 @@ int xsync_set_rx(struct xsync *s, const __u16 *rx_cpus, unsigned int n, unsigned
 		s->cpu_rx[i] = false;
 		for (j = 0; rx_cpus && j < n && !s->cpu_rx[i]; j++)
 			s->cpu_rx[i] = rx_cpus[j] == s->cpus[i];
-	}
-	/* Distinct RX CPUs, steering targets or not: all of them share the receiving. */
-	s->nrx = 0;
-	for (i = 0; rx_cpus && i < n; i++) {
-		for (j = 0; j < i && rx_cpus[j] != rx_cpus[i]; j++)
-			;
-		s->nrx += j == i;
 	}
 	s->cfg.rx_weight = weight;
 	return 0;

@@ -169,7 +169,6 @@ struct xsync {
 	unsigned int	ncpus;
 	unsigned int	*cpu_load;	/* SAs per entry of cpus[] */
 	bool		*cpu_rx;	/* entries of cpus[] that service an RX queue */
-	unsigned int	nrx;		/* distinct RX CPUs (rx_cpus), steering targets or not */
 	unsigned int	*queue_load;	/* SAs per TX queue */
 
 	__u32		nslots;
