@@ -8,6 +8,11 @@ LOG=$1
 DIR=$2
 grep -q '^# decrypt ' "$LOG" || { echo "decrypt bench: no measurement in $LOG" >&2; exit 1; }
 MACHINE=$(sed -n 's/^vm: booted \(Linux [^ ]*\).*/\1/p' "$LOG" | head -n 1)
+case $(sed -n 's/^vm: booted .*, \([^,)]*\)\(,thread=\([a-z]*\)\)\{0,1\})$/\1 \3/p' "$LOG" | head -n 1) in
+kvm*)		ACCEL="KVM" ;;
+"tcg multi")	ACCEL="qemu TCG (multi-threaded)" ;;
+*)		ACCEL="qemu TCG" ;;
+esac
 
 # "N CFG PPS WORK CPU ESP RX SECS" per run.
 awk '/^# decrypt / { for (i = 3; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
@@ -77,7 +82,7 @@ if command -v gnuplot >/dev/null; then
 	gnuplot <<EOF
 set terminal svg size 720,420 dynamic font "sans,12"
 set output "$DIR/decrypt.svg"
-set title "ESP decryption, AES-GCM-128, 1400-byte packets, 2 CPUs, one RX queue\n{/*0.8 $MACHINE under qemu TCG (multi-threaded) on a 2-core host: packets/s are TCG's}"
+set title "ESP decryption, AES-GCM-128, 1400-byte packets, 2 CPUs, one RX queue\n{/*0.8 $MACHINE under $ACCEL, 2 vCPUs: the packets/s are the VM's}"
 set xlabel "inbound SAs"
 set ylabel "decrypted packets/s"
 set logscale x 2

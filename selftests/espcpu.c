@@ -6,7 +6,8 @@
  *
  *   xoff-espcpu OBJ      attach, print "ready", and wait for SIGTERM or SIGINT; then
  *                        print one line "SPI CPU PACKETS" (SPI in hex) per pair seen,
- *                        and detach
+ *                        and detach. SIGUSR1: the same lines so far, then "dump N"
+ *                        (N counts the dumps), and goes on waiting
  *
  * The ESP modules must be loaded (modprobe esp4 esp6): a probe that cannot attach is an
  * error. Exit 0, 1 (a failure, one line on stderr) or 2 (usage).
@@ -28,7 +29,13 @@ struct st_esp_key {
 	__u32	cpu;
 };
 
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, dumps;
+
+static void on_dump(int sig)
+{
+	(void)sig;
+	dumps++;
+}
 
 static void on_signal(int sig)
 {
@@ -76,7 +83,7 @@ int main(int argc, char **argv)
 	struct bpf_object *obj;
 	struct bpf_map *map;
 	sigset_t block, old;
-	int err;
+	int err, done = 0;
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: " PROG " OBJ\n");
@@ -97,13 +104,21 @@ int main(int argc, char **argv)
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &block, &old);
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
+	signal(SIGUSR1, on_dump);
 	printf("ready\n");
 	fflush(stdout);
-	while (!stop)
+	while (!stop) {
 		sigsuspend(&old);
+		for (; done < dumps; done++) {
+			dump(bpf_map__fd(map));
+			printf("dump %d\n", done + 1);
+			fflush(stdout);
+		}
+	}
 	dump(bpf_map__fd(map));
 	bpf_object__close(obj);
 	return 0;

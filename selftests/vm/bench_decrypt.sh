@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # ESP decryption throughput on real ESP: the kernel alone, RPS and xoff, side by side
-# (run in the VM under multi-threaded TCG with 2 vCPUs or more: selftests/vm/vm.sh; make bench).
+# (run in the VM under multi-threaded TCG with exactly 2 vCPUs: selftests/vm/vm.sh; make
+# bench-decrypt).
 #
 #   G (generator: xoff-espload)           R (receiver: N inbound SAs, replay-window 0)
 #   vg 10.0.0.1  <------- veth ------->   vr 10.0.0.2 (xoff attached for the xoff runs)
@@ -10,27 +11,31 @@
 # One RX queue, serviced by CPU 0: the generator runs there (pinned, SCHED_IDLE: it takes
 # only what CPU 0 would otherwise idle), and over veth the sending CPU runs R's receive path
 # (veth, XDP, the RPS or cpumap enqueue) as a NIC's queue CPU would. Frames are encrypted
-# once and replayed (R's SAs have replay-window 0), round robin over the SAs, with the
-# default send buffer: the generator waits for R, nothing is lost, and R decrypts as fast
-# as it can.
+# once and replayed (R's SAs have replay-window 0), round robin over the SAs, offered
+# faster than R decrypts: without XDP the send buffer holds each frame until R is done
+# with it, so the generator waits; with xoff's XDP the frame leaves the buffer at once,
+# and what CPU 1 cannot take is dropped at its cpumap queue (rx above pps shows it).
 #
 # For each N in BENCH_NS (1 2 4 8) and each configuration:
 #   kernel   no RPS, no xoff: everything on CPU 0
-#   rps      rps_cpus over all CPUs, BENCH_RPS_SETS random SPI sets (the split is the
+#   rps      rps_cpus 3 (both CPUs), BENCH_RPS_SETS random SPI sets (the split is the
 #            kernel's flow hash of the SPI; with N = 4, BENCH_RPS_SETS4 sets)
-#   xoff     attached (native XDP), its daemon placing SAs (default placement, which knows
-#            R's receive runs on CPU 0: run rx-cpus 0); with N = 4 repeated for the noise
+#   xoff     attached (native XDP), its daemon placing SAs knowing that R's receive runs
+#            on CPU 0 (run rx-cpus 0 rx-weight W); with N = 4 repeated for the noise
 #   calib    first, N = 4 placed with rx-weight 40 (one SA on CPU 0): the costs per packet
-#            of generating, receiving and decrypting at that operating point, and from
-#            them the weight for the xoff runs
+#            of receiving and decrypting at that operating point, and from them W
 # one line each:
-#   # decrypt N=4 cfg=xoff set=1 pps=13000 cpu=52,99 work=40,99 esp=3300,9700 spis=...
-# pps: packets decrypted per second (the SAs' curlft, the kernel's own count); cpu: each
-# CPU's busy % (/proc/stat); work: the same without the generator's own cost (its frames
-# times its cost per frame, measured alone first); esp: packets per CPU at the kernel's ESP
-# input (xoff-espcpu: kprobes on esp_input/esp6_input), independently of xoff.
-# Then "# cost ..." (microseconds per packet), "# limit ..." and the ratios (make bench).
-# Errors in /proc/net/xfrm_stat fail the run.
+#   # decrypt N=4 cfg=xoff set=1 pps=13000 cpu=99,99 work=80,99 esp=9000,27000 rx=15000
+#     backlog_drops=0 secs=3.00 spis=...
+# Every figure is a difference of two readings taken while the traffic flows, SECS apart
+# (BENCH_SECS, 3): pps, packets decrypted per second (the SAs' curlft, the kernel's own
+# count); cpu, each CPU's busy % (/proc/stat); work, the same without the generator's own
+# cost (its frames times its cost per frame, measured alone into a dummy device first);
+# esp, packets per CPU at the kernel's ESP input (xoff-espcpu: kprobes on esp_input and
+# esp6_input), independently of xoff; rx, frames xoff's XDP program saw per second;
+# backlog_drops, frames a full backlog dropped (RPS, netif_rx).
+# Then "# cost ..." (microseconds per packet); selftests/decrypt_report.sh makes the
+# ratios, the limit and the picture. Errors in /proc/net/xfrm_stat fail the run.
 #   env OUT=DIR [BENCH_SECS=3] bash selftests/vm/bench_decrypt.sh
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/ipsec.sh"
@@ -45,7 +50,7 @@ NS=(${BENCH_NS:-1 2 4 8})
 RPS_SETS=${BENCH_RPS_SETS:-3}
 RPS_SETS4=${BENCH_RPS_SETS4:-8}
 NCPU=$(nproc)
-[ "$NCPU" -ge 2 ] || { echo "SKIP: bench_decrypt: $NCPU CPU (2 at least)"; exit 4; }
+[ "$NCPU" = 2 ] || { echo "SKIP: bench_decrypt: $NCPU CPUs (the configurations and the cost model are for 2)"; exit 4; }
 die() { st_fail "$1" "$2"; st_done; }
 
 ips_ns g || exit 1
@@ -63,6 +68,8 @@ ips_modprobe esp6	# both probes of xoff-espcpu attach
 
 ips_veth "$G" vg "$R" vr || die setup "no veth pair"
 ip -n "$G" addr add 10.0.0.1/24 dev vg
+# The generator alone sends into a dummy device, which frees what it is given.
+ip -n "$G" link add gd type dummy && ip -n "$G" link set gd up || die setup "no dummy device in G"
 ip -n "$R" -batch - <<EOF || die setup "addresses in R"
 addr add 10.0.0.2/24 dev vr
 addr add 192.168.2.1/32 dev lo
@@ -98,68 +105,117 @@ sas()
 
 sa_args() { local s; for s in "$@"; do printf -- '--sa %s:%040x ' "$s" "$s"; done; }
 
-# CPU time per CPU (busy and total, in ticks) from /proc/stat: "BUSY TOTAL" per CPU.
+# "c CPU BUSY TOTAL" per CPU (ticks) from /proc/stat: user nice system idle iowait irq
+# softirq steal, guest time being in user already; steal (a KVM host's) is not busy here.
 cpu_ticks()
 {
-	# user nice system idle iowait irq softirq steal (guest time is in user already)
-	awk '/^cpu[0-9]/ { t = 0; for (i = 2; i <= 9 && i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat
+	awk '/^cpu[0-9]/ { t = 0; for (i = 2; i <= 9 && i <= NF; i++) t += $i
+			   print "c", substr($1, 4), t - $5 - $6 - $9, t }' /proc/stat
 }
 
 decrypted() { ip -n "$R" -s xfrm state | ips_curlft_all | awk '{ p += $3 } END { print p + 0 }'; }
-
-# load SPI...: the generator on CPU 0 for SECS seconds; prints espload's line.
-load()
+fastpath() { $XOFF -j sa list 2>/dev/null | jq '[.[].fastpath_packets // 0] | add // 0'; }
+# Frames dropped because a CPU's backlog was full (RPS, netif_rx): softnet_stat's second column.
+backlog_drops()
 {
-	# shellcheck disable=SC2046
-	ip netns exec "$G" "$ESPLOAD" vg --dmac "${DMAC:-$RMAC}" --inner-size 1400 $(sa_args "$@") \
-		--src 10.0.0.1 --dst 10.0.0.2 --inner-src 192.168.1.1 --inner-dst 192.168.2.1 \
-		--frames 64 --seconds "$SECS" --cpu 0 --idle --ready
+	awk '{ n = 0; h = tolower($2)
+	       for (i = 1; i <= length(h); i++) n = n * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1
+	       t += n }
+	     END { print t + 0 }' /proc/net/softnet_stat
 }
 
-# The generator alone: frames to another MAC, which R's IP input drops before ESP. Its
-# cost per frame on CPU 0 (it takes all of CPU 0 then), in microseconds.
+# load DEV SECONDS SPI...: the generator on CPU 0 (SCHED_IDLE), "espload ready" once its
+# frames are built, then espload's line.
+load()
+{
+	local dev=$1 secs=$2
+	shift 2
+	# shellcheck disable=SC2046
+	ip netns exec "$G" "$ESPLOAD" "$dev" --dmac "$RMAC" --inner-size 1400 $(sa_args "$@") \
+		--src 10.0.0.1 --dst 10.0.0.2 --inner-src 192.168.1.1 --inner-dst 192.168.2.1 \
+		--frames 64 --seconds "$secs" --cpu 0 --idle --ready
+}
+
+# The generator alone, into G's dummy device: its cost per frame on CPU 0 (it takes all of
+# CPU 0 then), in microseconds.
 gen_cost()
 {
 	local out sent secs
-	sas 0x1001 || return 1
-	out=$(DMAC=02:00:00:00:00:99 load 0x1001) || return 1
+	out=$(load gd "$SECS" 0x1001) || return 1
 	read -r sent secs < <(sed -n 's/^espload sent \([0-9]*\) frames in \([0-9.]*\) s.*/\1 \2/p' <<< "$out")
 	[ -n "$sent" ] && [ "$sent" -gt 0 ] || return 1
 	awk -v s="$sent" -v t="$secs" 'BEGIN { printf "%.2f\n", t * 1e6 / s }'
 }
 
-# measure N CFG SET SPI...: one line (above) into $TMP/lines, and on stdout.
+# snap FILE: every counter at one instant, the same order each time: the time, /proc/stat,
+# the SAs' curlft, xoff's fast-path count, the backlog drops, ESP input per CPU (a dump of
+# xoff-espcpu, asked for with SIGUSR1).
+snap()
+{
+	local f=$1
+	SNAPS=$((SNAPS + 1))
+	{
+		echo "t $(date +%s%N)"
+		cpu_ticks
+		echo "d $(decrypted)"
+		echo "f $(fastpath)"
+		echo "b $(backlog_drops)"
+	} > "$f"
+	kill -USR1 "$ESP_PID"
+	st_wait 10 grep -q "^dump $SNAPS\$" "$TMP/esp.out" || return 1
+	awk -v k="$SNAPS" '$1 == "dump" { n = $2; next } n == k - 1 && NF == 3 { e[$2] += $3 }
+		END { for (c in e) print "e", c, e[c] }' "$TMP/esp.out" >> "$f"
+}
+
+# measure N CFG SET SPI...: one line (above) into $TMP/lines, and on stdout. The generator
+# sends for SECS + 3 s; the counters are read 1 s after it starts and SECS later, while the
+# traffic flows, and every rate is over that same interval.
 measure()
 {
-	local n=$1 cfg=$2 set=$3 t0 t1 d0 d1 c0 c1 out sent pid lpid line
+	local n=$1 cfg=$2 set=$3 lpid line
 	shift 3
-	"$ESPCPU" "$ST_ESP" > "$TMP/esp.out" 2> "$TMP/esp.err" &
-	pid=$!
-	st_wait 10 grep -q ready "$TMP/esp.out" || { cat "$TMP/esp.err"; return 1; }
-	# The window is the generator's sending: from its "ready" (frames built) to its exit;
-	# what is still in flight then (a few hundred frames at most, against tens of
-	# thousands) is counted, not its time.
-	load "$@" > "$TMP/load.out" 2>&1 &
+	st_bg "$ESPCPU" "$ST_ESP" > "$TMP/esp.out" 2> "$TMP/esp.err"
+	ESP_PID=$ST_BG_PID
+	SNAPS=0
+	if ! st_wait 10 grep -q ready "$TMP/esp.out"; then
+		cat "$TMP/esp.err"
+		st_stop "$ESP_PID"
+		return 1
+	fi
+	load vg $((SECS + 3)) "$@" > "$TMP/load.out" 2>&1 &
 	lpid=$!
-	st_wait 30 grep -q '^espload ready' "$TMP/load.out" || { kill "$pid" "$lpid"; cat "$TMP/load.out"; return 1; }
-	t0=$(date +%s%N); c0=$(cpu_ticks); d0=$(decrypted)
-	wait "$lpid" || { kill "$pid"; cat "$TMP/load.out"; return 1; }
-	t1=$(date +%s%N); c1=$(cpu_ticks); d1=$(decrypted)
-	out=$(cat "$TMP/load.out")
-	FP=0
-	case $cfg in xoff|calib) FP=$($XOFF -j sa list | jq '[.[].fastpath_packets // 0] | add') ;; esac
-	kill "$pid" && wait "$pid"
-	sent=$(sed -n 's/^espload sent \([0-9]*\) frames.*/\1/p' <<< "$out")
-	line=$(paste <(echo "$c0") <(echo "$c1") | awk -v n="$n" -v cfg="$cfg" -v set="$set" \
-		-v d=$((d1 - d0)) -v ns=$((t1 - t0)) -v fp="$FP" -v sent="$sent" -v gc="$GEN_US" \
-		-v hz="$(getconf CLK_TCK)" -v spis="$(echo "$@" | tr ' ' ',')" -v espf="$TMP/esp.out" '
-		BEGIN { while ((getline l < espf) > 0) { split(l, f, " "); if (f[1] != "ready") esp[f[2]] += f[3] } }
-		{ busy = ($3 - $1) * 100 / ($4 - $2); gen = NR == 1 ? sent * gc / 1e4 / (ns / 1e9) : 0
-		  w = busy - gen; if (w < 0) w = 0
-		  cpu = cpu sep sprintf("%.0f", busy); work = work sep sprintf("%.0f", w)
-		  e = e sep (esp[NR - 1] + 0); sep = "," }
-		END { printf "# decrypt N=%d cfg=%s set=%s pps=%.0f cpu=%s work=%s esp=%s rx=%.0f secs=%.2f spis=%s\n",
-			n, cfg, set, d * 1e9 / ns, cpu, work, e, fp * 1e9 / ns, ns / 1e9, spis }')
+	if ! st_wait 30 grep -q '^espload ready' "$TMP/load.out" || ! sleep 1 || ! snap "$TMP/a" ||
+	   ! sleep "$SECS" || ! snap "$TMP/b"; then
+		kill "$lpid" 2>/dev/null
+		wait "$lpid"
+		st_stop "$ESP_PID"
+		cat "$TMP/load.out"
+		return 1
+	fi
+	wait "$lpid" || { st_stop "$ESP_PID"; cat "$TMP/load.out"; return 1; }
+	st_stop "$ESP_PID"
+	line=$(awk -v n="$n" -v cfg="$cfg" -v set="$set" -v gc="$GEN_US" \
+		-v spis="$(echo "$@" | tr ' ' ',')" '
+		FNR == 1 { k++ }
+		{ key = $1 ($1 == "c" || $1 == "e" ? " " $2 : "")
+		  v = $1 == "c" ? $3 : $1 == "e" ? $3 : $2
+		  if (k == 1) a[key] = v; else b[key] = v
+		  if ($1 == "c") { if (k == 1) at[$2] = $4; else bt[$2] = $4 } }
+		END {
+			ns = b["t"] - a["t"]; d = b["d"] - a["d"]; fp = b["f"] - a["f"]
+			# The generator sent what R received: its fast-path count with xoff, else
+			# what was decrypted (its send buffer holds it until then).
+			frames = fp > 0 ? fp : d
+			for (c = 0; c < 2; c++) {
+				busy = (b["c " c] - a["c " c]) * 100 / (bt[c] - at[c])
+				gen = c == 0 ? frames * gc / 1e4 / (ns / 1e9) : 0
+				w = busy - gen; if (w < 0) w = 0
+				cpu = cpu sep sprintf("%.0f", busy); work = work sep sprintf("%.0f", w)
+				e = e sep (b["e " c] - a["e " c]); sep = ","
+			}
+			printf "# decrypt N=%d cfg=%s set=%s pps=%.0f cpu=%s work=%s esp=%s rx=%.0f backlog_drops=%d secs=%.2f spis=%s\n",
+				n, cfg, set, d * 1e9 / ns, cpu, work, e, fp * 1e9 / ns, b["b"] - a["b"], ns / 1e9, spis }' \
+		"$TMP/a" "$TMP/b")
 	echo "$line" | tee -a "$TMP/lines"
 }
 
@@ -170,7 +226,12 @@ xoff_on()
 	st_bg $XOFF run rx-cpus 0 rx-weight "$WEIGHT" > "$TMP/daemon.log" 2>&1
 	XOFF_PID=$ST_BG_PID
 }
-xoff_off() { st_stop "$XOFF_PID"; $XOFF detach vr > /dev/null 2>&1; }
+xoff_off()
+{
+	[ -z "${XOFF_PID:-}" ] || st_stop "$XOFF_PID"
+	XOFF_PID=
+	$XOFF detach vr > /dev/null 2>&1
+}
 
 # steered N: every one of the N SAs is in sa list, steered to a CPU.
 steered()
@@ -178,24 +239,27 @@ steered()
 	[ "$($XOFF -j sa list 2>/dev/null | jq '[.[] | select(.cpu != null)] | length')" = "$1" ]
 }
 
-# run_cfg N CFG SET: R's SAs (a fresh random SPI set), the configuration, one measurement.
+# run_cfg N CFG SET: R's SAs (a fresh random SPI set), the configuration, one measurement;
+# the configuration is undone whatever happened.
 run_cfg()
 {
-	local n=$1 cfg=$2 set=$3 spis
+	local n=$1 cfg=$2 set=$3 spis rc=0
 	mapfile -t spis < <(random_spis "$n")
 	case $cfg in
-	kernel)	sas "${spis[@]}" || return 1 ;;
-	rps)	ip netns exec "$R" sh -c "printf '%x' $(((1 << NCPU) - 1)) > /sys/class/net/vr/queues/rx-0/rps_cpus"
-		sas "${spis[@]}" || return 1 ;;
+	kernel)	sas "${spis[@]}" || rc=1 ;;
+	rps)	ip netns exec "$R" sh -c 'echo 3 > /sys/class/net/vr/queues/rx-0/rps_cpus' &&
+			sas "${spis[@]}" || rc=1 ;;
 	xoff|calib)
-		sas || return 1
-		xoff_on || return 1
-		sas "${spis[@]}" || return 1
-		st_wait 10 steered "$n" || { st_log "$cfg: not every SA steered: $($XOFF sa list)"; return 1; }
-		st_log "N=$n $cfg set $set: $($XOFF -j sa list | jq -c '[.[] | {spi, cpu}]')" ;;
+		if ! sas || ! xoff_on; then
+			rc=1
+		elif ! sas "${spis[@]}" || ! st_wait 10 steered "$n"; then
+			st_log "$cfg: not every SA steered: $($XOFF sa list 2>&1)"
+			rc=1
+		else
+			st_log "N=$n $cfg set $set: $($XOFF -j sa list | jq -c '[.[] | {spi, cpu}]')"
+		fi ;;
 	esac
-	measure "$n" "$cfg" "$set" "${spis[@]}"
-	local rc=$?
+	[ $rc != 0 ] || measure "$n" "$cfg" "$set" "${spis[@]}" || rc=1
 	case $cfg in
 	rps)	ip netns exec "$R" sh -c 'echo 0 > /sys/class/net/vr/queues/rx-0/rps_cpus' ;;
 	xoff|calib) xoff_off ;;
@@ -216,10 +280,13 @@ run_cfg 4 calib 1 || die "N=4 calibration" "did not run"
 read -r GEN_US RX_US DEC_US WEIGHT < <(awk -v g="$GEN_US" '
 	{ for (i = 3; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
 	END { split(v["work"], w, ","); split(v["cpu"], c, ","); split(v["esp"], e, ",")
-	      s = v["secs"]; dec = c[2] * s * 1e4 / e[2]
+	      s = v["secs"]; if (!e[2] || !v["rx"]) exit 1
+	      dec = c[2] * s * 1e4 / e[2]
 	      rx = (w[1] * s * 1e4 - e[1] * dec) / (v["rx"] * s)
 	      wt = int(100 * (g + rx) / dec + 0.5); if (wt > 100) wt = 100; if (wt < 0) wt = 0
 	      printf "%s %.1f %.1f %d\n", g, rx, dec, wt }' "$TMP/lines")
+[[ "$WEIGHT" =~ ^[0-9]+$ && "$RX_US" =~ ^-?[0-9.]+$ && "$DEC_US" =~ ^[0-9.]+$ ]] ||
+	die "N=4 calibration" "no costs from $(cat "$TMP/lines")"
 echo "# cost generator $GEN_US us, receive $RX_US us (veth, XDP, cpumap enqueue), decrypt $DEC_US us a packet: rx-weight $WEIGHT"
 # The configurations of one N take turns (kernel, RPS, xoff, kernel, RPS, xoff, ...): what
 # drifts during a run (TCG on a shared host does) weighs on all of them alike.
@@ -235,7 +302,7 @@ done
 sas
 
 # Every run decrypted something; no input error grew.
-awk '$4 == "pps=0" { bad = 1 } END { exit bad }' "$TMP/lines" &&
+awk '/ pps=0 / { bad = 1 } END { exit bad }' "$TMP/lines" &&
 	st_pass "every configuration decrypted" || st_fail "every configuration decrypted" "a run at 0 pps"
 bad=
 for c in "${STATS[@]}"; do
