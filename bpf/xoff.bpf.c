@@ -243,6 +243,14 @@ int xoff_xdp(struct xdp_md *ctx)
 		goto out;
 	}
 	if (xoff_cfg.steer && sa->action == XOFF_ACT_CPU) {
+		/* Already on its CPU: passed, without a hop through this CPU's own cpumap
+		 * thread (an enqueue, a wakeup and the skb built again, competing with the
+		 * receive path that runs here). An SA's packets arrive on one queue, so on
+		 * one CPU, and stay in order either way. */
+		if (sa->cpu == bpf_get_smp_processor_id()) {
+			r = XOFF_R_SA_STEERED;
+			goto out;
+		}
 		/* One SA, one CPU: its sequence numbers stay in order. */
 		verdict = bpf_redirect_map(&xoff_cpus, sa->cpu, XDP_PASS);
 		r = verdict == XDP_REDIRECT ? XOFF_R_SA_STEERED : XOFF_R_STEER_FAILED;

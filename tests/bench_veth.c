@@ -8,7 +8,7 @@
  *          frame out of vg0), paced to RATE_PPS
  *   CPU 1: vr0's NAPI thread (threaded NAPI): the XDP program under test, then the stack
  *          (with xoff, its TC ingress program under clsact too: xoff as attach leaves it);
- *          with steering, the cpumap thread of CPU 1 builds the skbs instead
+ *          with steering to CPU 1, the SA is already on its CPU: passed, no cpumap hop
  *
  * Capacity is 1 / (receiver CPU time per packet): the run time of the receiving threads
  * (their schedstat) over the packets vr0's XDP ran. One window varies by +-10% on this
@@ -255,7 +255,8 @@ static int tc_ingress(int ifindex, int tci)
 }
 
 /* One window with @prog on vr0's XDP (replacing what runs there) and @tci on its TC ingress
- * (-1: none); @steered: the cpumap thread of RX_CPU works for the receiver too. */
+ * (-1: none); @steered: the cpumap thread of RX_CPU is counted too (idle: the SA is on
+ * RX_CPU, passed there). */
 static int measure(struct gen *g, int ifindex, int prog, int tci, bool steered, struct acc *a,
 		   int round)
 {
@@ -312,7 +313,7 @@ static int child(void)
 		[C_FLOOR] = "floor: parse IPv4 ESP + 1 SA lookup",
 		[C_FLOOR_TC] = "floor + empty TC ingress program",
 		[C_XOFF] = "xoff (XDP + TC ingress), ESP of its SA, steer off",
-		[C_XOFF_STEER] = "xoff (XDP + TC ingress), steered to CPU 1 (+cpumap)",
+		[C_XOFF_STEER] = "xoff (XDP + TC ingress), steered, on its CPU (passed)",
 		[C_EMPTY_DROP] = "empty XDP program (XDP_DROP)",
 		[C_XOFF_DROP] = "xoff, unknown SPI, unknown-spi drop",
 	};

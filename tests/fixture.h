@@ -7,6 +7,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -88,6 +89,8 @@ static const struct fx_sa_def fx_sas[FX_NR_SAS] = {
 };
 
 static struct xoff *fx;
+/* The CPU the test runs on (fx_pin): an SA steered there is passed, not redirected. */
+static int fx_cpu;
 
 static inline void fx_need_root(void)
 {
@@ -139,6 +142,18 @@ static inline void fx_open(__u32 max_sas)
 	cr_assert_eq(err, 0, "xoff_load: %s", strerror(-err));
 }
 
+/* Runs the test on @cpu from now on. */
+static inline void fx_pin(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	cr_assert_eq(sched_setaffinity(0, sizeof(set), &set), 0, "pin to CPU %d: %s", cpu,
+		     strerror(errno));
+	fx_cpu = cpu;
+}
+
 static inline void fx_setup(void)
 {
 	struct xoff_sa_key k;
@@ -151,6 +166,8 @@ static inline void fx_setup(void)
 		cr_assert_eq(err, 0, "SA %d: %s", i, strerror(-err));
 	}
 	cr_assert_eq(xoff_cpu_enable(fx, 0, 0), 0);
+	/* On the last CPU: SAs steered to CPU 0 are redirected (on one CPU, passed). */
+	fx_pin(xoff_nr_cpus() - 1);
 	fx_policy(AF_INET, "198.51.100.0", 24, SA_V4_PKT);
 	fx_policy(AF_INET6, "2001:db8:7::", 48, SA_V6_PKT);
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Differential fuzz of the XDP and TC programs against a reference model written from abi.h. */
+#define _GNU_SOURCE
 #include "fixture.h"
 #include <inttypes.h>
 #include <linux/pkt_cls.h>
@@ -345,6 +346,8 @@ static void model_classify(const uint8_t *pkt, size_t len, int egress,
 	}
 	if (v->path == XOFF_PATH_HW && v->offload_ifindex == FX_LO) {
 		o->reason = XOFF_R_SA_HW;
+	} else if (cfg->steer && v->action == XOFF_ACT_CPU && v->cpu == fx_cpu) {
+		o->reason = XOFF_R_SA_STEERED;	/* already on its CPU: passed */
 	} else if (cfg->steer && v->action == XOFF_ACT_CPU) {
 		bool on = v->cpu < ARRAY_SIZE(model_cpu_enabled) && model_cpu_enabled[v->cpu];
 

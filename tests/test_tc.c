@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* The TC egress program, case by case through BPF_PROG_TEST_RUN: reason, counters, TX queue. */
+#define _GNU_SOURCE
 #include "fixture.h"
 #include <criterion/parameterized.h>
 #include <linux/pkt_cls.h>

@@ -147,6 +147,10 @@ ParameterizedTest(struct xdp_case *c, xdp, cases, .init = fx_setup, .fini = fx_t
 	uint32_t len, ret;
 	int err;
 
+	if (c->verdict == XDP_REDIRECT && xoff_nr_cpus() < 2)
+		cr_skip_test("SKIP: %s: one CPU, where the SA is already", c->name);
+	/* Away from the SA's CPU: SA_V4_STEER0's is 0, SA_V4_STEER1's (not in the cpumap) 1. */
+	fx_pin(c->verdict == XDP_REDIRECT ? xoff_nr_cpus() - 1 : 0);
 	fx_config(c->unknown_spi, c->steer, 0);
 	len = pkt_build(&c->pkt, buf);
 	fx_snap(XOFF_PROG_XDP, &a);
@@ -203,12 +207,38 @@ Test(xdp, redirect_uses_the_sas_cpu, .init = fx_setup, .fini = fx_teardown)
 	fx_config(XOFF_UNKNOWN_PASS, 1, 0);
 	cr_assert_eq(xoff_cpu_disable(fx, 0), 0);
 	cr_assert_eq(xoff_cpu_enable(fx, 1, 64), 0);
+	fx_pin(xoff_nr_cpus() > 2 ? 2 : 0);
 	len = pkt_build(&p0, buf);
 	cr_assert_eq(fx_run_xdp(buf, len, &ret), 0);
 	cr_expect_eq(ret, XDP_PASS, "CPU-0 SA with CPU 0 disabled: %u", ret);
 	len = pkt_build(&p1, buf);
 	cr_assert_eq(fx_run_xdp(buf, len, &ret), 0);
 	cr_expect_eq(ret, XDP_REDIRECT, "CPU-1 SA with CPU 1 enabled: %u", ret);
+}
+
+/* An SA that arrives on its own CPU is passed there, counted as steered: no hop through
+ * that CPU's cpumap thread. From another CPU, the same SA is redirected. */
+Test(xdp, sa_on_its_cpu_is_passed, .init = fx_setup, .fini = fx_teardown)
+{
+	struct pkt_spec p = { V4, ESP(0x400, 100) };	/* SA_V4_STEER0: CPU 0 */
+	struct fx_snapshot a, b;
+	uint8_t buf[PKT_MAX];
+	uint32_t len, ret;
+
+	fx_config(XOFF_UNKNOWN_PASS, 1, 0);
+	fx_pin(0);
+	len = pkt_build(&p, buf);
+	fx_snap(XOFF_PROG_XDP, &a);
+	cr_assert_eq(fx_run_xdp(buf, len, &ret), 0);
+	fx_snap(XOFF_PROG_XDP, &b);
+	cr_expect_eq(ret, XDP_PASS, "CPU-0 SA on CPU 0: %u", ret);
+	fx_assert_delta("CPU-0 SA on CPU 0", &a, &b, XOFF_R_SA_STEERED, SA_V4_STEER0,
+			GCM_BYTES(100));
+	if (xoff_nr_cpus() < 2)
+		return;
+	fx_pin(1);
+	cr_assert_eq(fx_run_xdp(buf, len, &ret), 0);
+	cr_expect_eq(ret, XDP_REDIRECT, "CPU-0 SA on CPU 1: %u", ret);
 }
 
 /* Counters accumulate per SA across packets and CPUs are summed exactly. */

@@ -259,7 +259,7 @@ enum xoff_reason {
 	XOFF_R_WRONG_DIR,	/* SA of the other direction (transit ESP): passed */
 	XOFF_R_SA_HW,		/* SA offloaded to this device: left on its path */
 	XOFF_R_SA_SW,		/* software SA left on the receiving CPU / default queue */
-	XOFF_R_SA_STEERED,	/* software SA redirected to its CPU */
+	XOFF_R_SA_STEERED,	/* software SA redirected to its CPU (passed when already there) */
 	XOFF_R_STEER_FAILED,	/* the SA's CPU is not in the cpumap: passed */
 	XOFF_R_SA_QUEUED,	/* egress SA put on its assigned TX queue */
 	XOFF_R_POLICY_HW,	/* egress plaintext counted against a packet-offload SA */
