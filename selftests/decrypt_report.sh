@@ -20,12 +20,12 @@ awk '/^# decrypt / { for (i = 3; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = 
 	"$LOG" > "$DIR/decrypt.runs"
 GEN=$(sed -n 's/^# generator alone: \([0-9.]*\) us.*/\1/p' "$LOG")
 # The costs at the operating point of 4 SAs, one on the receiving CPU (the calibration
-# and the xoff runs), summed over those runs: decrypting, CPU 1's busy time per packet at
-# its ESP input; receiving, CPU 0's work beyond the generator and its own decryptions, per
-# packet its XDP program saw.
+# and the xoff runs), summed over those runs (rates per second): decrypting, CPU 1's busy
+# time per packet at its ESP input; receiving, CPU 0's work beyond the generator and its
+# own decryptions, per packet its XDP program saw.
 read -r RX DEC < <(awk -v g="${GEN:-0}" '$1 == 4 && ($2 == "calib" || $2 == "xoff") {
 		split($4, w, ","); split($5, c, ","); split($6, e, ",")
-		cpu1 += c[2] * $8 * 1e4; n1 += e[2]; cpu0 += w[1] * $8 * 1e4; n0 += e[1]; rx += $7 * $8 }
+		cpu1 += c[2] * 1e4; n1 += e[2]; cpu0 += w[1] * 1e4; n0 += e[1]; rx += $7 }
 	END { if (n1 && rx) { dec = cpu1 / n1; printf "%.1f %.1f\n", (cpu0 - n0 * dec) / rx, dec } }' \
 	"$DIR/decrypt.runs")
 echo "# cost, 4 SAs (calibration and xoff runs): generator ${GEN:-?} us, receive ${RX:-?} us, decrypt ${DEC:-?} us a packet"

@@ -27,13 +27,14 @@
 # one line each:
 #   # decrypt N=4 cfg=xoff set=1 pps=13000 cpu=99,99 work=80,99 esp=9000,27000 rx=15000
 #     backlog_drops=0 secs=3.00 spis=...
-# Every figure is a difference of two readings taken while the traffic flows, SECS apart
-# (BENCH_SECS, 3): pps, packets decrypted per second (the SAs' curlft, the kernel's own
-# count); cpu, each CPU's busy % (/proc/stat); work, the same without the generator's own
-# cost (its frames times its cost per frame, measured alone into a dummy device first);
-# esp, packets per CPU at the kernel's ESP input (xoff-espcpu: kprobes on esp_input and
-# esp6_input), independently of xoff; rx, frames xoff's XDP program saw per second;
-# backlog_drops, frames a full backlog dropped (RPS, netif_rx).
+# pps: packets decrypted per second of sending (the SAs' curlft, the kernel's own count,
+# before the generator starts and once it is done); rx: the same of frames xoff's XDP
+# program saw; backlog_drops: frames a full backlog dropped (RPS, netif_rx). Over a window
+# of SECS (BENCH_SECS, 3) while the traffic flows: cpu, each CPU's busy % (/proc/stat);
+# work, the same without the generator's own cost (its frames times its cost per frame,
+# measured alone into a dummy device first); esp, packets per second and CPU at the
+# kernel's ESP input (xoff-espcpu: kprobes on esp_input and esp6_input), independently of
+# xoff.
 # Then "# cost ..." (microseconds per packet); selftests/decrypt_report.sh makes the
 # ratios, the limit and the picture. Errors in /proc/net/xfrm_stat fail the run.
 #   env OUT=DIR [BENCH_SECS=3] bash selftests/vm/bench_decrypt.sh
@@ -147,32 +148,38 @@ gen_cost()
 	awk -v s="$sent" -v t="$secs" 'BEGIN { printf "%.2f\n", t * 1e6 / s }'
 }
 
-# snap FILE: every counter at one instant, the same order each time: the time, /proc/stat,
-# the SAs' curlft, xoff's fast-path count, the backlog drops, ESP input per CPU (a dump of
-# xoff-espcpu, asked for with SIGUSR1).
+# snap FILE: the time, /proc/stat and ESP input per CPU (a dump of xoff-espcpu, asked for
+# with SIGUSR1) at one instant, while the traffic flows. Bash builtins only: under TCG a
+# process started on a saturated CPU can take seconds.
 snap()
 {
-	local f=$1
+	local f=$1 l lines=() c
 	SNAPS=$((SNAPS + 1))
-	{
-		echo "t $(date +%s%N)"
-		cpu_ticks
-		echo "d $(decrypted)"
-		echo "f $(fastpath)"
-		echo "b $(backlog_drops)"
-	} > "$f"
-	kill -USR1 "$ESP_PID"
-	st_wait 10 grep -q "^dump $SNAPS\$" "$TMP/esp.out" || return 1
-	awk -v k="$SNAPS" '$1 == "dump" { n = $2; next } n == k - 1 && NF == 3 { e[$2] += $3 }
-		END { for (c in e) print "e", c, e[c] }' "$TMP/esp.out" >> "$f"
+	l="t $EPOCHREALTIME"$'\n'
+	while read -r c rest; do
+		[[ $c == cpu[0-9]* ]] && l+="s ${c#cpu} $rest"$'\n'
+	done < /proc/stat
+	kill -USR1 "$ESP_PID" || return 1
+	for ((c = 0; c < 200; c++)); do
+		mapfile -t lines < "$TMP/esp.out"
+		[[ " ${lines[*]} " == *" dump $SNAPS "* ]] && break
+		read -r -t 0.05 -u "$NAP" || true	# a pipe nobody writes: a sleep without a process
+	done
+	[[ " ${lines[*]} " == *" dump $SNAPS "* ]] || return 1
+	printf '%s' "$l" > "$f"
+	printf '%s\n' "${lines[@]}" | awk -v k="$SNAPS" '$1 == "dump" { n = $2; next }
+		n == k - 1 && NF == 3 { e[$2] += $3 } END { for (c in e) print "e", c, e[c] }' >> "$f"
 }
 
+exec {NAP}<> <(:)
+
 # measure N CFG SET SPI...: one line (above) into $TMP/lines, and on stdout. The generator
-# sends for SECS + 3 s; the counters are read 1 s after it starts and SECS later, while the
-# traffic flows, and every rate is over that same interval.
+# sends for SECS + 3 s. Decrypted packets (curlft), xoff's fast-path count and the backlog
+# drops are read before it starts and after it ends (drained), over the time it sent; CPU
+# time and ESP input per CPU 1 s after it starts and SECS later, while the traffic flows.
 measure()
 {
-	local n=$1 cfg=$2 set=$3 lpid line
+	local n=$1 cfg=$2 set=$3 lpid line d0 d1 f1=0 b0 b1 out secs
 	shift 3
 	st_bg "$ESPCPU" "$ST_ESP" > "$TMP/esp.out" 2> "$TMP/esp.err"
 	ESP_PID=$ST_BG_PID
@@ -182,6 +189,7 @@ measure()
 		st_stop "$ESP_PID"
 		return 1
 	fi
+	d0=$(decrypted); b0=$(backlog_drops)
 	load vg $((SECS + 3)) "$@" > "$TMP/load.out" 2>&1 &
 	lpid=$!
 	if ! st_wait 30 grep -q '^espload ready' "$TMP/load.out" || ! sleep 1 || ! snap "$TMP/a" ||
@@ -194,27 +202,34 @@ measure()
 	fi
 	wait "$lpid" || { st_stop "$ESP_PID"; cat "$TMP/load.out"; return 1; }
 	st_stop "$ESP_PID"
-	line=$(awk -v n="$n" -v cfg="$cfg" -v set="$set" -v gc="$GEN_US" \
+	sleep 0.5	# what is in flight (a cpumap or backlog queue at most)
+	d1=$(decrypted); b1=$(backlog_drops)
+	case $cfg in xoff|calib) f1=$(fastpath) ;; esac
+	out=$(cat "$TMP/load.out")
+	secs=$(sed -n 's/^espload sent [0-9]* frames in \([0-9.]*\) s.*/\1/p' <<< "$out")
+	[ -n "$secs" ] || { echo "$out"; return 1; }
+	line=$(awk -v n="$n" -v cfg="$cfg" -v set="$set" -v gc="$GEN_US" -v secs="$secs" \
+		-v d=$((d1 - d0)) -v fp="$f1" -v bl=$((b1 - b0)) \
 		-v spis="$(echo "$@" | tr ' ' ',')" '
 		FNR == 1 { k++ }
-		{ key = $1 ($1 == "c" || $1 == "e" ? " " $2 : "")
-		  v = $1 == "c" ? $3 : $1 == "e" ? $3 : $2
-		  if (k == 1) a[key] = v; else b[key] = v
-		  if ($1 == "c") { if (k == 1) at[$2] = $4; else bt[$2] = $4 } }
+		$1 == "t" { t[k] = $2 }
+		$1 == "s" { tot = 0; for (i = 3; i <= 10 && i <= NF; i++) tot += $i
+			    busy[k, $2] = tot - $6 - $7 - $10; all[k, $2] = tot }
+		$1 == "e" { e[k, $2] = $3 }
 		END {
-			ns = b["t"] - a["t"]; d = b["d"] - a["d"]; fp = b["f"] - a["f"]
+			win = t[2] - t[1]
 			# The generator sent what R received: its fast-path count with xoff, else
-			# what was decrypted (its send buffer holds it until then).
-			frames = fp > 0 ? fp : d
+			# what was decrypted (its send buffer holds a frame until then).
+			rate = (fp > 0 ? fp : d) / secs
 			for (c = 0; c < 2; c++) {
-				busy = (b["c " c] - a["c " c]) * 100 / (bt[c] - at[c])
-				gen = c == 0 ? frames * gc / 1e4 / (ns / 1e9) : 0
-				w = busy - gen; if (w < 0) w = 0
-				cpu = cpu sep sprintf("%.0f", busy); work = work sep sprintf("%.0f", w)
-				e = e sep (b["e " c] - a["e " c]); sep = ","
+				b = (busy[2, c] - busy[1, c]) * 100 / (all[2, c] - all[1, c])
+				g = c == 0 ? rate * gc / 1e4 : 0
+				w = b - g; if (w < 0) w = 0
+				cpu = cpu sep sprintf("%.0f", b); work = work sep sprintf("%.0f", w)
+				es = es sep sprintf("%.0f", (e[2, c] - e[1, c]) / win); sep = ","
 			}
-			printf "# decrypt N=%d cfg=%s set=%s pps=%.0f cpu=%s work=%s esp=%s rx=%.0f backlog_drops=%d secs=%.2f spis=%s\n",
-				n, cfg, set, d * 1e9 / ns, cpu, work, e, fp * 1e9 / ns, b["b"] - a["b"], ns / 1e9, spis }' \
+			printf "# decrypt N=%d cfg=%s set=%s pps=%.0f cpu=%s work=%s esp=%s rx=%.0f backlog_drops=%d secs=%.2f window=%.2f spis=%s\n",
+				n, cfg, set, d / secs, cpu, work, es, fp / secs, bl, secs, win, spis }' \
 		"$TMP/a" "$TMP/b")
 	echo "$line" | tee -a "$TMP/lines"
 }
@@ -280,9 +295,9 @@ run_cfg 4 calib 1 || die "N=4 calibration" "did not run"
 read -r GEN_US RX_US DEC_US WEIGHT < <(awk -v g="$GEN_US" '
 	{ for (i = 3; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
 	END { split(v["work"], w, ","); split(v["cpu"], c, ","); split(v["esp"], e, ",")
-	      s = v["secs"]; if (!e[2] || !v["rx"]) exit 1
-	      dec = c[2] * s * 1e4 / e[2]
-	      rx = (w[1] * s * 1e4 - e[1] * dec) / (v["rx"] * s)
+	      if (!e[2] || !v["rx"]) exit 1
+	      dec = c[2] * 1e4 / e[2]
+	      rx = (w[1] * 1e4 - e[1] * dec) / v["rx"]
 	      wt = int(100 * (g + rx) / dec + 0.5); if (wt > 100) wt = 100; if (wt < 0) wt = 0
 	      printf "%s %.1f %.1f %d\n", g, rx, dec, wt }' "$TMP/lines")
 [[ "$WEIGHT" =~ ^[0-9]+$ && "$RX_US" =~ ^-?[0-9.]+$ && "$DEC_US" =~ ^[0-9.]+$ ]] ||
