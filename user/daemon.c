@@ -215,14 +215,22 @@ int xoffd_sync_new(struct xsync **s, struct xoff *x, struct xsync_cfg *cfg, bool
 	return xsync_new(s, x, cfg);
 }
 
-/* One device's RX CPUs added to @cpus, and its name to @from when it has any. */
-static void rx_add(const char *dev, __u16 *cpus, unsigned int *n, unsigned int max, char *from,
-		   size_t len)
+/* One device's RX CPUs added to @cpus, and its name to @from when it has any. @ifindex:
+ * its index here, 0 to look it up. */
+static void rx_add(const char *dev, unsigned int ifindex, __u16 *cpus, unsigned int *n,
+		   unsigned int max, char *from, size_t len)
 {
 	__u16 one[1024];
-	int r = xoff_rx_cpus(NULL, dev, one, sizeof(one) / sizeof(one[0]));
+	int r = xoff_rx_cpus(NULL, dev, ifindex, one, sizeof(one) / sizeof(one[0]));
 	size_t used = strlen(from);
 
+	if (r == -EXDEV) {
+		char msg[192];
+
+		snprintf(msg, sizeof(msg), "rx cpus of %s unknown: /sys is another network "
+			 "namespace's", dev);
+		xoffd_log(NULL, XSYNC_INFO, msg);
+	}
 	if (r <= 0 || xoff_cpus_union(cpus, n, max, one, r))
 		return;
 	if (used < len)
@@ -242,9 +250,9 @@ int xoffd_rx_cpus(const char *pin_dir, const char *also, __u16 *cpus, unsigned i
 	/* By the name the device has now: the record's is the one it had at attach. */
 	for (i = 0; i < nif; i++)
 		if (if_indextoname(ifs[i].ifindex, name) && (!also || strcmp(name, also)))
-			rx_add(name, cpus, &n, max, from, len);
+			rx_add(name, ifs[i].ifindex, cpus, &n, max, from, len);
 	if (also)
-		rx_add(also, cpus, &n, max, from, len);
+		rx_add(also, 0, cpus, &n, max, from, len);
 	return n;
 }
 
@@ -372,8 +380,8 @@ static bool d_rx(struct xoffd *d)
 	d->cfg.rx_weight = weight;
 	xoff_cpus_str(now, n, list, sizeof(list));
 	if (!n)
-		snprintf(msg, sizeof(msg), "placement: by SA count (no rx cpus: no attached "
-			 "device has MSI IRQs)");
+		snprintf(msg, sizeof(msg), "placement: by SA count (no rx cpus: none known "
+			 "from the attached devices' IRQs)");
 	else
 		snprintf(msg, sizeof(msg), "placement: rx cpus %s (%s%s), weight %u%%%s", list,
 			 o->rx_cpus ? "" : "irq affinity of ", from, weight,
