@@ -805,7 +805,7 @@ static int do_probe(int argc, char **argv)
 
 static int do_run(int argc, char **argv)
 {
-	static __u16 cpus[4096], rx_cpus[4096];
+	static __u16 cpus[XOFFD_MAX_CPUS], rx_cpus[XOFFD_MAX_CPUS];
 	struct xoffd_opts o = { 0 };
 	struct xerr e;
 	int err;
@@ -818,7 +818,7 @@ static int do_run(int argc, char **argv)
 		return XCLI_OK;
 	}
 	o.pin_dir = G.pin_dir;
-	err = xcli_parse_run(argc, argv, &o, cpus, rx_cpus, 4096, &e);
+	err = xcli_parse_run(argc, argv, &o, cpus, rx_cpus, XOFFD_MAX_CPUS, &e);
 	if (err == -ENODEV)
 		return fail(e.msg);
 	if (err)

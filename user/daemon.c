@@ -220,18 +220,23 @@ int xoffd_sync_new(struct xsync **s, struct xoff *x, struct xsync_cfg *cfg, bool
 static void rx_add(const char *dev, unsigned int ifindex, __u16 *cpus, unsigned int *n,
 		   unsigned int max, char *from, size_t len)
 {
-	__u16 one[1024];
-	int r = xoff_rx_cpus(NULL, dev, ifindex, one, sizeof(one) / sizeof(one[0]));
+	__u16 one[XOFFD_MAX_CPUS];
+	int r = xoff_rx_cpus(NULL, dev, ifindex, one, XOFFD_MAX_CPUS);
 	size_t used = strlen(from);
+	char msg[192];
 
 	if (r == -EXDEV) {
-		char msg[192];
-
 		snprintf(msg, sizeof(msg), "rx cpus of %s unknown: /sys is another network "
 			 "namespace's", dev);
 		xoffd_log(NULL, XSYNC_INFO, msg);
 	}
-	if (r <= 0 || xoff_cpus_union(cpus, n, max, one, r))
+	if (r > 0 && xoff_cpus_union(cpus, n, max, one, r))
+		r = -E2BIG;
+	if (r == -E2BIG) {
+		snprintf(msg, sizeof(msg), "rx cpus of %s ignored: more than %u", dev, max);
+		xoffd_log(NULL, XSYNC_WARN, msg);
+	}
+	if (r <= 0)
 		return;
 	if (used < len)
 		snprintf(from + used, len - used, "%s%s", used ? ", " : "", dev);
@@ -258,8 +263,8 @@ int xoffd_rx_cpus(const char *pin_dir, const char *also, __u16 *cpus, unsigned i
 
 static bool cpus_changed(struct xoff *x, const __u16 *cpus, unsigned int n)
 {
-	__u16 now[1024];
-	int m = xoff_cpus_enabled(x, now, 1024);
+	__u16 now[XOFFD_MAX_CPUS];
+	int m = xoff_cpus_enabled(x, now, XOFFD_MAX_CPUS);
 
 	if (m <= 0)
 		return false;
@@ -337,8 +342,8 @@ struct xoffd {
 	const struct xoffd_opts	*o;
 	struct xsync_cfg	cfg;
 	struct xmirror_cfg	mcfg;
-	__u16			cpus[1024];	/* steering CPUs read from the cpumap */
-	__u16			rx_cpus[1024];	/* RX CPUs for placement, ascending */
+	__u16			cpus[XOFFD_MAX_CPUS];	/* steering CPUs, from the cpumap */
+	__u16			rx_cpus[XOFFD_MAX_CPUS]; /* RX CPUs of placement, ascending */
 	struct xoff_daemon	hb;
 	struct xoff		*x;
 	struct xsync		*s;
@@ -362,13 +367,14 @@ static bool d_rx(struct xoffd *d)
 	const struct xoffd_opts *o = d->o;
 	unsigned int weight = o->rx_weight_set ? o->rx_weight : XSYNC_RX_WEIGHT, n = 0;
 	char from[256] = "rx-cpus", list[128], msg[512];
-	__u16 now[1024];
+	__u16 now[XOFFD_MAX_CPUS];
 	int r;
 
 	if (o->rx_cpus) {
-		xoff_cpus_union(now, &n, 1024, o->rx_cpus, o->nrx_cpus);
+		/* Cannot fail: the command line takes XOFFD_MAX_CPUS at most. */
+		xoff_cpus_union(now, &n, XOFFD_MAX_CPUS, o->rx_cpus, o->nrx_cpus);
 	} else {
-		r = xoffd_rx_cpus(d->pin.dir, NULL, now, 1024, from, sizeof(from));
+		r = xoffd_rx_cpus(d->pin.dir, NULL, now, XOFFD_MAX_CPUS, from, sizeof(from));
 		n = r > 0 ? r : 0;
 	}
 	if (d->cfg.rx_cpus && n == d->cfg.nrx_cpus && weight == d->cfg.rx_weight &&
@@ -396,7 +402,8 @@ static int d_sync_new(struct xoffd *d)
 	int err;
 
 	d_rx(d);
-	err = xoffd_sync_new(&d->s, d->x, &d->cfg, d->o->cpus, d->cpus, 1024);
+	err = xoffd_sync_new(&d->s, d->x, &d->cfg, d->o->cpus, d->cpus,
+			    XOFFD_MAX_CPUS);
 	if (err)
 		return fail("reading the pinned maps", err);
 	if ((err = xmirror_new(&d->m, d->s, &d->mcfg)))
