@@ -819,7 +819,10 @@ ParameterizedTestParameters(cli, run_rx_weight)
 {
 	static struct pct_case cases[] = {
 		{ "0", true, 0 }, { "10", true, 10 }, { "100", true, 100 }, { "40%", true, 40 },
-		{ "0%", true, 0 }, { "100%", true, 100 }, { "0x10", true, 16 },
+		{ "0%", true, 0 }, { "100%", true, 100 },
+		/* Decimal: a percentage is not octal or hex. */
+		{ "010", true, 10 }, { "08", true, 8 }, { "09%", true, 9 }, { "0100", true, 100 },
+		{ "0x10", false, 0 }, { " 5", false, 0 }, { "+5", false, 0 },
 		{ "101", false, 0 }, { "-1", false, 0 }, { "", false, 0 }, { "%", false, 0 },
 		{ "40%%", false, 0 }, { "%40", false, 0 }, { "4 0", false, 0 }, { "1e2", false, 0 },
 		{ "ten", false, 0 }, { "40.5", false, 0 }, { "99999999999999999999999", false, 0 },

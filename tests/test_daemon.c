@@ -19,6 +19,7 @@
 #include "proc.h"
 #include <bpf/bpf.h>
 #include "xoff/abi.h"
+#include "libxoff.h"
 #include "bpffs.h"
 #include "xmsg.h"
 
@@ -210,8 +211,8 @@ Test(daemon, placement_logged)
 
 	d = start();
 	cr_assert(wait_log("started:", 1), "the daemon did not start");
-	cr_assert(log_has("placement: by SA count (no rx cpus: no attached device has MSI IRQs)",
-			  1), "no placement line");
+	cr_assert(log_has("placement: by SA count (no rx cpus: none known from the attached "
+			  "devices' IRQs)", 1), "no placement line");
 	kill(d, SIGTERM);
 	cr_assert_eq(wait_exit(d), 0, "SIGTERM: clean exit");
 
@@ -223,6 +224,28 @@ Test(daemon, placement_logged)
 	kill(d, SIGUSR1);
 	cr_assert(wait_log("stats:", 1));
 	cr_assert_not(log_has("placement:", 3), "logged again though unchanged");
+	kill(d, SIGTERM);
+	cr_assert_eq(wait_exit(d), 0, "SIGTERM: clean exit");
+	cr_assert_not(log_has("not among the steering cpus", 1), "rx-cpus 0 is a steering CPU");
+}
+
+/* rx-cpus outside the steering set get no SAs and weigh on nothing: warned once, at
+ * start, not again at SIGHUP. */
+Test(daemon, rx_outside_warned)
+{
+	static const char *const rx[] = { "cpus", "0", "rx-cpus", "0-1", NULL };
+	pid_t d;
+
+	if (xoff_nr_cpus() < 2)
+		cr_skip_test("needs 2 CPUs");
+	d = start_with(rx);
+	cr_assert(wait_log("started:", 1), "the daemon did not start");
+	cr_assert(log_has("rx-cpus 1 not among the steering cpus", 1), "no warning");
+	kill(d, SIGHUP);
+	cr_assert(wait_log("SIGHUP: full resync", 1));
+	kill(d, SIGUSR1);
+	cr_assert(wait_log("stats:", 1));
+	cr_assert_not(log_has("not among the steering cpus", 2), "warned again");
 	kill(d, SIGTERM);
 	cr_assert_eq(wait_exit(d), 0, "SIGTERM: clean exit");
 }

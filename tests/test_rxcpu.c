@@ -15,6 +15,13 @@
 
 static char root[64];
 
+/* The ifindex netdev() gave each name, as this process would see it. */
+static struct {
+	char		name[16];
+	unsigned int	ifindex;
+} devs[16];
+static unsigned int ndevs;
+
 static void rx_setup(void)
 {
 	snprintf(root, sizeof(root), "/tmp/xoff-rxcpu-XXXXXX");
@@ -31,6 +38,7 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 
 static void rx_teardown(void)
 {
+	ndevs = 0;
 	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -106,13 +114,19 @@ static void msi(const char *dev, unsigned int irq)
 	put(rel, "msix\n");
 }
 
-/* ROOT/sys/class/net/@name, its "device" leading to ROOT/@dev (NULL: a virtual device,
- * without one), which belongs to @subsys. */
+/* ROOT/sys/class/net/@name with its ifindex, its "device" leading to ROOT/@dev (NULL: a
+ * virtual device, without one), which belongs to @subsys. */
 static void netdev(const char *name, const char *dev, const char *subsys)
 {
-	char rel[128], to[128];
+	char rel[128], to[128], idx[16];
 
+	cr_assert_lt(ndevs, sizeof(devs) / sizeof(devs[0]));
+	snprintf(devs[ndevs].name, sizeof(devs[ndevs].name), "%s", name);
+	devs[ndevs].ifindex = 100 + ndevs;
 	mkdirs("sys/class/net/%s", name);
+	snprintf(rel, sizeof(rel), "sys/class/net/%s/ifindex", name);
+	snprintf(idx, sizeof(idx), "%u\n", devs[ndevs++].ifindex);
+	put(rel, idx);
 	if (!dev)
 		return;
 	mkdirs("%s", dev);
@@ -124,9 +138,14 @@ static void netdev(const char *name, const char *dev, const char *subsys)
 	link_to(rel, to);
 }
 
+/* As this process would see @dev: the ifindex netdev() gave it (none: 0, by name). */
 static int rx_cpus(const char *dev, __u16 *cpus, unsigned int max)
 {
-	return xoff_rx_cpus(root, dev, cpus, max);
+	unsigned int i;
+
+	for (i = 0; i < ndevs && strcmp(devs[i].name, dev); i++)
+		;
+	return xoff_rx_cpus(root, dev, i < ndevs ? devs[i].ifindex : 0, cpus, max);
 }
 
 #define PCI	"sys/devices/pci0000:00/"
@@ -152,7 +171,7 @@ Test(rxcpu, virtio, .init = rx_setup, .fini = rx_teardown)
 	msi(PCI "0000:00:04.0", 40);
 	msi(PCI "0000:00:04.0", 41);
 	irq(40, "virtio3-config", "0\n", "0-1\n");
-	irq(41, "virtio3-virtqueues", "3\n", "0-1\n");
+	irq(41, "virtio3-virtqueues", "3\n", "0-3\n");
 	cr_assert_eq(rx_cpus("eth1", cpus, 8), 1);
 	cr_expect_eq(cpus[0], 3);
 }
@@ -216,7 +235,7 @@ Test(rxcpu, names, .init = rx_setup, .fini = rx_teardown)
 	cr_expect_eq(cpus[0], 2);
 }
 
-/* Vectors whose names tell nothing (or none registered): every one counts. */
+/* Vectors whose names tell nothing: every one counts, when every one has a handler. */
 Test(rxcpu, unnamed_all, .init = rx_setup, .fini = rx_teardown)
 {
 	static const __u16 want[3] = { 0, 4, 7 };
@@ -228,7 +247,7 @@ Test(rxcpu, unnamed_all, .init = rx_setup, .fini = rx_teardown)
 	msi(PCI "0000:00:09.0", 92);
 	irq(90, "eth3-0", "7\n", NULL);
 	irq(91, "eth3-1", "4\n", NULL);
-	irq(92, NULL, "0,4\n", NULL);
+	irq(92, "eth3-2", "0,4\n", NULL);
 	cr_assert_eq(rx_cpus("eth3", cpus, 8), 3);
 	cr_expect_arr_eq(cpus, want, sizeof(want));
 }
@@ -249,6 +268,75 @@ Test(rxcpu, none, .init = rx_setup, .fini = rx_teardown)
 	cr_expect_eq(rx_cpus("", cpus, 8), -EINVAL);
 	cr_expect_eq(rx_cpus("../net", cpus, 8), -EINVAL);
 	cr_expect_eq(rx_cpus("a-name-far-too-long", cpus, 8), -EINVAL);
+}
+
+/* The NIC is down: its queue vectors are allocated but not requested (i40e, ixgbe and mlx5
+ * request them in ndo_open), so /proc/irq/N has no action directory, and on x86 their
+ * effective affinity is the first online CPU. Only the misc vector has a handler, and its
+ * name does not say receive: where the device receives is not known. */
+Test(rxcpu, not_requested, .init = rx_setup, .fini = rx_teardown)
+{
+	__u16 cpus[8];
+
+	netdev("ens2", PCI "0000:00:0b.0", "pci");
+	msi(PCI "0000:00:0b.0", 140);
+	msi(PCI "0000:00:0b.0", 141);
+	msi(PCI "0000:00:0b.0", 142);
+	irq(140, "ens2", "0\n", "0-7\n");
+	irq(141, NULL, "0\n", "0-7\n");
+	irq(142, NULL, "0\n", "0-7\n");
+	cr_expect_eq(rx_cpus("ens2", cpus, 8), 0, "the misc vector's CPU taken for RX");
+
+	/* Not even the misc vector (down, a driver that requests all in ndo_open). */
+	netdev("ens3", PCI "0000:00:0c.0", "pci");
+	msi(PCI "0000:00:0c.0", 150);
+	msi(PCI "0000:00:0c.0", 151);
+	irq(150, NULL, "0\n", "0-7\n");
+	irq(151, NULL, "0\n", "0-7\n");
+	cr_expect_eq(rx_cpus("ens3", cpus, 8), 0);
+
+	/* Up again: one queue vector requested; the other still is not. */
+	irq(151, "ens3-TxRx-0", "5\n", "4-7\n");
+	cr_assert_eq(rx_cpus("ens3", cpus, 8), 1);
+	cr_expect_eq(cpus[0], 5);
+}
+
+/* A managed vector whose CPUs are all offline is shut down, and on x86 reports the first
+ * online CPU as its effective affinity (vector_assign_managed_shutdown()): outside its
+ * smp_affinity, it names no CPU. */
+Test(rxcpu, effective_within_allowed, .init = rx_setup, .fini = rx_teardown)
+{
+	static const __u16 want[2] = { 2, 3 };
+	__u16 cpus[8];
+
+	netdev("ens4", PCI "0000:00:0d.0", "pci");
+	msi(PCI "0000:00:0d.0", 160);
+	msi(PCI "0000:00:0d.0", 161);
+	msi(PCI "0000:00:0d.0", 162);
+	irq(160, "ens4-rx-0", "0\n", "6-7\n");
+	irq(161, "ens4-rx-1", "2\n", "2-3\n");
+	irq(162, "ens4-rx-2", "3,5\n", "3-4\n");
+	cr_assert_eq(rx_cpus("ens4", cpus, 8), 2);
+	cr_expect_arr_eq(cpus, want, sizeof(want), "%u %u", cpus[0], cpus[1]);
+}
+
+/* /sys of another network namespace (sysfs shows the one it was mounted in): a device of
+ * the same name there is another device, and tells nothing of ours. */
+Test(rxcpu, other_netns, .init = rx_setup, .fini = rx_teardown)
+{
+	char path[PATH_MAX];
+	__u16 cpus[8];
+
+	netdev("eth6", PCI "0000:00:0e.0", "pci");
+	msi(PCI "0000:00:0e.0", 170);
+	irq(170, "eth6-rx-0", "1\n", NULL);
+	cr_assert_eq(rx_cpus("eth6", cpus, 8), 1);
+	cr_expect_eq(xoff_rx_cpus(root, "eth6", devs[0].ifindex + 1, cpus, 8), -EXDEV);
+	put("sys/class/net/eth6/ifindex", "x\n");
+	cr_expect_eq(rx_cpus("eth6", cpus, 8), -EXDEV);
+	snprintf(path, sizeof(path), "%s/sys/class/net/eth6/ifindex", root);
+	cr_assert_eq(remove(path), 0);
+	cr_expect_eq(rx_cpus("eth6", cpus, 8), -EXDEV, "no ifindex: not known to be ours");
 }
 
 /* A malformed list is refused, not half read. */

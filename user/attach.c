@@ -369,7 +369,7 @@ static int sync_maps(struct xoff *x, const char *pin_dir, const char *dev, unsig
 		     struct xerr *e)
 {
 	struct xsync_cfg cfg = { .log = sync_log, .rx_weight = XSYNC_RX_WEIGHT };
-	__u16 cpus[1024], rx[1024];
+	__u16 cpus[XOFFD_MAX_CPUS], rx[XOFFD_MAX_CPUS];
 	struct xsync_stats st;
 	struct xsync *s = NULL;
 	struct xnl *n = NULL;

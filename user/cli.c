@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* xoffctl: bpftool/iproute2 style, `xoffctl [-j] [-p] OBJECT COMMAND ...`.
  * Exit codes: 0 ok, 1 error, 2 usage. Errors are one line naming the problem. */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <net/if.h>
@@ -297,17 +298,19 @@ int xcli_parse_filter(int argc, char **argv, struct xreport_filter *f, struct xe
 }
 
 /* A percentage, 0 to 100, with or without its "%". */
+/* A percentage, 0 to 100, with an optional '%'. In base 10: a percentage is not octal
+ * ("010" is 10, "08" is 8) as parse_uint()'s base 0 would make it. */
 static int parse_pct(const char *s, unsigned long *out)
 {
-	char buf[16];
-	size_t n = strlen(s);
+	char *end;
 
-	if (!n || n >= sizeof(buf))
+	if (!isdigit((unsigned char)*s))
 		return -EINVAL;
-	memcpy(buf, s, n + 1);
-	if (buf[n - 1] == '%')
-		buf[--n] = '\0';
-	return n ? parse_uint(buf, 100, out) : -EINVAL;
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	if (*end == '%')
+		end++;
+	return errno || *end || *out > 100 ? -EINVAL : 0;
 }
 
 int xcli_parse_run(int argc, char **argv, struct xoffd_opts *o, __u16 *cpus, __u16 *rx_cpus,
@@ -802,7 +805,7 @@ static int do_probe(int argc, char **argv)
 
 static int do_run(int argc, char **argv)
 {
-	static __u16 cpus[4096], rx_cpus[4096];
+	static __u16 cpus[XOFFD_MAX_CPUS], rx_cpus[XOFFD_MAX_CPUS];
 	struct xoffd_opts o = { 0 };
 	struct xerr e;
 	int err;
@@ -815,7 +818,7 @@ static int do_run(int argc, char **argv)
 		return XCLI_OK;
 	}
 	o.pin_dir = G.pin_dir;
-	err = xcli_parse_run(argc, argv, &o, cpus, rx_cpus, 4096, &e);
+	err = xcli_parse_run(argc, argv, &o, cpus, rx_cpus, XOFFD_MAX_CPUS, &e);
 	if (err == -ENODEV)
 		return fail(e.msg);
 	if (err)

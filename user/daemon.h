@@ -8,6 +8,9 @@
 
 #include "pins.h"
 #define XOFFD_INTERVAL_MS	1000
+/* The most CPUs in a list: cpus and rx-cpus on the command line (cli.c takes no more), the
+ * steering and RX CPUs the daemon and attach hold. */
+#define XOFFD_MAX_CPUS		4096
 
 struct xoffd_opts {
 	const char	*pin_dir;	/* NULL: this network namespace's default */

@@ -101,7 +101,7 @@ static int read_line(const char *path, char *buf, size_t len)
 	if (!f)
 		return -errno;
 	if (!fgets(buf, len, f))
-		buf[0] = '\0';	/* empty: an IRQ that is shut down goes nowhere */
+		buf[0] = '\0';
 	fclose(f);
 	return 0;
 }
@@ -127,17 +127,40 @@ static bool rx_named(const char *name, const char *dev)
 	return false;
 }
 
-/* IRQ @irq's CPUs added to @cpus; *@rx set when one of its actions (the directories of
- * /proc/irq/N, named as in /proc/interrupts) is named for receive queues. An IRQ without
- * a /proc entry names no CPU. */
+/* @a[0..*@na) less the CPUs not in @b[0..@nb) (both ascending). */
+static void cpus_and(__u16 *a, unsigned int *na, const __u16 *b, unsigned int nb)
+{
+	unsigned int i, j = 0, n = 0;
+
+	for (i = 0; i < *na; i++) {
+		while (j < nb && b[j] < a[i])
+			j++;
+		if (j < nb && b[j] == a[i])
+			a[n++] = a[i];
+	}
+	*na = n;
+}
+
+/* IRQ @irq's CPUs into @cpus (*@n of them); *@rx set when one of its actions (the
+ * directories of /proc/irq/N, named as in /proc/interrupts) is named for receive queues.
+ * An IRQ without a /proc entry or without an action names no CPU: register_handler_proc()
+ * makes /proc/irq/N/NAME for each handler requested, and on x86 a vector allocated but not
+ * requested (the device down: i40e, ixgbe and mlx5 request their queue IRQs in ndo_open)
+ * reports the first online CPU (vector_assign_managed_shutdown() ->
+ * apic_update_irq_cfg()), not where anything is received; *@idle is set for those.
+ * @tmp: room for @max CPUs. */
 static int irq_cpus(const char *root, const char *irq, const char *dev, __u16 *cpus,
-		    unsigned int *n, unsigned int max, bool *rx)
+		    unsigned int *n, unsigned int max, __u16 *tmp, bool *rx, bool *idle)
 {
 	char path[PATH_MAX], list[4096];
+	unsigned int nsmp = 0;
+	bool action = false;
 	struct dirent *e;
 	struct stat st;
+	int err;
 	DIR *d;
 
+	*n = 0;
 	snprintf(path, sizeof(path), "%s/proc/irq/%s", root, irq);
 	if (!(d = opendir(path)))
 		return 0;
@@ -145,19 +168,32 @@ static int irq_cpus(const char *root, const char *irq, const char *dev, __u16 *c
 		if (e->d_name[0] == '.')
 			continue;
 		if (e->d_type == DT_DIR || (e->d_type == DT_UNKNOWN &&
-		    !fstatat(dirfd(d), e->d_name, &st, 0) && S_ISDIR(st.st_mode)))
+		    !fstatat(dirfd(d), e->d_name, &st, 0) && S_ISDIR(st.st_mode))) {
 			*rx |= rx_named(e->d_name, dev);
+			action = true;
+		}
 	}
 	closedir(d);
-	/* Where the IRQ goes now; smp_affinity_list is where it may go, the best there is
-	 * without CONFIG_GENERIC_IRQ_EFFECTIVE_AFF_MASK. */
-	snprintf(path, sizeof(path), "%s/proc/irq/%s/effective_affinity_list", root, irq);
-	if (read_line(path, list, sizeof(list))) {
-		snprintf(path, sizeof(path), "%s/proc/irq/%s/smp_affinity_list", root, irq);
-		if (read_line(path, list, sizeof(list)))
-			return 0;
+	if (!action) {
+		*idle = true;
+		return 0;
 	}
-	return list_add(list, cpus, n, max);
+	/* Where the IRQ goes now, within where it may go: a requested IRQ that is shut down,
+	 * such as a managed one whose CPUs are all offline, reports the first online CPU as
+	 * above, outside its smp_affinity. smp_affinity_list alone where there is no
+	 * effective one (no CONFIG_GENERIC_IRQ_EFFECTIVE_AFF_MASK). */
+	snprintf(path, sizeof(path), "%s/proc/irq/%s/smp_affinity_list", root, irq);
+	if (!read_line(path, list, sizeof(list)) && (err = list_add(list, tmp, &nsmp, max)))
+		return err;
+	snprintf(path, sizeof(path), "%s/proc/irq/%s/effective_affinity_list", root, irq);
+	if (read_line(path, list, sizeof(list)))
+		return xoff_cpus_union(cpus, n, max, tmp, nsmp);
+	if (!nsmp)
+		return list_add(list, cpus, n, max);
+	if ((err = list_add(list, cpus, n, max)))
+		return err;
+	cpus_and(cpus, n, tmp, nsmp);
+	return 0;
 }
 
 static bool dev_name_ok(const char *s)
@@ -192,10 +228,29 @@ static DIR *msi_dir(const char *root, const char *dev)
 	return opendir(path);
 }
 
-int xoff_rx_cpus(const char *sysroot, const char *dev, __u16 *cpus, unsigned int max)
+/* Whether SYSROOT/sys/class/net/@dev is the device this process knows as @dev (or as
+ * @ifindex): sysfs shows the network namespace it was mounted in, which need not be ours,
+ * and there a device of the same name may be another one. */
+static bool same_dev(const char *root, const char *dev, unsigned int ifindex)
+{
+	char path[PATH_MAX], buf[32], *end;
+	unsigned long v;
+
+	if (!ifindex && !(ifindex = if_nametoindex(dev)))
+		return false;
+	snprintf(path, sizeof(path), "%s/sys/class/net/%s/ifindex", root, dev);
+	if (read_line(path, buf, sizeof(buf)) || !isdigit((unsigned char)buf[0]))
+		return false;
+	v = strtoul(buf, &end, 10);
+	return (*end == '\n' || !*end) && v == ifindex;
+}
+
+int xoff_rx_cpus(const char *sysroot, const char *dev, unsigned int ifindex, __u16 *cpus,
+		 unsigned int max)
 {
 	const char *root = sysroot ? sysroot : "";
-	unsigned int nall = 0, nrx = 0;
+	unsigned int nall = 0, nrx = 0, m = max ? max : 1;
+	bool idle = false;
 	char path[PATH_MAX];
 	__u16 *all, *one;
 	struct dirent *e;
@@ -208,27 +263,33 @@ int xoff_rx_cpus(const char *sysroot, const char *dev, __u16 *cpus, unsigned int
 	snprintf(path, sizeof(path), "%s/sys/class/net/%s", root, dev);
 	if (stat(path, &st))
 		return errno == ENOENT ? -ENODEV : -errno;
+	if (!same_dev(root, dev, ifindex))
+		return -EXDEV;
 	if (!(d = msi_dir(root, dev)))
 		return 0;
-	/* Every IRQ's CPUs (@all), and those of IRQs named for receive queues (@cpus). */
-	if (!(all = calloc(2 * (max ? max : 1), sizeof(*all)))) {
+	/* Every requested IRQ's CPUs (@all), and those of IRQs named for receive queues
+	 * (@cpus). */
+	if (!(all = calloc(3 * m, sizeof(*all)))) {
 		closedir(d);
 		return -ENOMEM;
 	}
-	one = all + (max ? max : 1);
+	one = all + m;
 	while (!err && (e = readdir(d))) {
 		unsigned int n = 0;
 		bool rx = false;
 
 		if (!isdigit((unsigned char)e->d_name[0]))
 			continue;
-		err = irq_cpus(root, e->d_name, dev, one, &n, max, &rx);
+		err = irq_cpus(root, e->d_name, dev, one, &n, max, one + m, &rx, &idle);
 		err = err ?: xoff_cpus_union(all, &nall, max, one, n);
 		if (!err && rx)
 			err = xoff_cpus_union(cpus, &nrx, max, one, n);
 	}
 	closedir(d);
-	if (!err && !nrx) {
+	/* No vector named for receive: all count, when all are requested. Some not (the
+	 * device is down: only its misc vector, requested at probe, is) and where it
+	 * receives is not known: the misc vector's CPU is not it. */
+	if (!err && !nrx && !idle) {
 		memcpy(cpus, all, nall * sizeof(*cpus));
 		nrx = nall;
 	}
