@@ -246,7 +246,8 @@ int xoff_xdp(struct xdp_md *ctx)
 		/* Already on its CPU: passed, without a hop through this CPU's own cpumap
 		 * thread (an enqueue, a wakeup and the skb built again, competing with the
 		 * receive path that runs here). An SA's packets arrive on one queue, so on
-		 * one CPU, and stay in order either way. */
+		 * one CPU: only while that queue's IRQ moves here can a packet passed now
+		 * overtake one still in this CPU's cpumap queue, within the replay window. */
 		if (sa->cpu == bpf_get_smp_processor_id()) {
 			r = XOFF_R_SA_STEERED;
 			goto out;

@@ -14,9 +14,9 @@ kvm*)		ACCEL="KVM" ;;
 *)		ACCEL="qemu TCG" ;;
 esac
 
-# "N CFG PPS WORK CPU ESP RX SECS" per run.
+# "N CFG PPS WORK CPU ESP RX" per run.
 awk '/^# decrypt / { for (i = 3; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-		      print v["N"], v["cfg"], v["pps"], v["work"], v["cpu"], v["esp"], v["rx"], v["secs"] }' \
+		      print v["N"], v["cfg"], v["pps"], v["work"], v["cpu"], v["esp"], v["rx"] }' \
 	"$LOG" > "$DIR/decrypt.runs"
 GEN=$(sed -n 's/^# generator alone: \([0-9.]*\) us.*/\1/p' "$LOG")
 # The costs at the operating point of 4 SAs, one on the receiving CPU (the calibration

@@ -34,7 +34,8 @@ enum xsync_log_level { XSYNC_ERR = 3, XSYNC_WARN = 4, XSYNC_INFO = 6, XSYNC_DEBU
  * percent of what decrypting it costs the CPU it is steered to. On a server core the
  * receive path (driver NAPI poll, XDP, the cpumap enqueue) takes ~0.15 us per 1400 B
  * ESP packet against ~1.9 us for its AES-GCM decryption: ~8%, rounded up to 10. Under
- * qemu TCG, where the receive path is emulated as well, it measured 15-40%.
+ * qemu TCG, where the receive path is emulated as well, the decrypt bench measures 40-46%
+ * (selftests/vm/bench_decrypt.sh: its generator on the RX CPU included).
  */
 #define XSYNC_RX_WEIGHT	10
 

@@ -106,14 +106,6 @@ sas()
 
 sa_args() { local s; for s in "$@"; do printf -- '--sa %s:%040x ' "$s" "$s"; done; }
 
-# "c CPU BUSY TOTAL" per CPU (ticks) from /proc/stat: user nice system idle iowait irq
-# softirq steal, guest time being in user already; steal (a KVM host's) is not busy here.
-cpu_ticks()
-{
-	awk '/^cpu[0-9]/ { t = 0; for (i = 2; i <= 9 && i <= NF; i++) t += $i
-			   print "c", substr($1, 4), t - $5 - $6 - $9, t }' /proc/stat
-}
-
 decrypted() { ip -n "$R" -s xfrm state | ips_curlft_all | awk '{ p += $3 } END { print p + 0 }'; }
 fastpath() { $XOFF -j sa list 2>/dev/null | jq '[.[].fastpath_packets // 0] | add // 0'; }
 # Frames dropped because a CPU's backlog was full (RPS, netif_rx): softnet_stat's second column.
@@ -213,6 +205,8 @@ measure()
 		-v spis="$(echo "$@" | tr ' ' ',')" '
 		FNR == 1 { k++ }
 		$1 == "t" { t[k] = $2 }
+		# s CPU user nice system idle iowait irq softirq steal: guest time is in
+		# user already; steal (under KVM) is not busy here.
 		$1 == "s" { tot = 0; for (i = 3; i <= 10 && i <= NF; i++) tot += $i
 			    busy[k, $2] = tot - $6 - $7 - $10; all[k, $2] = tot }
 		$1 == "e" { e[k, $2] = $3 }
